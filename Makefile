@@ -1,0 +1,33 @@
+# Two commands for a newcomer: `make run` (demo server on SQLite) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV ?= .venv
+HOST ?= 127.0.0.1
+PORT ?= 5000
+BIN := $(VENV)/bin
+
+.PHONY: run test lint format clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(BIN)/.installed
+	DEMO_MODE=1 $(BIN)/flask --app wsgi db upgrade
+	DEMO_MODE=1 $(BIN)/flask --app wsgi demo --url http://$(HOST):$(PORT)
+	DEMO_MODE=1 OAUTH_ISSUER=$${OAUTH_ISSUER:-http://$(HOST):$(PORT)} $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+
+test: $(BIN)/.installed
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -1,0 +1,36 @@
+"""The application factory: settings, extensions, stores and one blueprint per face."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+from server import config as settings
+from server.extensions import csrf, db, migrate
+from server.store import make_store
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(settings.DEFAULTS)
+    app.config.update(settings.from_environment(os.environ))
+    if test_config:
+        app.config.update(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    settings.finish(app.config, app.instance_path)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))
+    csrf.init_app(app)
+    app.extensions["store"] = make_store(app.config["REDIS_URL"])
+
+    from server import api, cli, oauth, pages, web
+
+    web.init_app(app)
+    oauth.init_app(app)
+    pages.init_app(app)
+    api.init_app(app)
+    cli.init_app(app)
+    return app

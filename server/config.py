@@ -1,0 +1,102 @@
+"""Settings: one defaults mapping, overridden by the environment, then by a test mapping."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULTS: dict[str, Any] = {
+    "OAUTH_ISSUER": "http://127.0.0.1:5000",
+    "OAUTH_JWT_AUDIENCE": None,  # list of accepted `aud`; None: the issuer's host[:port]
+    "REDIS_URL": None,  # None: in-process stores (one process only)
+    "RATELIMIT_ENABLED": True,
+    "DEMO_MODE": False,
+    # Request bodies beyond this are refused with 413 before anything parses them.
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "JSON_SORT_KEYS": False,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # Lifetimes in seconds.
+    "ACCESS_TOKEN_TTL": 15 * 60,
+    "REFRESH_TOKEN_TTL": 30 * 24 * 3600,
+    "AUTHORIZATION_CODE_TTL": 10 * 60,
+    "AUTHORIZE_KEY_TTL": 10 * 60,
+    "DEVICE_CODE_TTL": 300,
+    "DEVICE_POLL_INTERVAL": 5,
+    "JWT_DEFAULT_DURATION": 900,
+    "JWT_MAX_DURATION": 86399,
+    "JWT_MAX_ASSERTION_LIFETIME": 86400,
+    "JWT_MAX_CLOCK_SKEW": 60,
+    "PKCE_REQUIRE_S256": False,
+    "PAT_DEFAULT_DAYS": 30,
+    # Quotas and limits from the platform's rules.
+    "APP_QUOTA_PERSONAL": 10,
+    "APP_QUOTA_TEAM": 100,
+    "MAX_KEYS_PER_APP": 3,
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def database_url(raw: str) -> str:
+    """Accept the usual PostgreSQL spellings and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix) :]
+    return raw
+
+
+def from_environment(env: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    if env.get("DATABASE_URL"):
+        settings["SQLALCHEMY_DATABASE_URI"] = database_url(env["DATABASE_URL"])
+    for name in ("REDIS_URL", "SECRET_KEY", "OAUTH_ISSUER"):
+        if env.get(name):
+            settings[name] = env[name]
+    if env.get("OAUTH_JWT_AUDIENCE"):
+        settings["OAUTH_JWT_AUDIENCE"] = [
+            a.strip() for a in env["OAUTH_JWT_AUDIENCE"].split(",") if a.strip()
+        ]
+    for name in ("RATELIMIT_ENABLED", "DEMO_MODE"):
+        if env.get(name):
+            settings[name] = env[name].strip().lower() in _TRUE
+    return settings
+
+
+def finish(config: dict[str, Any], instance_path: str) -> None:
+    """Fill what depends on other settings, and refuse to run without a real secret key."""
+    config["OAUTH_ISSUER"] = config["OAUTH_ISSUER"].rstrip("/")
+    if not config.get("SQLALCHEMY_DATABASE_URI"):
+        config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(Path(instance_path) / "oauth.db")
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # SQLite serialises writers; waiting beats failing under a few concurrent requests.
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    if not config.get("OAUTH_JWT_AUDIENCE"):
+        config["OAUTH_JWT_AUDIENCE"] = [urlsplit(config["OAUTH_ISSUER"]).netloc]
+    config["SESSION_COOKIE_SECURE"] = config["OAUTH_ISSUER"].startswith("https://")
+    if not config.get("SECRET_KEY"):
+        if config.get("TESTING"):
+            config["SECRET_KEY"] = secrets.token_urlsafe(32)
+        elif config.get("DEMO_MODE"):
+            config["SECRET_KEY"] = _instance_secret_key(Path(instance_path))
+        else:
+            raise RuntimeError(
+                "SECRET_KEY is not set. Set it to a long random value "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(32))'), "
+                "or set DEMO_MODE=1 for the embedded demo."
+            )
+
+
+def _instance_secret_key(instance: Path) -> str:
+    """The embedded demo keeps one generated key in its instance folder."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

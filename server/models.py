@@ -1,0 +1,297 @@
+"""Typed SQLAlchemy 2.0 models: tenants, users, apps and their keys, installations, authorizations,
+OAuth tokens, codes and device codes, personal access tokens and the audit log.
+
+Secrets, tokens, codes and access keys are stored only as SHA-256 digests (`*_hash` columns).
+Installations and authorizations get a fresh primary key on every (re)install or (re)consent;
+tokens carry that key, so uninstall and revoke kill every token of the old one by deleting
+a single row (see grants/access.py).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+from sqlalchemy.types import TypeDecorator
+
+from grants.access import AUTH_TYPES, CLIENT_TYPES, EDITIONS, ROLES
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite drops the zone, so store naive UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    registry = registry(type_annotation_map={datetime: UTCDateTime(), dict[str, Any]: JSON})
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+    __table_args__ = (CheckConstraint(_in("edition", EDITIONS), name="ck_tenants_edition"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    edition: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="ck_memberships_role"),)
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class App(Base):
+    __tablename__ = "apps"
+    __table_args__ = (
+        CheckConstraint(_in("client_type", CLIENT_TYPES), name="ck_apps_client_type"),
+        CheckConstraint("status IN ('enabled', 'disabled')", name="ck_apps_status"),
+    )
+
+    client_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(String(1000), default="")
+    client_type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="enabled")
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    client_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class RetiredClientId(Base):
+    """A deleted app's client_id, kept so that it is never issued again."""
+
+    __tablename__ = "retired_client_ids"
+
+    client_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    deleted_at: Mapped[datetime]
+
+
+class AppKey(Base):
+    __tablename__ = "app_keys"
+    __table_args__ = (UniqueConstraint("client_id", "kid", name="uq_app_keys_client_kid"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("apps.client_id", ondelete="CASCADE"))
+    kid: Mapped[str] = mapped_column(String(64))
+    public_key_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class Installation(Base):
+    """An app's standing in a tenant. A new row (new id) per install: tokens carry the id."""
+
+    __tablename__ = "installations"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "client_id", name="uq_installations_tenant_client"),
+        CheckConstraint("kind IN ('obo', 'appauth')", name="ck_installations_kind"),
+        CheckConstraint("status IN ('installed', 'pending')", name="ck_installations_status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("apps.client_id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    installed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime | None]
+    installed_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class Authorization(Base):
+    """A user's consent to an app. A new row (new id) per consent after a revoke."""
+
+    __tablename__ = "authorizations"
+    __table_args__ = (
+        UniqueConstraint("user_id", "client_id", name="uq_authorizations_user_client"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("apps.client_id", ondelete="CASCADE"), index=True
+    )
+    permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+
+
+class OAuthToken(Base):
+    """One issued access token and, for OBO grants, its refresh token (rotated per use)."""
+
+    __tablename__ = "oauth_tokens"
+    __table_args__ = (
+        CheckConstraint(_in("auth_type", AUTH_TYPES), name="ck_oauth_tokens_auth_type"),
+        Index("ix_oauth_tokens_family", "family_id"),
+        Index("ix_oauth_tokens_client_tenant", "client_id", "tenant_id"),
+        Index("ix_oauth_tokens_client_user", "client_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    access_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    refresh_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # No foreign key to apps: delete removes the app row in one statement and the rows
+    # left behind are inactive by the access rule until `tokens purge` removes them.
+    client_id: Mapped[str] = mapped_column(String(32))
+    auth_type: Mapped[str] = mapped_column(String(16))
+    tenant_id: Mapped[int] = mapped_column(BigInteger)
+    workspace_id: Mapped[int | None] = mapped_column(BigInteger)
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    installation_id: Mapped[int | None] = mapped_column(BigInteger)
+    authorization_id: Mapped[int | None] = mapped_column(BigInteger)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    session_name: Mapped[str | None] = mapped_column(String(256))
+    family_id: Mapped[str] = mapped_column(String(64))
+    # Epoch seconds: the hot path compares them with time.time() and returns them as-is.
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    refresh_expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    refresh_revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuthorizationCode(Base):
+    __tablename__ = "authorization_codes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(32), index=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    tenant_id: Mapped[int] = mapped_column(BigInteger)
+    workspace_id: Mapped[int | None] = mapped_column(BigInteger)
+    installation_id: Mapped[int | None] = mapped_column(BigInteger)
+    authorization_id: Mapped[int] = mapped_column(BigInteger)
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
+    code_challenge_method: Mapped[str | None] = mapped_column(String(8))
+    family_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class DeviceCode(Base):
+    __tablename__ = "device_codes"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'approved', 'denied', 'used')", name="ck_device_codes_status"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    device_code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(32), index=True)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    workspace_id: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    tenant_id: Mapped[int | None] = mapped_column(BigInteger)
+    installation_id: Mapped[int | None] = mapped_column(BigInteger)
+    authorization_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class PersonalAccessToken(Base):
+    __tablename__ = "personal_access_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+
+
+class ResourceServer(Base):
+    """A registered caller of introspection (the platform's API)."""
+
+    __tablename__ = "resource_servers"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_tenant_time", "tenant_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(128), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]

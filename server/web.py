@@ -1,0 +1,153 @@
+"""What every request shares: a request id, one log line, security headers, and errors rendered
+in the shape of the face that was called (management API, RFC dialect, Coze dialect, pages).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+import redis
+import sqlalchemy.exc
+from flask import Flask, Response, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from server.extensions import db
+
+log = logging.getLogger("server.requests")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+    503: "temporarily_unavailable",
+}
+
+
+def face() -> str:
+    """Which face a request addresses, for the shape of its error responses."""
+    path = request.path
+    if path.startswith("/api/v1"):
+        return "api"
+    if path.startswith("/api/permission/"):
+        return "coze"
+    if path.startswith(("/oauth/", "/.well-known/")) and path != "/oauth/consent":
+        return "rfc"
+    return "html"
+
+
+def logid() -> str:
+    return g.get("request_id") or uuid.uuid4().hex
+
+
+def error_response(status: int, code: str, message: str, where: str | None = None) -> Response:
+    """One error, rendered for the face that was called."""
+    where = where or face()
+    if where == "api":
+        response = jsonify(error=code, message=message)
+    elif where == "coze":
+        response = jsonify(
+            error_code=code, error_message=message, error=code, error_description=message
+        )
+    elif where == "rfc":
+        response = jsonify(error=code, error_description=message)
+    else:
+        response = Response(
+            render_template("error.html", status=status, code=code, message=message),
+            mimetype="text/html",
+        )
+    response.status_code = status
+    if where in ("coze", "rfc"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    code = _HTTP_CODES.get(status, "error")
+    if face() == "rfc" and status in (400, 413, 415):
+        code = "invalid_request"
+    if face() == "coze" and status in (400, 413, 415):
+        code = "invalid_request"
+    response = error_response(status, code, exc.description or code)
+    if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+        response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+    return response
+
+
+def _unavailable(exc: Exception) -> Response:
+    """The database or Redis cannot answer: refuse rather than guess (fail closed)."""
+    log.warning("backing service unavailable: %s", type(exc).__name__)
+    db.session.rollback()
+    response = error_response(
+        503, "temporarily_unavailable", "the service is temporarily unavailable, retry shortly"
+    )
+    response.headers["Retry-After"] = "1"
+    return response
+
+
+def _unexpected(exc: Exception) -> Response:
+    log.exception("unhandled error (request %s)", g.get("request_id"))
+    db.session.rollback()
+    where = face()
+    code = "internal_error" if where == "coze" else "server_error"
+    return error_response(500, code, "Service internal error.")
+
+
+def _begin() -> None:
+    g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+    g.started = time.perf_counter()
+
+
+def _finish(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'",
+    )
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers["X-Request-Id"] = g.get("request_id", "")
+    if face() == "coze":
+        headers["X-Tt-Logid"] = g.get("request_id", "")
+    # The path only: query strings can carry codes and tokens, which never reach the log.
+    log.info(
+        "%s %s %s %.1fms rid=%s",
+        request.method,
+        request.path,
+        response.status_code,
+        (time.perf_counter() - g.get("started", time.perf_counter())) * 1000,
+        g.get("request_id"),
+    )
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_begin)
+    app.after_request(_finish)
+    app.register_error_handler(HTTPException, _http_error)
+    for exc_type in (
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        sqlalchemy.exc.OperationalError,
+        sqlalchemy.exc.InterfaceError,
+        sqlalchemy.exc.TimeoutError,
+    ):
+        app.register_error_handler(exc_type, _unavailable)
+    app.register_error_handler(Exception, _unexpected)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def json_object() -> dict[str, Any] | None:
+    """The request's JSON body if it is an object, else None (never raises)."""
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,107 @@
+"""Fixtures in the Flask tutorial's style: app, client, runner, and factories for users and apps.
+
+The suite runs on the embedded default (a SQLite file, in-process stores) unless DATABASE_URL
+and REDIS_URL point at real services, as .ci/run does for PostgreSQL and Redis. The schema is
+built once per run by the real migrations; every test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from server import create_app
+from server.extensions import db
+from server.models import Base, User
+
+PASSWORD = "correct horse battery"
+_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+
+
+@pytest.fixture(scope="session")
+def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Settings shared by the in-process app and any server process a test starts."""
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "RATELIMIT_ENABLED": False,
+        "OAUTH_ISSUER": "http://localhost",
+        "WTF_CSRF_ENABLED": True,
+    }
+
+
+@pytest.fixture(scope="session")
+def _schema(base_config: dict[str, Any]) -> None:
+    app = create_app(
+        {**base_config, "SQLALCHEMY_DATABASE_URI": base_config["SQLALCHEMY_DATABASE_URI"]}
+    )
+    with app.app_context():
+        upgrade()
+
+
+def _empty_tables() -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for name in tables:
+            db.session.execute(text(f"DELETE FROM {name}"))  # noqa: S608 - our own table names
+    db.session.commit()
+
+
+@pytest.fixture
+def app(base_config: dict[str, Any], _schema: None) -> Iterator[Flask]:
+    app = create_app(dict(base_config))
+    with app.app_context():
+        _empty_tables()
+        store = app.extensions["store"]
+        if hasattr(store, "_redis"):
+            store._redis.flushdb()
+    yield app
+    with app.app_context():
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(app: Flask):
+    """make_user(email=None, password=PASSWORD, name=None) -> User (committed)."""
+    from server.accounts import create_user
+
+    def factory(
+        email: str | None = None, password: str = PASSWORD, name: str | None = None
+    ) -> User:
+        with app.app_context():
+            user = create_user(email or f"user{next(_counter)}@example.com", password, name)
+            db.session.commit()
+            db.session.refresh(user)
+            db.session.expunge(user)
+            return user
+
+    return factory
