@@ -50,7 +50,7 @@ class InstallationView:
 @dataclass(frozen=True, slots=True)
 class TokenView:
     auth_type: str
-    tenant_edition: str
+    tenant_edition: str | None
     expires_at: int
     revoked: bool
     installation_id: int | None
@@ -77,65 +77,61 @@ def app_may_act(app: AppView | None, *, auth_type: str | None = None) -> Denial 
     return None
 
 
-def may_issue(
+def standing_denial(
     app: AppView | None,
     *,
     auth_type: str,
-    tenant_edition: str,
+    tenant_edition: str | None,
     installation: InstallationView | None,
     authorization_id: int | None,
+    issued_under: tuple[int | None, int | None] | None = None,
 ) -> Denial | None:
-    """May `app` be issued a new token (or code, or device approval) in this tenant now?
+    """May `app` act in this tenant (for this user) right now? None when it may.
 
-    `installation` is the app's current installation in the tenant (if any) and
-    `authorization_id` the user's current consent (OBO only).
+    `installation` is the app's current installation in the tenant and `authorization_id` the
+    user's current consent (OBO only). `issued_under` is the (installation id, authorization id)
+    a code, device approval, refresh token or access token was issued under: those must still be
+    the current ones, so that a reinstall or re-consent never revives what was destroyed.
     """
     denial = app_may_act(app, auth_type=auth_type)
     if denial:
         return denial
+    if tenant_edition is None:
+        return Denial.NOT_INSTALLED
     if needs_installation(auth_type, tenant_edition):
         if installation is None:
             return Denial.NOT_INSTALLED
         if installation.status != "installed":
             return Denial.INSTALL_PENDING
-    if auth_type == "obo" and authorization_id is None:
-        return Denial.NOT_AUTHORIZED
+        if issued_under is not None and issued_under[0] != installation.id:
+            return Denial.SUPERSEDED
+    if auth_type == "obo":
+        if authorization_id is None:
+            return Denial.NOT_AUTHORIZED
+        if issued_under is not None and issued_under[1] != authorization_id:
+            return Denial.SUPERSEDED
     return None
 
 
-def token_active(
-    token: TokenView | None,
+def token_denial(
+    token: TokenView,
     app: AppView | None,
     *,
     installation: InstallationView | None,
     authorization_id: int | None,
     now: int,
-    expires_at: int | None = None,
-    revoked: bool | None = None,
 ) -> Denial | None:
-    """Is this token (access, or refresh when `expires_at`/`revoked` say so) usable now?
-
-    The token must be live, its app enabled, and the installation and consent it was issued
-    under must be the current ones: a reinstall or re-consent makes new ones, so tokens of
-    the old never come back.
-    """
-    if token is None:
+    """Is this token (access or refresh: the caller passes that one's expiry and revocation)
+    usable now? None when it is active."""
+    if token.revoked:
         return Denial.TOKEN_REVOKED
-    if revoked if revoked is not None else token.revoked:
-        return Denial.TOKEN_REVOKED
-    if (expires_at if expires_at is not None else token.expires_at) <= now:
+    if token.expires_at <= now:
         return Denial.TOKEN_EXPIRED
-    denial = app_may_act(app, auth_type=token.auth_type)
-    if denial:
-        return denial
-    if needs_installation(token.auth_type, token.tenant_edition):
-        if installation is None or installation.status != "installed":
-            return Denial.NOT_INSTALLED
-        if installation.id != token.installation_id:
-            return Denial.SUPERSEDED
-    if token.auth_type == "obo":
-        if authorization_id is None:
-            return Denial.NOT_AUTHORIZED
-        if authorization_id != token.authorization_id:
-            return Denial.SUPERSEDED
-    return None
+    return standing_denial(
+        app,
+        auth_type=token.auth_type,
+        tenant_edition=token.tenant_edition,
+        installation=installation,
+        authorization_id=authorization_id,
+        issued_under=(token.installation_id, token.authorization_id),
+    )

@@ -94,3 +94,13 @@ def workspaces_of(user_id: int) -> list[tuple[Tenant, Workspace, str]]:
         )
     ).all()
     return [(t, w, r) for t, w, r in rows]
+
+
+def current_user() -> User | None:
+    """The signed-in user of the browser session, if any."""
+    from flask import g, session
+
+    if "current_user" not in g:
+        user_id = session.get("user_id")
+        g.current_user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    return g.current_user

@@ -150,6 +150,8 @@ class Installation(Base):
         UniqueConstraint("tenant_id", "client_id", name="uq_installations_tenant_client"),
         CheckConstraint("kind IN ('obo', 'appauth')", name="ck_installations_kind"),
         CheckConstraint("status IN ('installed', 'pending')", name="ck_installations_status"),
+        # Ids are generations that tokens carry: SQLite must never hand out a deleted one again.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -172,6 +174,7 @@ class Authorization(Base):
     __tablename__ = "authorizations"
     __table_args__ = (
         UniqueConstraint("user_id", "client_id", name="uq_authorizations_user_client"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -215,7 +215,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['client_id'], ['apps.client_id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('user_id', 'client_id', name='uq_authorizations_user_client')
+    sa.UniqueConstraint('user_id', 'client_id', name='uq_authorizations_user_client'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('authorizations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_authorizations_client_id'), ['client_id'], unique=False)
@@ -238,7 +239,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['requested_by'], ['users.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('tenant_id', 'client_id', name='uq_installations_tenant_client')
+    sa.UniqueConstraint('tenant_id', 'client_id', name='uq_installations_tenant_client'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('installations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_installations_client_id'), ['client_id'], unique=False)

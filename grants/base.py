@@ -1,0 +1,61 @@
+"""What every grant shares: its storage, the clock, and the access rule at each issuance."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from grants.access import app_may_act, standing_denial
+from grants.clients import Client
+from grants.errors import AccessRefused
+from grants.storage import IssueContext, Storage
+
+
+class GrantSupport:
+    """Mixed into each Authlib grant class; `self.server` is our AuthorizationServer."""
+
+    server: Any
+    request: Any
+
+    @property
+    def storage(self) -> Storage:
+        return self.server.storage
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.server.settings
+
+    @staticmethod
+    def now() -> int:
+        return int(time.time())
+
+    def authenticate_token_endpoint_client(self) -> Client:
+        # A disabled app is refused before anything is consumed (a code, a refresh token).
+        client = super().authenticate_token_endpoint_client()  # type: ignore[misc]
+        denial = app_may_act(client.view)
+        if denial:
+            raise AccessRefused(denial, client.name)
+        return client
+
+    def enforce_access(self, context: IssueContext, *, issued_under: bool = True) -> None:
+        """The access rule, at issuance: raise AccessRefused unless the app may act now."""
+        client = self.storage.client(context.client_id)
+        standing = self.storage.standing(context.client_id, context.tenant_id, context.user_id)
+        denial = standing_denial(
+            client.view if client else None,
+            auth_type=context.auth_type,
+            tenant_edition=standing.tenant_edition,
+            installation=standing.installation,
+            authorization_id=standing.authorization_id,
+            issued_under=(context.installation_id, context.authorization_id)
+            if issued_under
+            else None,
+        )
+        if denial:
+            raise AccessRefused(denial, client.name if client else None)
+        if not issued_under:
+            context.installation_id = standing.installation.id if standing.installation else None
+            context.authorization_id = standing.authorization_id
+
+    def save_issued_token(self, token: dict[str, Any], context: IssueContext) -> None:
+        self.storage.save_token(token, context, self.now())

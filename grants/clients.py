@@ -1,0 +1,82 @@
+"""An app as Authlib sees it: which grants, auth methods and redirect URIs it may use.
+
+What an app may do follows from its client_type alone, decided here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from authlib.oauth2.rfc6749 import ClientMixin
+
+from grants.access import AppView
+from grants.secrets import matches
+
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+GRANT_TYPES = {
+    "web": {"authorization_code", "refresh_token"},
+    "pkce": {"authorization_code", "refresh_token"},
+    "device": {DEVICE_CODE, "refresh_token"},
+    "service": {JWT_BEARER},
+}
+# Web apps authenticate with their secret; public apps (pkce, device) send none.
+AUTH_METHODS = {
+    "web": {"client_secret_basic", "client_secret_post"},
+    "pkce": {"none"},
+    "device": {"none"},
+    "service": set(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Client(ClientMixin):
+    client_id: str
+    client_type: str
+    status: str
+    name: str
+    tenant_id: int
+    redirect_uris: tuple[str, ...]
+    permissions: tuple[str, ...]
+    client_secret_hash: str | None
+
+    @property
+    def view(self) -> AppView:
+        return AppView(self.client_id, self.client_type, self.status)
+
+    @property
+    def is_public(self) -> bool:
+        return self.client_type in ("pkce", "device")
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        # Several URIs may be registered; RFC 6749 §3.1.2.3 then requires the parameter.
+        return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
+
+    def get_allowed_scope(self, scope: str | None) -> str | None:
+        """The app's permissions, or the requested subset of them; None if more is asked."""
+        if not scope:
+            return " ".join(self.permissions)
+        requested = scope.split()
+        if not set(requested) <= set(self.permissions):
+            return None
+        return " ".join(dict.fromkeys(requested))
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        # Exact string match (RFC 9700 §4.1.3): no prefix, case or normalisation games.
+        return redirect_uri in self.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return matches(client_secret, self.client_secret_hash)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method in AUTH_METHODS[self.client_type]
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code" and self.client_type in ("web", "pkce")
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in GRANT_TYPES[self.client_type]

@@ -1,0 +1,126 @@
+"""Device authorization (RFC 8628): the device_authorization endpoint and the polling grant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749 import (
+    AccessDeniedError,
+    InvalidGrantError,
+    InvalidScopeError,
+    UnauthorizedClientError,
+)
+from authlib.oauth2.rfc8628 import (
+    AuthorizationPendingError,
+    DeviceAuthorizationEndpoint,
+    DeviceCodeGrant,
+    ExpiredTokenError,
+    SlowDownError,
+)
+from authlib.oauth2.rfc8628.endpoint import create_string_user_code
+
+from grants.access import app_may_act
+from grants.base import GrantSupport
+from grants.errors import AccessRefused
+from grants.secrets import DEVICE_CODE, new_secret
+from grants.storage import DeviceRecord
+
+# RFC 8628 §6.1: 20 consonants, no vowels (no words) and no look-alike digits;
+# 8 characters give 20**8 ≈ 2.6e10 codes.
+USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
+USER_CODE_LENGTH = 8
+
+
+def normalize_user_code(raw: str) -> str | None:
+    """Case- and hyphen-insensitive: 'wdjb-mjht', 'WDJBMJHT' and ' wdjb mjht ' are one code."""
+    if not isinstance(raw, str) or len(raw) > 32:
+        return None
+    code = "".join(ch for ch in raw.upper() if ch not in "- \t")
+    if len(code) != USER_CODE_LENGTH or any(ch not in USER_CODE_ALPHABET for ch in code):
+        return None
+    return code
+
+
+def format_user_code(code: str) -> str:
+    return f"{code[:4]}-{code[4:]}"
+
+
+class DeviceAuthorization(DeviceAuthorizationEndpoint):
+    CLIENT_AUTH_METHODS = ["none"]
+    USER_CODE_TYPE = "string"
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.server.settings
+
+    @property
+    def EXPIRES_IN(self) -> int:  # noqa: N802 - Authlib's name
+        return self.settings["DEVICE_CODE_TTL"]
+
+    @property
+    def INTERVAL(self) -> int:  # noqa: N802 - Authlib's name
+        return self.settings["DEVICE_POLL_INTERVAL"]
+
+    def authenticate_client(self, request: Any) -> Any:
+        client = super().authenticate_client(request)
+        if client.client_type != "device":
+            raise UnauthorizedClientError("Only device apps may use device authorization.")
+        denial = app_may_act(client.view)
+        if denial:
+            raise AccessRefused(denial, client.name)
+        scope = client.get_allowed_scope(request.payload.scope)
+        if scope is None:
+            raise InvalidScopeError()
+        request.allowed_scope = scope
+        return client
+
+    def create_endpoint_response(self, request: Any) -> Any:
+        self.request = request
+        return super().create_endpoint_response(request)
+
+    def generate_user_code(self) -> str:
+        code = create_string_user_code()
+        assert len(code) == USER_CODE_LENGTH + 1
+        return code
+
+    def generate_device_code(self) -> str:
+        return new_secret(DEVICE_CODE)
+
+    def get_verification_uri(self) -> str:
+        return self.settings["OAUTH_ISSUER"] + "/device"
+
+    def save_device_credential(self, client_id: str, scope: str, data: dict[str, Any]) -> None:
+        self.server.storage.save_device_code(
+            client_id,
+            self.request.allowed_scope,
+            data["device_code"],
+            normalize_user_code(data["user_code"]) or "",
+            getattr(self.request, "workspace_id", None),
+        )
+
+
+class DeviceGrant(GrantSupport, DeviceCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
+
+    def query_device_credential(self, device_code: str) -> DeviceRecord | None:
+        return self.storage.find_device_code(device_code)
+
+    def validate_device_credential(self, credential: DeviceRecord) -> Any:
+        if credential.status == "used":
+            raise InvalidGrantError("The device code has already been used.")
+        if credential.expires_at <= self.now():
+            raise ExpiredTokenError()
+        if credential.status == "denied":
+            raise AccessDeniedError()
+        if credential.status == "approved" and credential.context is not None:
+            self.enforce_access(credential.context)
+            if not self.storage.claim_device_code(credential.id):
+                raise InvalidGrantError("The device code has already been used.")
+            self.request.issue_context = credential.context
+            return credential.context.user_id
+        interval = self.storage.device_poll_interval(
+            credential.device_code_digest, credential.expires_at - self.now()
+        )
+        if interval is not None:
+            raise SlowDownError()
+        raise AuthorizationPendingError()

@@ -1,0 +1,54 @@
+"""Errors the grants raise beyond RFC 6749's own, each carrying why access ended."""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749 import OAuth2Error
+
+from grants.access import Denial
+
+# The RFC dialect's answer to each way access can end.
+_RFC = {
+    Denial.APP_MISSING: ("invalid_client", 401),
+    Denial.APP_DISABLED: ("unauthorized_client", 400),
+    Denial.WRONG_CLIENT_TYPE: ("unauthorized_client", 400),
+    Denial.NOT_INSTALLED: ("unauthorized_client", 400),
+    Denial.INSTALL_PENDING: ("unauthorized_client", 400),
+    Denial.NOT_AUTHORIZED: ("invalid_grant", 400),
+    Denial.SUPERSEDED: ("invalid_grant", 400),
+    Denial.TOKEN_EXPIRED: ("invalid_grant", 400),
+    Denial.TOKEN_REVOKED: ("invalid_grant", 400),
+}
+
+_DESCRIPTIONS = {
+    Denial.APP_MISSING: "The client does not exist on this server.",
+    Denial.APP_DISABLED: "The app is currently deactivated by its owner.",
+    Denial.WRONG_CLIENT_TYPE: "The app's type does not allow this grant.",
+    Denial.NOT_INSTALLED: "The app is not installed in this tenant.",
+    Denial.INSTALL_PENDING: "The app's installation in this tenant awaits an admin's approval.",
+    Denial.NOT_AUTHORIZED: "The user's authorization of this app has been revoked.",
+    Denial.SUPERSEDED: "The grant was issued under an installation or consent that has ended.",
+    Denial.TOKEN_EXPIRED: "The grant has expired.",
+    Denial.TOKEN_REVOKED: "The grant has been revoked.",
+}
+
+
+class AccessRefused(OAuth2Error):
+    """The access rule refused: the app may not act here, now."""
+
+    def __init__(self, denial: Denial, app_name: str | None = None) -> None:
+        error, status = _RFC[denial]
+        super().__init__(description=_DESCRIPTIONS[denial], status_code=status, error=error)
+        self.error = error
+        self.denial = denial
+        self.app_name = app_name
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers = super().get_headers()
+        if self.status_code == 401:
+            headers.append(("WWW-Authenticate", 'Basic error="invalid_client"'))
+        return headers
+
+
+class TemporarilyUnavailable(OAuth2Error):
+    error = "temporarily_unavailable"
+    status_code = 503

@@ -1,0 +1,66 @@
+"""The authorization endpoint of both dialects: validate, keep the request, send to consent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749 import OAuth2Error
+from flask import Response, redirect, url_for
+
+from grants.access import app_may_act
+from grants.errors import AccessRefused
+from server.oauth.core import oauth_server, save_authorize_request
+from server.oauth.server import DialectRequest, request_from_flask
+from server.web import error_response
+
+AUTHORIZE_PARAMETERS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+)
+
+
+def validate(request: DialectRequest) -> Any:
+    """Authlib's checks (client, redirect URI, response type, scope, PKCE), then the access rule."""
+    grant = oauth_server().get_consent_grant(request)
+    denial = app_may_act(request.client.view)
+    if denial:
+        error = AccessRefused(denial, request.client.name)
+        error.redirect_uri = grant.redirect_uri
+        error.state = request.payload.state
+        raise error
+    return grant
+
+
+def refusal(request: DialectRequest, error: OAuth2Error) -> Response:
+    """Redirect the error to a validated redirect URI; otherwise show it to the person."""
+    if error.redirect_uri:
+        error.state = request.payload.state
+        result = oauth_server().handle_error_response(request, error)
+        return redirect(dict(result.headers)["Location"], code=302)
+    return error_response(
+        error.status_code or 400,
+        error.error or "invalid_request",
+        error.description or "The authorization request is invalid.",
+        where="html",
+    )
+
+
+def begin(args: Any, workspace_id: int | None, dialect: str) -> Response:
+    repeated = [name for name in AUTHORIZE_PARAMETERS if len(args.getlist(name)) > 1]
+    data = {name: args.get(name) for name in AUTHORIZE_PARAMETERS if args.get(name) is not None}
+    request = request_from_flask(data)
+    try:
+        if repeated:
+            raise OAuth2Error(
+                description=f"Repeated parameter: {repeated[0]}.", error="invalid_request"
+            )
+        validate(request)
+    except OAuth2Error as error:
+        return refusal(request, error)
+    key = save_authorize_request(data, workspace_id, dialect)
+    return redirect(url_for("pages.consent_page", authorize_key=key), code=302)

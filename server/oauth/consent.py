@@ -1,0 +1,119 @@
+"""What a person's approval means: which workspace, which installation, which consent.
+
+Shared by the consent page (code and PKCE flows) and the device verification page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from grants.access import ADMIN_ROLES, standing_denial
+from grants.clients import Client
+from grants.errors import AccessRefused
+from grants.storage import IssueContext
+from server import audit
+from server.accounts import workspaces_of
+from server.extensions import db
+from server.models import Authorization, Tenant, User, Workspace
+from server.oauth.storage import SqlStorage
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A workspace the person may approve for, with its tenant and their role there."""
+
+    tenant: Tenant
+    workspace: Workspace
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in ADMIN_ROLES
+
+    @property
+    def needs_installation(self) -> bool:
+        return self.tenant.edition != "personal"
+
+
+class InstallationNeeded(Exception):
+    """A member consented for a team/enterprise workspace where the app is not installed."""
+
+    def __init__(self, place: Place, pending: bool) -> None:
+        super().__init__("the app is not installed in this tenant")
+        self.place = place
+        self.pending = pending
+
+
+def places_for(user_id: int, fixed_workspace_id: int | None = None) -> list[Place]:
+    places = [Place(t, w, r) for t, w, r in workspaces_of(user_id)]
+    if fixed_workspace_id is not None:
+        places = [p for p in places if p.workspace.id == fixed_workspace_id]
+    return places
+
+
+def approve(
+    user: User, client: Client, place: Place, scope: str, storage: SqlStorage
+) -> IssueContext:
+    """Record the consent (and, for an admin, the installation) and return what to issue under.
+
+    Raises InstallationNeeded for a member where the app is not installed, and AccessRefused
+    when the access rule says no.
+    """
+    standing = storage.standing(client.client_id, place.tenant.id, user.id)
+    if place.needs_installation and (
+        standing.installation is None or standing.installation.status != "installed"
+    ):
+        if not place.is_admin:
+            raise InstallationNeeded(place, pending=standing.installation is not None)
+        from server import clients  # the management functions; imported late to avoid a cycle
+
+        clients.install(user, place.tenant.id, client.client_id, "obo")
+    authorization_id = ensure_authorization(user.id, client.client_id, scope)
+    standing = storage.standing(client.client_id, place.tenant.id, user.id)
+    denial = standing_denial(
+        client.view,
+        auth_type="obo",
+        tenant_edition=standing.tenant_edition,
+        installation=standing.installation,
+        authorization_id=standing.authorization_id,
+    )
+    if denial:
+        raise AccessRefused(denial, client.name)
+    return IssueContext(
+        client_id=client.client_id,
+        auth_type="obo",
+        tenant_id=place.tenant.id,
+        workspace_id=place.workspace.id,
+        user_id=user.id,
+        installation_id=standing.installation.id if standing.installation else None,
+        authorization_id=authorization_id,
+        scope=scope,
+    )
+
+
+def ensure_authorization(user_id: int, client_id: str, scope: str) -> int:
+    """The user's standing consent to the app, created on first approval and kept after."""
+    permissions = scope.split()
+    existing = db.session.scalar(
+        select(Authorization).where(
+            Authorization.user_id == user_id, Authorization.client_id == client_id
+        )
+    )
+    if existing is not None:
+        merged = list(dict.fromkeys([*existing.permissions, *permissions]))
+        if merged != existing.permissions:
+            existing.permissions = merged
+        return existing.id
+    authorization = Authorization(
+        user_id=user_id,
+        client_id=client_id,
+        permissions=permissions,
+        created_at=datetime.now(UTC),
+    )
+    db.session.add(authorization)
+    db.session.flush()
+    audit.record("authorization.grant", tenant_id=None, actor_user_id=user_id, target=client_id)
+    return authorization.id

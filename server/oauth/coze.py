@@ -1,0 +1,216 @@
+"""The Coze dialect: JSON bodies, secret or assertion as a Bearer header, absolute `expires_in`,
+`error_code`/`error_message` errors and workspace-scoped paths (PROTOCOL.md).
+
+It turns each request into the RFC parameters the core expects and renders the core's answer
+back in Coze's shape; nothing here decides who may do what.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from grants.access import Denial
+from grants.clients import JWT_BEARER
+from grants.errors import AccessRefused
+from server.oauth import authorize
+from server.oauth.core import endpoint_response, token_response
+from server.oauth.server import CoreResult, DialectRequest, request_from_flask
+from server.web import error_response
+
+bp = Blueprint("coze", __name__, url_prefix="/api/permission/oauth2")
+
+DEVICE_ERRORS = {"authorization_pending", "slow_down", "access_denied", "expired_token"}
+MAX_ID = 2**63 - 1
+
+
+class BadBody(ValueError):
+    pass
+
+
+def _parameters() -> dict[str, Any]:
+    """The body as a flat dict of strings (plus `duration_seconds` and a `scope` object)."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise BadBody("the body must be a JSON object")
+    elif request.mimetype == "application/x-www-form-urlencoded":
+        form = request.form
+        repeated = [name for name in form if len(form.getlist(name)) > 1]
+        if repeated:
+            raise BadBody(f"repeated parameter {repeated[0]}")
+        body = form.to_dict()
+    elif not request.get_data():
+        body = {}
+    else:
+        raise BadBody("the body must be JSON")
+    data: dict[str, Any] = {}
+    for name, value in body.items():
+        if value is None:
+            continue
+        if name == "scope":
+            data["scope"] = _scope(value)
+        elif name == "duration_seconds":
+            data[name] = value
+        elif isinstance(value, bool) or not isinstance(value, str | int):
+            raise BadBody(f"{name} must be a string")
+        else:
+            data[name] = str(value)
+    return data
+
+
+def _scope(value: Any) -> str:
+    """Coze's scope object ({"account_permission": {"permission_list": [...]}, ...}) → names."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, dict):
+        raise BadBody("scope must be an object")
+    permissions = (value.get("account_permission") or {}).get("permission_list")
+    if permissions is None:
+        return ""
+    if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
+        raise BadBody("scope.account_permission.permission_list must be a list of strings")
+    return " ".join(permissions)
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    # coze-js sends a bare "Bearer" on public-client requests: that means no credential.
+    return value.strip() or None
+
+
+def _core_request(data: dict[str, Any]) -> DialectRequest:
+    bearer = _bearer()
+    if bearer:
+        if data.get("grant_type") == JWT_BEARER:
+            data["assertion"] = bearer
+        else:
+            data["client_secret"] = bearer
+    return request_from_flask(data)
+
+
+def _path_id(raw: str) -> int | None:
+    return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_ID else None
+
+
+def render_success(result: CoreResult, *, absolute_expiry: bool) -> Response:
+    body = dict(result.body)
+    body.pop("scope", None)
+    if absolute_expiry and "expires_in" in body:
+        body["expires_in"] = int(time.time()) + int(body["expires_in"])
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def render_error(result: CoreResult, grant_type: str | None) -> Response:
+    error = result.body.get("error", "invalid_request")
+    description = result.body.get("error_description") or ""
+    status = 401 if error == "invalid_client" else 400
+    raised = g.get("oauth_error")
+    if isinstance(raised, AccessRefused) and raised.denial not in (
+        Denial.APP_MISSING,
+        Denial.NOT_AUTHORIZED,
+        Denial.SUPERSEDED,
+        Denial.TOKEN_EXPIRED,
+        Denial.TOKEN_REVOKED,
+    ):
+        error = "access_deny"
+        if raised.denial == Denial.APP_DISABLED:
+            description = f"app: {raised.app_name} is currently deactivated by the owner"
+    elif grant_type == JWT_BEARER and error == "invalid_grant":
+        # PROTOCOL.md: a bad or unverifiable assertion is a failed client authentication here.
+        error, status = "invalid_client", 401
+    elif result.status >= 500:
+        status = result.status
+    message = _message(error, description, grant_type)
+    response = error_response(status, error, message, where="coze")
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_client"'
+    return response
+
+
+def _message(error: str, description: str, grant_type: str | None) -> str:
+    if error == "unsupported_grant_type":
+        return f"not supported grant type: {grant_type}"
+    if error == "invalid_request":
+        return f"invalid request: {description or 'bad parameter'}"
+    return description or error.replace("_", " ")
+
+
+def _token(account_id: int | None = None) -> Response:
+    try:
+        data = _parameters()
+    except BadBody as exc:
+        return error_response(400, "invalid_request", f"invalid request: {exc}")
+    core_request = _core_request(data)
+    core_request.target_tenant_id = account_id
+    result = token_response(core_request)
+    if result.status == 200:
+        return render_success(result, absolute_expiry=True)
+    return render_error(result, data.get("grant_type"))
+
+
+@bp.post("/token")
+def token() -> Response:
+    return _token()
+
+
+@bp.post("/account/<account_id>/token")
+def account_token(account_id: str) -> Response:
+    tenant_id = _path_id(account_id)
+    if tenant_id is None:
+        return error_response(400, "invalid_request", "invalid request: account_id")
+    try:
+        grant_type = _parameters().get("grant_type")
+    except BadBody as exc:
+        return error_response(400, "invalid_request", f"invalid request: {exc}")
+    if grant_type != JWT_BEARER:
+        return error_response(
+            400, "unsupported_grant_type", f"not supported grant type: {grant_type}"
+        )
+    return _token(account_id=tenant_id)
+
+
+def _device_code(workspace_id: int | None) -> Response:
+    try:
+        data = _parameters()
+    except BadBody as exc:
+        return error_response(400, "invalid_request", f"invalid request: {exc}")
+    core_request = _core_request(data)
+    core_request.workspace_id = workspace_id
+    result = endpoint_response("device_authorization", core_request)
+    if result.status == 200:
+        return render_success(result, absolute_expiry=False)
+    return render_error(result, None)
+
+
+@bp.post("/device/code")
+def device_code() -> Response:
+    return _device_code(None)
+
+
+@bp.post("/workspace_id/<workspace_id>/device/code")
+def workspace_device_code(workspace_id: str) -> Response:
+    parsed = _path_id(workspace_id)
+    if parsed is None:
+        return error_response(400, "invalid_request", "invalid request: workspace_id")
+    return _device_code(parsed)
+
+
+@bp.get("/authorize")
+def authorize_endpoint() -> Response:
+    return authorize.begin(request.args, None, "coze")
+
+
+@bp.get("/workspace_id/<workspace_id>/authorize")
+def workspace_authorize(workspace_id: str) -> Response:
+    parsed = _path_id(workspace_id)
+    if parsed is None:
+        return error_response(400, "invalid_request", "workspace_id is not valid", where="html")
+    return authorize.begin(request.args, parsed, "coze")

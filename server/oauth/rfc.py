@@ -1,0 +1,115 @@
+"""The RFC dialect: form bodies, Basic or post client auth, RFC 6749 errors, relative expiry."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from server.oauth import authorize
+from server.oauth.core import endpoint_response, token_response
+from server.oauth.server import CoreResult, DialectRequest, request_from_flask
+from server.web import error_response
+
+bp = Blueprint("rfc", __name__)
+
+GRANT_TYPES = [
+    "authorization_code",
+    "refresh_token",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+]
+
+
+def render(result: CoreResult) -> Response:
+    response = jsonify(result.body)
+    response.status_code = result.status
+    for name, value in result.headers:
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def form_request() -> DialectRequest | Response:
+    """RFC 6749 §3.2: form-encoded, each parameter at most once."""
+    if request.mimetype != "application/x-www-form-urlencoded":
+        return error_response(
+            400, "invalid_request", "The body must be application/x-www-form-urlencoded."
+        )
+    form = request.form
+    repeated = [name for name in form if len(form.getlist(name)) > 1]
+    if repeated:
+        return error_response(400, "invalid_request", f"Repeated parameter: {repeated[0]}.")
+    return request_from_flask(form.to_dict())
+
+
+@bp.get("/.well-known/oauth-authorization-server")
+def metadata() -> Response:
+    issuer = current_app.config["OAUTH_ISSUER"]
+    return jsonify(
+        issuer=issuer,
+        authorization_endpoint=issuer + "/oauth/authorize",
+        token_endpoint=issuer + "/oauth/token",
+        device_authorization_endpoint=issuer + "/oauth/device_authorization",
+        introspection_endpoint=issuer + "/oauth/introspect",
+        revocation_endpoint=issuer + "/oauth/revoke",
+        response_types_supported=["code"],
+        response_modes_supported=["query"],
+        grant_types_supported=GRANT_TYPES,
+        token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post", "none"],
+        revocation_endpoint_auth_methods_supported=[
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        introspection_endpoint_auth_methods_supported=["client_secret_basic"],
+        code_challenge_methods_supported=["S256"]
+        if current_app.config["PKCE_REQUIRE_S256"]
+        else ["plain", "S256"],
+        authorization_response_iss_parameter_supported=True,
+        scopes_supported=_permission_names(),
+        service_documentation=issuer + "/api/v1/openapi.json",
+    )
+
+
+def _permission_names() -> list[str]:
+    try:
+        from server.permissions import CATALOGUE
+    except ImportError:  # pragma: no cover - the catalogue arrives with the management API
+        return []
+    return list(CATALOGUE)
+
+
+@bp.get("/oauth/authorize")
+def authorize_endpoint() -> Response:
+    return authorize.begin(request.args, None, "rfc")
+
+
+@bp.post("/oauth/token")
+def token() -> Response:
+    parsed = form_request()
+    return parsed if isinstance(parsed, Response) else render(token_response(parsed))
+
+
+@bp.post("/oauth/device_authorization")
+def device_authorization() -> Response:
+    parsed = form_request()
+    if isinstance(parsed, Response):
+        return parsed
+    return render(endpoint_response("device_authorization", parsed))
+
+
+@bp.post("/oauth/introspect")
+def introspect() -> Response:
+    parsed = form_request()
+    if isinstance(parsed, Response):
+        return parsed
+    return render(endpoint_response("introspection", parsed))
+
+
+@bp.post("/oauth/revoke")
+def revoke() -> Response:
+    parsed = form_request()
+    if isinstance(parsed, Response):
+        return parsed
+    return render(endpoint_response("revocation", parsed))

@@ -1,0 +1,138 @@
+"""The one Authlib AuthorizationServer both dialects drive, and the token generator it uses."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from authlib.common.urls import add_params_to_uri
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import OAuth2Error, OAuth2Request
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from flask import Flask, current_app, g
+from flask import request as flask_request
+
+from grants.authorization_code import PKCE, AuthorizationCodeGrant
+from grants.clients import Client
+from grants.device_code import DeviceAuthorization, DeviceGrant
+from grants.jwt_bearer import JWTBearerGrant
+from grants.refresh_token import RefreshTokenGrant
+from grants.secrets import ACCESS_TOKEN_SERVICE, ACCESS_TOKEN_USER, REFRESH_TOKEN, new_secret
+from server.oauth.endpoints import Introspection, Revocation
+from server.oauth.storage import SqlStorage
+
+
+@dataclass(frozen=True, slots=True)
+class CoreResult:
+    """What the core answers; each dialect renders it in its own shape."""
+
+    status: int
+    body: dict[str, Any]
+    headers: list[tuple[str, str]]
+
+
+class DialectRequest(OAuth2Request):
+    """An OAuth request whose parameters a dialect adapter has already extracted."""
+
+    def __init__(self, method: str, uri: str, headers: Any, data: dict[str, Any], datalist=None):
+        super().__init__(method, uri, headers=headers)
+        self.payload = BasicOAuth2Payload(data)
+        if datalist is not None:
+            self.payload._datalist = datalist
+        self._data = data
+        self.issue_context = None
+        self.target_tenant_id: int | None = None
+        self.workspace_id: int | None = None
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return self._data
+
+    @property
+    def form(self) -> dict[str, Any]:
+        return self._data
+
+
+class OAuthServer(AuthorizationServer):
+    def init_app(self, app: Flask) -> None:  # type: ignore[override]
+        self.settings = app.config
+        super().init_app(app)
+        self.register_token_generator("default", self._generate_token)
+        self.register_grant(
+            AuthorizationCodeGrant, [PKCE(require_s256=app.config["PKCE_REQUIRE_S256"])]
+        )
+        self.register_grant(RefreshTokenGrant)
+        self.register_grant(DeviceGrant)
+        self.register_grant(JWTBearerGrant)
+        self.register_endpoint(DeviceAuthorization)
+        self.register_endpoint(Introspection)
+        self.register_endpoint(Revocation)
+
+    @property
+    def storage(self) -> SqlStorage:
+        if "oauth_storage" not in g:
+            g.oauth_storage = SqlStorage(self.settings)
+        return g.oauth_storage
+
+    def query_client(self, client_id: str) -> Client | None:
+        return self.storage.client(client_id)
+
+    def save_token(self, token: dict[str, Any], request: DialectRequest) -> None:
+        self.storage.save_token(token, request.issue_context, int(time.time()))
+
+    def _generate_token(
+        self,
+        grant_type: str,
+        client: Client,
+        user: Any = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
+        service = client.client_type == "service"
+        token: dict[str, Any] = {
+            "token_type": "Bearer",
+            "access_token": new_secret(ACCESS_TOKEN_SERVICE if service else ACCESS_TOKEN_USER),
+            "expires_in": expires_in or self.settings["ACCESS_TOKEN_TTL"],
+        }
+        if include_refresh_token and not service:
+            token["refresh_token"] = new_secret(REFRESH_TOKEN)
+        if scope:
+            token["scope"] = scope
+        return token
+
+    def create_oauth2_request(self, request: Any) -> OAuth2Request:
+        if isinstance(request, OAuth2Request):
+            return request
+        return request_from_flask(flask_request.values.to_dict())
+
+    def handle_response(self, status: int, body: Any, headers: Any) -> CoreResult:  # type: ignore[override]
+        headers = list(headers or [])
+        if status == 302:
+            # RFC 9207: every authorization response, errors included, names its issuer.
+            headers = [
+                (name, add_params_to_uri(value, [("iss", self.settings["OAUTH_ISSUER"])]))
+                if name == "Location"
+                else (name, value)
+                for name, value in headers
+            ]
+        return CoreResult(status, body if isinstance(body, dict) else {}, headers)
+
+    def handle_error_response(self, request: Any, error: OAuth2Error) -> CoreResult:
+        # Kept for the dialect that renders it: the Coze dialect words some errors its own way.
+        g.oauth_error = error
+        return super().handle_error_response(request, error)
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        """No signal receivers: audit and revocation effects live in the storage calls."""
+
+
+def request_from_flask(data: dict[str, Any], datalist=None) -> DialectRequest:
+    """Build the core request from the Flask request with already-extracted parameters.
+
+    The URI is built on the configured issuer, not on the address this process was reached at,
+    so a TLS-terminating proxy in front does not make Authlib see plain HTTP.
+    """
+    uri = current_app.config["OAUTH_ISSUER"] + flask_request.path
+    return DialectRequest(flask_request.method, uri, flask_request.headers, data, datalist)

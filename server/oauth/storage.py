@@ -1,0 +1,332 @@
+"""The grants' storage over SQL (apps, codes, tokens) and the shared store (jti, poll pace)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, insert, select, update
+
+from grants.access import AppView, InstallationView
+from grants.clients import Client
+from grants.secrets import digest
+from grants.storage import CodeRecord, DeviceRecord, IssueContext, RefreshRecord, Standing
+from server.extensions import db
+from server.models import (
+    App,
+    AppKey,
+    Authorization,
+    AuthorizationCode,
+    DeviceCode,
+    Installation,
+    OAuthToken,
+    Tenant,
+)
+from server.store import Store
+
+
+def _context(row: Any) -> IssueContext:
+    return IssueContext(
+        client_id=row.client_id,
+        auth_type=getattr(row, "auth_type", "obo"),
+        tenant_id=row.tenant_id,
+        workspace_id=row.workspace_id,
+        user_id=row.user_id,
+        installation_id=row.installation_id,
+        authorization_id=row.authorization_id,
+        scope=row.scope or "",
+        session_name=getattr(row, "session_name", None),
+        family_id=row.family_id,
+    )
+
+
+class SqlStorage:
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self._clients: dict[str, Client | None] = {}
+
+    @property
+    def store(self) -> Store:
+        return current_app.extensions["store"]
+
+    # Apps and the rows the access rule reads -------------------------------------------
+
+    def client(self, client_id: str) -> Client | None:
+        # Cached for this request only: a status change in another process is seen next request.
+        if not isinstance(client_id, str) or len(client_id) > 32:
+            return None
+        if client_id not in self._clients:
+            app = db.session.get(App, client_id)
+            self._clients[client_id] = (
+                Client(
+                    client_id=app.client_id,
+                    client_type=app.client_type,
+                    status=app.status,
+                    name=app.name,
+                    tenant_id=app.tenant_id,
+                    redirect_uris=tuple(app.redirect_uris or ()),
+                    permissions=tuple(app.permissions or ()),
+                    client_secret_hash=app.client_secret_hash,
+                )
+                if app is not None
+                else None
+            )
+        return self._clients[client_id]
+
+    def app_view(self, client_id: str) -> AppView | None:
+        client = self.client(client_id)
+        return client.view if client else None
+
+    def standing(self, client_id: str, tenant_id: int, user_id: int | None) -> Standing:
+        row = db.session.execute(
+            select(Tenant.edition, Installation.id, Installation.kind, Installation.status)
+            .select_from(Tenant)
+            .outerjoin(
+                Installation,
+                and_(Installation.tenant_id == Tenant.id, Installation.client_id == client_id),
+            )
+            .where(Tenant.id == tenant_id)
+        ).first()
+        authorization_id = None
+        if user_id is not None:
+            authorization_id = db.session.scalar(
+                select(Authorization.id).where(
+                    Authorization.user_id == user_id, Authorization.client_id == client_id
+                )
+            )
+        if row is None:
+            return Standing(None, None, authorization_id)
+        installation = InstallationView(row[1], row[2], row[3]) if row[1] is not None else None
+        return Standing(row[0], installation, authorization_id)
+
+    # Authorization codes ----------------------------------------------------------------
+
+    def save_code(
+        self,
+        code: str,
+        context: IssueContext,
+        *,
+        redirect_uri: str,
+        code_challenge: str | None,
+        code_challenge_method: str | None,
+        expires_at: int,
+    ) -> None:
+        db.session.add(
+            AuthorizationCode(
+                code_hash=digest(code),
+                client_id=context.client_id,
+                user_id=context.user_id,
+                tenant_id=context.tenant_id,
+                workspace_id=context.workspace_id,
+                installation_id=context.installation_id,
+                authorization_id=context.authorization_id,
+                redirect_uri=redirect_uri,
+                scope=context.scope,
+                code_challenge=code_challenge,
+                code_challenge_method=code_challenge_method,
+                family_id=secrets.token_hex(16),
+                expires_at=expires_at,
+            )
+        )
+
+    def claim_code(self, code: str, client_id: str, now: int) -> CodeRecord | None:
+        if not isinstance(code, str) or len(code) > 256:
+            return None
+        row = db.session.scalar(
+            select(AuthorizationCode).where(AuthorizationCode.code_hash == digest(code))
+        )
+        if row is None or row.client_id != client_id:
+            return None
+        # The conditional UPDATE is the claim: of two concurrent exchanges only one wins.
+        claimed = db.session.execute(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None))
+            .values(used_at=now)
+        ).rowcount
+        if not claimed:
+            # RFC 6749 §4.1.2: a code used twice revokes what was issued from it.
+            self.revoke_family(row.family_id)
+            return None
+        if row.expires_at <= now:
+            return None
+        return CodeRecord(
+            context=IssueContext(
+                client_id=row.client_id,
+                auth_type="obo",
+                tenant_id=row.tenant_id,
+                workspace_id=row.workspace_id,
+                user_id=row.user_id,
+                installation_id=row.installation_id,
+                authorization_id=row.authorization_id,
+                scope=row.scope,
+                family_id=row.family_id,
+            ),
+            redirect_uri=row.redirect_uri,
+            code_challenge=row.code_challenge,
+            code_challenge_method=row.code_challenge_method,
+        )
+
+    # Tokens -----------------------------------------------------------------------------
+
+    def save_token(self, token: dict[str, Any], context: IssueContext, now: int) -> None:
+        refresh = token.get("refresh_token")
+        db.session.execute(
+            insert(OAuthToken).values(
+                access_token_hash=digest(token["access_token"]),
+                refresh_token_hash=digest(refresh) if refresh else None,
+                client_id=context.client_id,
+                auth_type=context.auth_type,
+                tenant_id=context.tenant_id,
+                workspace_id=context.workspace_id,
+                user_id=context.user_id,
+                installation_id=context.installation_id,
+                authorization_id=context.authorization_id,
+                scope=context.scope,
+                session_name=context.session_name,
+                family_id=context.family_id or secrets.token_hex(16),
+                issued_at=now,
+                expires_at=now + int(token["expires_in"]),
+                refresh_expires_at=now + self.settings["REFRESH_TOKEN_TTL"] if refresh else None,
+                revoked=False,
+                refresh_revoked=False,
+            )
+        )
+
+    def find_refresh(self, refresh_token: str) -> RefreshRecord | None:
+        if not isinstance(refresh_token, str) or len(refresh_token) > 256:
+            return None
+        row = db.session.scalar(
+            select(OAuthToken).where(OAuthToken.refresh_token_hash == digest(refresh_token))
+        )
+        if row is None:
+            return None
+        return RefreshRecord(
+            token_id=row.id,
+            context=_context(row),
+            expires_at=row.refresh_expires_at or 0,
+            rotated=row.refresh_revoked,
+        )
+
+    def retire_refresh(self, token_id: int) -> bool:
+        return bool(
+            db.session.execute(
+                update(OAuthToken)
+                .where(OAuthToken.id == token_id, OAuthToken.refresh_revoked.is_(False))
+                .values(refresh_revoked=True)
+            ).rowcount
+        )
+
+    def revoke_family(self, family_id: str) -> int:
+        return db.session.execute(
+            update(OAuthToken)
+            .where(OAuthToken.family_id == family_id)
+            .values(revoked=True, refresh_revoked=True)
+        ).rowcount
+
+    def find_token(self, token: str, hint: str | None = None) -> tuple[OAuthToken, bool] | None:
+        """The token row for an access or refresh token, and whether it was the refresh one."""
+        if not isinstance(token, str) or len(token) > 256:
+            return None
+        value = digest(token)
+        order = ("refresh", "access") if hint == "refresh_token" else ("access", "refresh")
+        for kind in order:
+            column = (
+                OAuthToken.access_token_hash if kind == "access" else OAuthToken.refresh_token_hash
+            )
+            row = db.session.scalar(select(OAuthToken).where(column == value))
+            if row is not None:
+                return row, kind == "refresh"
+        return None
+
+    def revoke_access_token(self, token_id: int) -> None:
+        db.session.execute(update(OAuthToken).where(OAuthToken.id == token_id).values(revoked=True))
+
+    # Device codes -----------------------------------------------------------------------
+
+    def save_device_code(
+        self,
+        client_id: str,
+        scope: str,
+        device_code: str,
+        user_code: str,
+        workspace_id: int | None,
+    ) -> None:
+        now = int(time.time())
+        db.session.add(
+            DeviceCode(
+                device_code_hash=digest(device_code),
+                user_code_hash=digest(user_code),
+                client_id=client_id,
+                scope=scope,
+                workspace_id=workspace_id,
+                status="pending",
+                created_at=now,
+                expires_at=now + self.settings["DEVICE_CODE_TTL"],
+            )
+        )
+
+    def find_device_code(self, device_code: str) -> DeviceRecord | None:
+        if not isinstance(device_code, str) or len(device_code) > 256:
+            return None
+        row = db.session.scalar(
+            select(DeviceCode).where(DeviceCode.device_code_hash == digest(device_code))
+        )
+        if row is None:
+            return None
+        context = None
+        if row.status == "approved" and row.user_id is not None:
+            context = IssueContext(
+                client_id=row.client_id,
+                auth_type="obo",
+                tenant_id=row.tenant_id,
+                workspace_id=row.workspace_id,
+                user_id=row.user_id,
+                installation_id=row.installation_id,
+                authorization_id=row.authorization_id,
+                scope=row.scope,
+                family_id=secrets.token_hex(16),
+            )
+        return DeviceRecord(
+            id=row.id,
+            client_id=row.client_id,
+            scope=row.scope,
+            status=row.status,
+            expires_at=row.expires_at,
+            device_code_digest=row.device_code_hash,
+            context=context,
+        )
+
+    def claim_device_code(self, record_id: int) -> bool:
+        return bool(
+            db.session.execute(
+                update(DeviceCode)
+                .where(DeviceCode.id == record_id, DeviceCode.status == "approved")
+                .values(status="used")
+            ).rowcount
+        )
+
+    def device_poll_interval(self, device_code_digest: str, ttl: int) -> int | None:
+        """RFC 8628 §3.5: polling faster than the interval adds 5 s to it, for good."""
+        ttl = max(ttl, 1)
+        interval_key = f"device:interval:{device_code_digest}"
+        interval = int(self.store.get(interval_key) or self.settings["DEVICE_POLL_INTERVAL"])
+        if self.store.add(f"device:polled:{device_code_digest}", "1", interval):
+            return None
+        interval += 5
+        self.store.put(interval_key, str(interval), ttl)
+        self.store.put(f"device:polled:{device_code_digest}", "1", interval)
+        return interval
+
+    # Service apps -----------------------------------------------------------------------
+
+    def service_key(self, client_id: str, kid: str) -> str | None:
+        if len(kid) > 64:
+            return None
+        return db.session.scalar(
+            select(AppKey.public_key_pem).where(AppKey.client_id == client_id, AppKey.kid == kid)
+        )
+
+    def use_jti(self, client_id: str, jti: str, ttl: int) -> bool:
+        return self.store.add(f"jti:{client_id}:{digest(jti)}", "1", ttl)

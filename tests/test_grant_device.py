@@ -1,0 +1,145 @@
+"""Device authorization (RFC 8628) in both dialects: codes, polling answers and single use."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import update
+
+from grants.device_code import USER_CODE_ALPHABET, normalize_user_code
+from grants.secrets import digest
+from server.extensions import db
+from server.models import DeviceCode
+from tests.conftest import PASSWORD
+from tests.oauth_support import DEVICE_CODE, Browser, resource_server
+
+
+@pytest.fixture
+def person(client, make_user):
+    user = make_user()
+    browser = Browser(client=client)
+    browser.login(user.email, PASSWORD)
+    browser.user = user
+    return browser
+
+
+@pytest.fixture
+def device_app(person, make_app):
+    created, _ = make_app(person.user, "device", permissions=["Workflow.run"])
+    return created
+
+
+def start(client, client_id, dialect="rfc"):
+    if dialect == "rfc":
+        response = client.post("/oauth/device_authorization", data={"client_id": client_id})
+    else:
+        response = client.post("/api/permission/oauth2/device/code", json={"client_id": client_id})
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def poll(client, client_id, device_code, dialect="rfc"):
+    body = {"grant_type": DEVICE_CODE, "device_code": device_code, "client_id": client_id}
+    if dialect == "rfc":
+        return client.post("/oauth/token", data=body)
+    return client.post("/api/permission/oauth2/token", json=body)
+
+
+@pytest.mark.parametrize("dialect", ["rfc", "coze"])
+def test_device_flow(client, app, person, device_app, dialect):
+    started = start(client, device_app.client_id, dialect)
+    assert re.fullmatch(
+        rf"[{USER_CODE_ALPHABET}]{{4}}-[{USER_CODE_ALPHABET}]{{4}}", started["user_code"]
+    )
+    assert started["expires_in"] == 300 and started["interval"] == 5
+    assert started["verification_uri"] == "http://localhost/device"
+    assert started["verification_uri_complete"].endswith("?user_code=" + started["user_code"])
+    assert len(started["device_code"]) >= 43
+
+    pending = poll(client, device_app.client_id, started["device_code"], dialect)
+    assert pending.status_code == 400 and pending.json["error"] == "authorization_pending"
+    if dialect == "coze":
+        assert pending.json["error_code"] == "authorization_pending"
+
+    # The person types the code in lower case, without the hyphen.
+    status, html = person.approve_device(started["user_code"].replace("-", "").lower())
+    assert status == 200 and "Device connected" in html
+
+    # The device waited its interval before polling again.
+    app.extensions["store"].delete("device:polled:" + digest(started["device_code"]))
+    response = poll(client, device_app.client_id, started["device_code"], dialect)
+    assert response.status_code == 200, response.json
+    assert response.json["refresh_token"].startswith("czr_")
+    info = client.post(
+        "/oauth/introspect",
+        data={"token": response.json["access_token"]},
+        headers=resource_server(app),
+    ).json
+    assert info["active"] and info["app_type"] == "device" and info["scope"] == "Workflow.run"
+    assert info["sub"] == str(person.user.id)
+
+    again = poll(client, device_app.client_id, started["device_code"], dialect)
+    assert again.status_code == 400 and again.json["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize("dialect", ["rfc", "coze"])
+def test_polling_too_fast_slows_down(client, app, device_app, dialect):
+    started = start(client, device_app.client_id, dialect)
+    assert (
+        poll(client, device_app.client_id, started["device_code"], dialect).json["error"]
+        == "authorization_pending"
+    )
+    too_fast = poll(client, device_app.client_id, started["device_code"], dialect)
+    assert too_fast.status_code == 400 and too_fast.json["error"] == "slow_down"
+    store = app.extensions["store"]
+    assert store.get("device:interval:" + digest(started["device_code"])) == "10"
+    assert (
+        poll(client, device_app.client_id, started["device_code"], dialect).json["error"]
+        == "slow_down"
+    )
+    assert store.get("device:interval:" + digest(started["device_code"])) == "15"
+
+
+@pytest.mark.parametrize("dialect", ["rfc", "coze"])
+def test_polling_after_denial(client, person, device_app, dialect):
+    started = start(client, device_app.client_id, dialect)
+    status, html = person.approve_device(started["user_code"], decision="deny")
+    assert status == 200 and "denied" in html
+    response = poll(client, device_app.client_id, started["device_code"], dialect)
+    assert response.status_code == 400 and response.json["error"] == "access_denied"
+
+
+@pytest.mark.parametrize("dialect", ["rfc", "coze"])
+def test_polling_after_expiry(client, app, person, device_app, dialect):
+    started = start(client, device_app.client_id, dialect)
+    with app.app_context():
+        db.session.execute(update(DeviceCode).values(expires_at=1))
+        db.session.commit()
+    response = poll(client, device_app.client_id, started["device_code"], dialect)
+    assert response.status_code == 400 and response.json["error"] == "expired_token"
+    status, html = person.approve_device(started["user_code"])
+    assert status == 410 and "no longer be used" in html
+
+
+def test_wrong_user_code_is_refused_and_rate_limited(client, person, device_app):
+    start(client, device_app.client_id)
+    for _ in range(10):
+        status, html = person.approve_device("BBBB-BBBB")
+        assert status == 400 and "not valid" in html
+    status, _ = person.approve_device("BBBB-BBBB")
+    assert status == 429
+
+
+def test_only_device_apps_use_device_authorization(client, person, make_app):
+    created, _ = make_app(person.user, "pkce")
+    response = client.post("/oauth/device_authorization", data={"client_id": created.client_id})
+    assert response.status_code == 400 and response.json["error"] == "unauthorized_client"
+
+
+def test_user_code_normaliser():
+    assert normalize_user_code("wdjb-mjht".upper().replace("A", "B")) == "WDJBMJHT"
+    assert normalize_user_code(" wdjb mjht ") == "WDJBMJHT"
+    assert normalize_user_code("WDJB-MJH") is None
+    assert normalize_user_code("WDJB-MJHA") is None  # vowels are not in the alphabet
+    assert normalize_user_code("x" * 100) is None
