@@ -122,7 +122,8 @@ def test_polling_after_expiry(client, app, person, device_app, dialect):
     assert status == 410 and "no longer be used" in html
 
 
-def test_wrong_user_code_is_refused_and_rate_limited(client, person, device_app):
+def test_wrong_user_code_is_refused_and_rate_limited(app, client, person, device_app):
+    app.config["RATELIMIT_ENABLED"] = True
     start(client, device_app.client_id)
     for _ in range(10):
         status, html = person.approve_device("BBBB-BBBB")
