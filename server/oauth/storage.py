@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 
 from grants.access import AppView, InstallationView
 from grants.clients import Client
@@ -25,6 +26,8 @@ from server.models import (
     Tenant,
 )
 from server.store import Store
+
+LAST_USED_GRANULARITY = 60  # seconds
 
 
 def _context(row: Any) -> IssueContext:
@@ -193,6 +196,26 @@ class SqlStorage:
                 refresh_revoked=False,
             )
         )
+        self._mark_used(context, now)
+
+    def _mark_used(self, context: IssueContext, now: int) -> None:
+        """Keep "last used" on the installation and consent, at most once a minute, so that busy
+        apps do not queue on one row."""
+        when = datetime.fromtimestamp(now, UTC)
+        stale = datetime.fromtimestamp(now - LAST_USED_GRANULARITY, UTC)
+        for model, row_id in (
+            (Installation, context.installation_id),
+            (Authorization, context.authorization_id),
+        ):
+            if row_id is not None:
+                db.session.execute(
+                    update(model)
+                    .where(
+                        model.id == row_id,
+                        or_(model.last_used_at.is_(None), model.last_used_at < stale),
+                    )
+                    .values(last_used_at=when)
+                )
 
     def find_refresh(self, refresh_token: str) -> RefreshRecord | None:
         if not isinstance(refresh_token, str) or len(refresh_token) > 256:
