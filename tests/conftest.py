@@ -105,3 +105,54 @@ def make_user(app: Flask):
             return user
 
     return factory
+
+
+@pytest.fixture
+def make_app(app: Flask):
+    """make_app(owner, client_type="web", tenant_id=None, **fields) -> (App, clear secret or None).
+
+    The app is committed and detached. The default tenant is the owner's personal tenant; web
+    and pkce apps get one loopback redirect URI unless given; service apps get no keys.
+    """
+    from server.accounts import personal_tenant
+    from server.clients import register_app
+
+    def factory(owner: User, client_type: str = "web", tenant_id: int | None = None, **fields):
+        with app.app_context():
+            if tenant_id is None:
+                tenant_id = personal_tenant(owner.id).id
+            fields.setdefault("name", f"App {next(_counter)}")
+            if client_type in ("web", "pkce"):
+                fields.setdefault("redirect_uris", ["http://127.0.0.1:8765/callback"])
+            created, secret = register_app(owner, tenant_id, client_type=client_type, **fields)
+            db.session.commit()
+            db.session.refresh(created)
+            db.session.expunge(created)
+            return created, secret
+
+    return factory
+
+
+@pytest.fixture
+def auth_header(app: Flask):
+    """auth_header(user) -> {"Authorization": "Bearer <personal access token>"}."""
+    from server.credentials import create_personal_access_token
+
+    def factory(user: User) -> dict[str, str]:
+        with app.app_context():
+            _, token = create_personal_access_token(user, name="test")
+            db.session.commit()
+            return {"Authorization": f"Bearer {token}"}
+
+    return factory
+
+
+@pytest.fixture
+def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheaper scrypt parameters for tests that make many users and never test the KDF."""
+    from werkzeug.security import generate_password_hash
+
+    monkeypatch.setattr(
+        "server.accounts.hash_password",
+        lambda password: generate_password_hash(password, method="scrypt:1024:8:1"),
+    )

@@ -1,0 +1,373 @@
+"""Request and response models of the management API; the OpenAPI document is built from them.
+
+Requests are strict (no coercion) and closed (unknown fields are refused), with the same
+length limits as the database, so what the document says is exactly what the code accepts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from grants.access import CLIENT_TYPES, ROLES
+from keys.rsa import MAX_PEM_LENGTH
+from server import values
+from server.models import (
+    App,
+    AppKey,
+    AuditEntry,
+    Authorization,
+    Installation,
+    Membership,
+    Tenant,
+    User,
+    Workspace,
+)
+from server.permissions import NAMES
+
+# No control characters (PostgreSQL refuses NUL; the others break logs and displays).
+_LINE = r"^[^\x00-\x1f\x7f]*$"
+_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=_LINE)]
+Description = Annotated[str, Field(max_length=1000, pattern=_TEXT)]
+Email = Annotated[str, Field(min_length=3, max_length=254, pattern=_LINE)]
+RedirectUri = Annotated[
+    str, Field(min_length=1, max_length=values.MAX_REDIRECT_URI_LENGTH, pattern=_LINE)
+]
+RedirectUris = Annotated[list[RedirectUri], Field(max_length=values.MAX_REDIRECT_URIS)]
+PermissionName = Literal[NAMES]  # type: ignore[valid-type]
+Permissions = Annotated[list[PermissionName], Field(max_length=len(NAMES))]
+ClientType = Literal[CLIENT_TYPES]  # type: ignore[valid-type]
+Role = Literal[ROLES]  # type: ignore[valid-type]
+Id = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,18}$", description="a numeric id, as a string")]
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def _optional() -> Any:
+    """A field that may be left out but, when present, must have its type (null is refused)."""
+    return Field(default=None, json_schema_extra=_no_default)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# Requests
+
+
+class TenantCreate(Strict):
+    name: Name
+    edition: Literal["team", "enterprise"]
+
+
+class MemberCreate(Strict):
+    email: Email
+    role: Role = "member"
+
+
+class MemberUpdate(Strict):
+    role: Role
+
+
+class WorkspaceCreate(Strict):
+    name: Name
+
+
+class AppCreate(Strict):
+    name: Name
+    client_type: ClientType
+    description: Description = ""
+    redirect_uris: RedirectUris = Field(
+        default_factory=list,
+        description="Required (one or more) for web and pkce apps; none for device and service.",
+    )
+    permissions: Permissions = Field(default_factory=list)
+
+
+class AppUpdate(Strict):
+    name: Name = _optional()
+    description: Description = _optional()
+    redirect_uris: RedirectUris = _optional()
+    permissions: Permissions = _optional()
+    client_type: ClientType = Field(
+        default=None,
+        json_schema_extra=_no_default,
+        description="Accepted only when equal to the app's type; any other value is a 422.",
+    )
+
+
+class KeyCreate(Strict):
+    public_key: Annotated[str, Field(max_length=MAX_PEM_LENGTH)] = Field(
+        default=None,
+        json_schema_extra=_no_default,
+        description="PEM RSA public key (2048 bits or more). Left out: generate a pair.",
+    )
+
+
+class InstallationPut(Strict):
+    kind: Literal["obo", "appauth"]
+
+
+class AuditQuery(BaseModel):
+    # Query strings are text by nature, so numbers are parsed from them (lax, not strict).
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(default=50, ge=1, le=200)
+    before: int = Field(default=None, ge=1, le=2**63 - 1, json_schema_extra=_no_default)
+
+
+# Responses
+
+
+class ErrorOut(Strict):
+    error: str
+    message: str
+
+
+class UserOut(Strict):
+    id: Id
+    email: str
+    name: str
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(id=str(user.id), email=user.email, name=user.name)
+
+
+class TenantOut(Strict):
+    id: Id
+    name: str
+    edition: Literal["personal", "team", "enterprise"]
+    role: Role
+    created_at: datetime
+
+    @classmethod
+    def of(cls, tenant: Tenant, role: str) -> TenantOut:
+        return cls(
+            id=str(tenant.id),
+            name=tenant.name,
+            edition=tenant.edition,
+            role=role,
+            created_at=tenant.created_at,
+        )
+
+
+class TenantList(Strict):
+    items: list[TenantOut]
+
+
+class MemberOut(Strict):
+    id: Id
+    email: str
+    name: str
+    role: Role
+    joined_at: datetime
+
+    @classmethod
+    def of(cls, user: User, membership: Membership) -> MemberOut:
+        return cls(
+            id=str(user.id),
+            email=user.email,
+            name=user.name,
+            role=membership.role,
+            joined_at=membership.created_at,
+        )
+
+
+class MemberList(Strict):
+    items: list[MemberOut]
+
+
+class WorkspaceOut(Strict):
+    id: Id
+    tenant_id: Id
+    name: str
+    is_default: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, workspace: Workspace) -> WorkspaceOut:
+        return cls(
+            id=str(workspace.id),
+            tenant_id=str(workspace.tenant_id),
+            name=workspace.name,
+            is_default=workspace.is_default,
+            created_at=workspace.created_at,
+        )
+
+
+class WorkspaceList(Strict):
+    items: list[WorkspaceOut]
+
+
+class PermissionOut(Strict):
+    name: str
+    description: str
+
+
+class PermissionList(Strict):
+    items: list[PermissionOut]
+
+
+class AppOut(Strict):
+    client_id: str
+    tenant_id: Id
+    name: str
+    description: str
+    client_type: ClientType
+    status: Literal["enabled", "disabled"]
+    redirect_uris: list[str]
+    permissions: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def fields_of(cls, app: App) -> dict[str, Any]:
+        return {
+            "client_id": app.client_id,
+            "tenant_id": str(app.tenant_id),
+            "name": app.name,
+            "description": app.description,
+            "client_type": app.client_type,
+            "status": app.status,
+            "redirect_uris": list(app.redirect_uris),
+            "permissions": list(app.permissions),
+            "created_at": app.created_at,
+            "updated_at": app.updated_at,
+        }
+
+    @classmethod
+    def of(cls, app: App) -> AppOut:
+        return cls(**cls.fields_of(app))
+
+
+class AppWithSecret(AppOut):
+    client_secret: str | None = Field(
+        description="The web app's secret, shown only in this response; null for other types."
+    )
+
+    @classmethod
+    def with_secret(cls, app: App, secret: str | None) -> AppWithSecret:
+        return cls(**AppOut.fields_of(app), client_secret=secret)
+
+
+class AppList(Strict):
+    items: list[AppOut]
+
+
+class KeyOut(Strict):
+    kid: str = Field(description="RFC 7638 JWK thumbprint (SHA-256) of the public key")
+    public_key: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, key: AppKey) -> KeyOut:
+        return cls(kid=key.kid, public_key=key.public_key_pem, created_at=key.created_at)
+
+
+class KeyCreated(KeyOut):
+    private_key: str | None = Field(
+        description="PKCS#8 PEM of a generated key, shown only in this response; "
+        "null when a public key was uploaded."
+    )
+
+
+class KeyList(Strict):
+    items: list[KeyOut]
+
+
+class InstallationOut(Strict):
+    client_id: str
+    app_name: str
+    app_type: ClientType
+    owner_tenant_id: Id
+    tenant_id: Id
+    kind: Literal["obo", "appauth"]
+    status: Literal["installed", "pending"]
+    requested_at: datetime | None
+    requested_by: Id | None
+    installed_at: datetime | None
+    installed_by: Id | None
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, installation: Installation, app: App) -> InstallationOut:
+        def opt(value: int | None) -> str | None:
+            return str(value) if value is not None else None
+
+        return cls(
+            client_id=installation.client_id,
+            app_name=app.name,
+            app_type=app.client_type,
+            owner_tenant_id=str(app.tenant_id),
+            tenant_id=str(installation.tenant_id),
+            kind=installation.kind,
+            status=installation.status,
+            requested_at=installation.requested_at,
+            requested_by=opt(installation.requested_by),
+            installed_at=installation.installed_at,
+            installed_by=opt(installation.installed_by),
+            last_used_at=installation.last_used_at,
+        )
+
+
+class InstallationList(Strict):
+    items: list[InstallationOut]
+
+
+class AuthorizedAppOut(Strict):
+    client_id: str
+    app_name: str
+    client_type: ClientType
+    owner_tenant_id: Id
+    permissions: list[str]
+    created_at: datetime
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, authorization: Authorization, app: App) -> AuthorizedAppOut:
+        return cls(
+            client_id=app.client_id,
+            app_name=app.name,
+            client_type=app.client_type,
+            owner_tenant_id=str(app.tenant_id),
+            permissions=list(authorization.permissions),
+            created_at=authorization.created_at,
+            last_used_at=authorization.last_used_at,
+        )
+
+
+class AuthorizedAppList(Strict):
+    items: list[AuthorizedAppOut]
+
+
+class AuditEntryOut(Strict):
+    id: Id
+    tenant_id: Id | None
+    actor_user_id: Id | None
+    action: str
+    target: str
+    detail: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AuditEntryOut:
+        return cls(
+            id=str(entry.id),
+            tenant_id=str(entry.tenant_id) if entry.tenant_id is not None else None,
+            actor_user_id=str(entry.actor_user_id) if entry.actor_user_id is not None else None,
+            action=entry.action,
+            target=entry.target,
+            detail=dict(entry.detail or {}),
+            created_at=entry.created_at,
+        )
+
+
+class AuditList(Strict):
+    items: list[AuditEntryOut]

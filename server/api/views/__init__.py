@@ -1,0 +1,5 @@
+"""The management API's handlers, one module per area; importing them registers the routes."""
+
+from server.api.views import apps, installations, me, tenants
+
+__all__ = ["apps", "installations", "me", "tenants"]

@@ -1,0 +1,495 @@
+"""Apps (OAuth clients) and what hangs off them: keys, status, installations and consents.
+
+Functions take the acting user, check their role in the app's tenant and raise DomainError;
+they flush, and the caller commits. Lifecycle changes cost one statement per table whatever
+the number of tokens: tokens are judged at use by the access rule (grants/access.py).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from flask import current_app
+from sqlalchemy import delete, func, select, update
+
+from grants.access import ADMIN_ROLES, CLIENT_TYPES, auth_type_of
+from grants.secrets import CLIENT_SECRET, digest, new_secret
+from keys import KeyError_, generate_key_pair, load_public_key, thumbprint
+from keys import public_key_pem as pem_of
+from server import accounts, audit, permissions, values
+from server.errors import DomainError, forbidden, not_found
+from server.extensions import db
+from server.models import (
+    App,
+    AppKey,
+    Authorization,
+    AuthorizationCode,
+    DeviceCode,
+    Installation,
+    RetiredClientId,
+    Tenant,
+    User,
+)
+from server.tenants import require_role
+
+STATUSES = ("enabled", "disabled")
+_CLIENT_ID_LOW = 10**18  # 19 digits, the first not zero, like Coze's numeric app ids
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _new_client_id() -> str:
+    """A random 19-digit id never used before, by a live app or a deleted one."""
+    for _ in range(8):
+        candidate = str(_CLIENT_ID_LOW + secrets.randbelow(9 * _CLIENT_ID_LOW))
+        taken = db.session.get(App, candidate) or db.session.get(RetiredClientId, candidate)
+        if taken is None:
+            return candidate
+    raise DomainError(503, "temporarily_unavailable", "could not allocate a client_id, retry")
+
+
+def _app(actor: User, client_id: str, *, admin: bool = False, lock: bool = False) -> App:
+    """The app, if the actor belongs to its tenant (else 404); `admin` requires an admin role."""
+    stmt = select(App).where(App.client_id == client_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    app = db.session.scalar(stmt)
+    role = accounts.role_in(actor.id, app.tenant_id) if app is not None else None
+    if app is None or role is None:
+        raise not_found("app")
+    if admin and role not in ADMIN_ROLES:
+        raise forbidden()
+    return app
+
+
+def _any_app(client_id: str) -> App:
+    """An app by client_id in any tenant: installing another tenant's app is allowed."""
+    app = db.session.get(App, client_id)
+    if app is None:
+        raise not_found("app")
+    return app
+
+
+def _quota(tenant: Tenant) -> int:
+    key = "APP_QUOTA_PERSONAL" if tenant.edition == "personal" else "APP_QUOTA_TEAM"
+    return int(current_app.config[key])
+
+
+# Apps
+
+
+def list_apps(actor: User, tenant_id: int) -> list[App]:
+    require_role(actor, tenant_id)
+    return list(
+        db.session.scalars(
+            select(App).where(App.tenant_id == tenant_id).order_by(App.created_at, App.client_id)
+        )
+    )
+
+
+def get_app(actor: User, client_id: str) -> App:
+    return _app(actor, client_id)
+
+
+def register_app(
+    actor: User,
+    tenant_id: int,
+    *,
+    name: str,
+    client_type: str,
+    description: str = "",
+    redirect_uris: list[str] | None = None,
+    permissions: list[str] | None = None,
+) -> tuple[App, str | None]:
+    """A new app in the tenant, within its quota; returns the clear secret for web apps."""
+    tenant, _ = require_role(actor, tenant_id, admin=True, lock=True)
+    if client_type not in CLIENT_TYPES:
+        raise DomainError(
+            422, "invalid_value", f"client_type must be one of {', '.join(CLIENT_TYPES)}"
+        )
+    name = values.text(name, "name", max_length=100)
+    description = values.text(
+        description, "description", max_length=1000, min_length=0, multiline=True
+    )
+    uris = values.redirect_uris(redirect_uris, client_type)
+    perms = _permissions(permissions)
+    quota = _quota(tenant)
+    count = db.session.scalar(
+        select(func.count()).select_from(App).where(App.tenant_id == tenant_id)
+    )
+    if count >= quota:
+        raise DomainError(
+            409, "quota_exceeded", f"this tenant already has {quota} apps, the most it may have"
+        )
+    secret = new_secret(CLIENT_SECRET) if client_type == "web" else None
+    now = _now()
+    app = App(
+        client_id=_new_client_id(),
+        tenant_id=tenant_id,
+        name=name,
+        description=description,
+        client_type=client_type,
+        status="enabled",
+        redirect_uris=uris,
+        permissions=perms,
+        client_secret_hash=digest(secret) if secret else None,
+        created_by=actor.id,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(app)
+    db.session.flush()
+    audit.record(
+        "app.create",
+        tenant_id=tenant_id,
+        actor_user_id=actor.id,
+        target=app.client_id,
+        client_type=client_type,
+    )
+    return app, secret
+
+
+def _permissions(names: list[str] | None) -> list[str]:
+    return permissions.validate(names if names is not None else [])
+
+
+def update_app(
+    actor: User,
+    client_id: str,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    redirect_uris: list[str] | None = None,
+    permissions: list[str] | None = None,
+    client_type: str | None = None,
+) -> App:
+    """Edit what may change; `client_type` may be repeated but never changed (422)."""
+    app = _app(actor, client_id, admin=True)
+    if client_type is not None and client_type != app.client_type:
+        raise DomainError(422, "immutable_field", "client_type cannot change after creation")
+    changed: list[str] = []
+    if name is not None:
+        app.name = values.text(name, "name", max_length=100)
+        changed.append("name")
+    if description is not None:
+        app.description = values.text(
+            description, "description", max_length=1000, min_length=0, multiline=True
+        )
+        changed.append("description")
+    if redirect_uris is not None:
+        app.redirect_uris = values.redirect_uris(redirect_uris, app.client_type)
+        changed.append("redirect_uris")
+    if permissions is not None:
+        app.permissions = _permissions(permissions)
+        changed.append("permissions")
+    if changed:
+        app.updated_at = _now()
+    db.session.flush()
+    audit.record(
+        "app.update",
+        tenant_id=app.tenant_id,
+        actor_user_id=actor.id,
+        target=client_id,
+        fields=changed,
+    )
+    return app
+
+
+def rotate_secret(actor: User, client_id: str) -> str:
+    """A new secret for a web app, returned once; the old one stops working at once."""
+    app = _app(actor, client_id, admin=True)
+    if app.client_type != "web":
+        raise DomainError(422, "not_web_app", "only web apps have a client secret")
+    secret = new_secret(CLIENT_SECRET)
+    db.session.execute(
+        update(App)
+        .where(App.client_id == client_id)
+        .values(client_secret_hash=digest(secret), updated_at=_now())
+    )
+    audit.record(
+        "app.secret_rotate", tenant_id=app.tenant_id, actor_user_id=actor.id, target=client_id
+    )
+    return secret
+
+
+def set_status(actor: User, client_id: str, status: str) -> App:
+    """Enable or disable: one UPDATE; the access rule reads the status at every use."""
+    if status not in STATUSES:
+        raise DomainError(422, "invalid_value", "status must be 'enabled' or 'disabled'")
+    app = _app(actor, client_id, admin=True)
+    db.session.execute(
+        update(App).where(App.client_id == client_id).values(status=status, updated_at=_now())
+    )
+    db.session.refresh(app)
+    action = "app.enable" if status == "enabled" else "app.disable"
+    audit.record(action, tenant_id=app.tenant_id, actor_user_id=actor.id, target=client_id)
+    return app
+
+
+def delete_app(actor: User, client_id: str) -> None:
+    """Delete for good: retire the client_id, then remove the app and its rows in bulk.
+
+    Tokens stay behind as rows but are dead by the access rule (no app); codes go now.
+    """
+    app = _app(actor, client_id, admin=True, lock=True)
+    tenant_id = app.tenant_id
+    db.session.add(RetiredClientId(client_id=client_id, deleted_at=_now()))
+    db.session.flush()
+    # Explicit deletes rather than relying on ON DELETE CASCADE, which SQLite enforces only
+    # when foreign keys are switched on per connection.
+    for model in (AppKey, Installation, Authorization, AuthorizationCode, DeviceCode):
+        db.session.execute(
+            delete(model)
+            .where(model.client_id == client_id)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.execute(
+        delete(App).where(App.client_id == client_id).execution_options(synchronize_session=False)
+    )
+    db.session.expunge(app)
+    audit.record("app.delete", tenant_id=tenant_id, actor_user_id=actor.id, target=client_id)
+
+
+# Keys of service apps
+
+
+def _service_app(actor: User, client_id: str, *, admin: bool = False, lock: bool = False) -> App:
+    app = _app(actor, client_id, admin=admin, lock=lock)
+    if app.client_type != "service":
+        raise DomainError(422, "not_service_app", "only service apps have keys")
+    return app
+
+
+def list_keys(actor: User, client_id: str) -> list[AppKey]:
+    _service_app(actor, client_id)
+    return list(
+        db.session.scalars(select(AppKey).where(AppKey.client_id == client_id).order_by(AppKey.id))
+    )
+
+
+def add_key(
+    actor: User, client_id: str, public_key_pem: str | None = None
+) -> tuple[AppKey, str | None]:
+    """Register an uploaded RSA public key, or generate a pair and return its private PEM once."""
+    app = _service_app(actor, client_id, admin=True, lock=True)
+    kids = set(db.session.scalars(select(AppKey.kid).where(AppKey.client_id == client_id)))
+    limit = int(current_app.config["MAX_KEYS_PER_APP"])
+    private_pem: str | None = None
+    if public_key_pem is not None:
+        try:
+            public_key = load_public_key(public_key_pem)
+        except KeyError_ as exc:
+            raise DomainError(422, "invalid_key", str(exc)) from None
+        if thumbprint(public_key) in kids:
+            raise DomainError(409, "duplicate_key", "this key is already registered for the app")
+    if len(kids) >= limit:
+        raise DomainError(409, "key_limit", f"an app may have at most {limit} keys")
+    if public_key_pem is None:
+        private_pem, public_key = generate_key_pair()
+    key = AppKey(
+        client_id=client_id,
+        kid=thumbprint(public_key),
+        public_key_pem=pem_of(public_key),
+        created_at=_now(),
+    )
+    db.session.add(key)
+    db.session.flush()
+    audit.record(
+        "key.add",
+        tenant_id=app.tenant_id,
+        actor_user_id=actor.id,
+        target=client_id,
+        kid=key.kid,
+        generated=private_pem is not None,
+    )
+    return key, private_pem
+
+
+def delete_key(actor: User, client_id: str, kid: str) -> None:
+    app = _service_app(actor, client_id, admin=True)
+    result = db.session.execute(
+        delete(AppKey).where(AppKey.client_id == client_id, AppKey.kid == kid)
+    )
+    if result.rowcount == 0:
+        raise not_found("key")
+    audit.record(
+        "key.delete", tenant_id=app.tenant_id, actor_user_id=actor.id, target=client_id, kid=kid
+    )
+
+
+# Installations
+
+
+def _installation(tenant_id: int, client_id: str, *, lock: bool = False) -> Installation | None:
+    stmt = select(Installation).where(
+        Installation.tenant_id == tenant_id, Installation.client_id == client_id
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return db.session.scalar(stmt)
+
+
+def _install(actor: User, tenant_id: int, app: App, kind: str) -> Installation:
+    existing = _installation(tenant_id, app.client_id, lock=True)
+    now = _now()
+    if existing is not None and existing.status == "installed":
+        audit.record(
+            "installation.install",
+            tenant_id=tenant_id,
+            actor_user_id=actor.id,
+            target=app.client_id,
+            kind=kind,
+            unchanged=True,
+        )
+        return existing
+    if existing is not None:
+        # A pending request has no tokens, so approving it in place revives nothing.
+        existing.status = "installed"
+        existing.installed_by = actor.id
+        existing.installed_at = now
+        db.session.flush()
+        audit.record(
+            "installation.approve",
+            tenant_id=tenant_id,
+            actor_user_id=actor.id,
+            target=app.client_id,
+            kind=kind,
+        )
+        return existing
+    installation = Installation(
+        tenant_id=tenant_id,
+        client_id=app.client_id,
+        kind=kind,
+        status="installed",
+        installed_by=actor.id,
+        installed_at=now,
+    )
+    db.session.add(installation)
+    db.session.flush()
+    audit.record(
+        "installation.install",
+        tenant_id=tenant_id,
+        actor_user_id=actor.id,
+        target=app.client_id,
+        kind=kind,
+    )
+    return installation
+
+
+def authorize_service_app(actor: User, client_id: str) -> Installation:
+    """The owner tenant's admin makes a service app an installed AppAuth app in that tenant."""
+    app = _app(actor, client_id, admin=True)
+    if app.client_type != "service":
+        raise DomainError(422, "not_service_app", "only service apps are authorized this way")
+    return _install(actor, app.tenant_id, app, "appauth")
+
+
+def install(actor: User, tenant_id: int, client_id: str, kind: str) -> Installation:
+    """Install an app (of any tenant) in this tenant, or approve a pending request.
+
+    `kind` must suit the app: `appauth` for service apps, `obo` for the others; OBO apps need
+    no installation in a personal tenant, so installing one there is a 422.
+    """
+    tenant, _ = require_role(actor, tenant_id, admin=True)
+    app = _any_app(client_id)
+    expected = auth_type_of(app.client_type)
+    if kind not in ("obo", "appauth"):
+        raise DomainError(422, "invalid_value", "kind must be 'obo' or 'appauth'")
+    if kind != expected:
+        raise DomainError(
+            422, "kind_mismatch", f"{app.client_type} apps are installed as {expected!r}"
+        )
+    if kind == "obo" and tenant.edition == "personal":
+        raise DomainError(
+            422, "personal_tenant", "OBO apps are installed only in team and enterprise tenants"
+        )
+    return _install(actor, tenant_id, app, kind)
+
+
+def request_installation(user: User, tenant_id: int, client_id: str) -> Installation:
+    """A member asks their team to install an OBO app: a pending installation (kept if any)."""
+    tenant, _ = require_role(user, tenant_id)
+    app = _any_app(client_id)
+    if app.client_type == "service":
+        raise DomainError(422, "kind_mismatch", "service apps are installed by an admin")
+    if tenant.edition == "personal":
+        raise DomainError(
+            422, "personal_tenant", "OBO apps are installed only in team and enterprise tenants"
+        )
+    existing = _installation(tenant_id, client_id)
+    if existing is not None:
+        return existing
+    installation = Installation(
+        tenant_id=tenant_id,
+        client_id=client_id,
+        kind="obo",
+        status="pending",
+        requested_by=user.id,
+        requested_at=_now(),
+    )
+    db.session.add(installation)
+    db.session.flush()
+    audit.record(
+        "installation.request", tenant_id=tenant_id, actor_user_id=user.id, target=client_id
+    )
+    return installation
+
+
+def uninstall(actor: User, tenant_id: int, client_id: str) -> None:
+    """Delete the installation row (or refuse a pending request); its tokens die with it."""
+    require_role(actor, tenant_id, admin=True)
+    result = db.session.execute(
+        delete(Installation).where(
+            Installation.tenant_id == tenant_id, Installation.client_id == client_id
+        )
+    )
+    if result.rowcount == 0:
+        raise not_found("installation")
+    audit.record(
+        "installation.uninstall", tenant_id=tenant_id, actor_user_id=actor.id, target=client_id
+    )
+
+
+def list_installations(actor: User, tenant_id: int) -> list[tuple[Installation, App]]:
+    require_role(actor, tenant_id)
+    rows = db.session.execute(
+        select(Installation, App)
+        .join(App, App.client_id == Installation.client_id)
+        .where(Installation.tenant_id == tenant_id)
+        .order_by(Installation.id)
+    ).all()
+    return [(i, a) for i, a in rows]
+
+
+# A user's consents
+
+
+def list_authorizations(user: User) -> list[tuple[Authorization, App]]:
+    rows = db.session.execute(
+        select(Authorization, App)
+        .join(App, App.client_id == Authorization.client_id)
+        .where(Authorization.user_id == user.id)
+        .order_by(Authorization.created_at.desc(), Authorization.id.desc())
+    ).all()
+    return [(a, app) for a, app in rows]
+
+
+def revoke_authorization(user: User, client_id: str) -> None:
+    """Withdraw the user's consent: one DELETE; the tokens issued under it die with it."""
+    result = db.session.execute(
+        delete(Authorization).where(
+            Authorization.user_id == user.id, Authorization.client_id == client_id
+        )
+    )
+    if result.rowcount == 0:
+        raise not_found("authorization")
+    personal = accounts.personal_tenant(user.id)
+    audit.record(
+        "authorization.revoke",
+        tenant_id=personal.id if personal else None,
+        actor_user_id=user.id,
+        target=client_id,
+    )

@@ -1,0 +1,220 @@
+"""Tenants, their members and roles, their workspaces and their audit trail.
+
+Functions take the acting user, check their role and raise DomainError; they flush, and the
+caller commits. A tenant the actor does not belong to is reported as absent (404), so that
+its existence does not leak.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, select
+
+from grants.access import ADMIN_ROLES, ROLES
+from server import accounts, audit, values
+from server.errors import DomainError, forbidden, not_found
+from server.extensions import db
+from server.models import AuditEntry, Membership, Tenant, User, Workspace
+
+TEAM_EDITIONS = ("team", "enterprise")
+MAX_AUDIT_PAGE = 200
+
+
+def require_role(
+    actor: User, tenant_id: int, *, admin: bool = False, lock: bool = False
+) -> tuple[Tenant, str]:
+    """The tenant and the actor's role in it: 404 if not a member, 403 if `admin` and not one.
+
+    `lock` takes a row lock on the tenant (PostgreSQL) so that checks of counts made
+    under it (quotas, the last super_admin) cannot race with a concurrent request.
+    """
+    stmt = (
+        select(Tenant, Membership.role)
+        .join(Membership, Membership.tenant_id == Tenant.id)
+        .where(Tenant.id == tenant_id, Membership.user_id == actor.id)
+    )
+    if lock:
+        stmt = stmt.with_for_update(of=Tenant)
+    row = db.session.execute(stmt).first()
+    if row is None:
+        raise not_found("tenant")
+    if admin and row.role not in ADMIN_ROLES:
+        raise forbidden()
+    return row.Tenant, row.role
+
+
+def list_tenants(actor: User) -> list[tuple[Tenant, str]]:
+    rows = db.session.execute(
+        select(Tenant, Membership.role)
+        .join(Membership, Membership.tenant_id == Tenant.id)
+        .where(Membership.user_id == actor.id)
+        .order_by(Tenant.edition != "personal", Tenant.id)
+    ).all()
+    return [(t, r) for t, r in rows]
+
+
+def get_tenant(actor: User, tenant_id: int) -> tuple[Tenant, str]:
+    return require_role(actor, tenant_id)
+
+
+def create_team_tenant(actor: User, name: str, edition: str) -> Tenant:
+    """A team or enterprise tenant; the actor becomes its super_admin."""
+    if edition not in TEAM_EDITIONS:
+        raise DomainError(422, "invalid_value", "edition must be 'team' or 'enterprise'")
+    name = values.text(name, "name", max_length=100)
+    tenant = accounts.create_tenant(actor, name, edition)
+    audit.record(
+        "tenant.create", tenant_id=tenant.id, actor_user_id=actor.id, target=str(tenant.id)
+    )
+    return tenant
+
+
+# Members
+
+
+def _membership(tenant_id: int, user_id: int) -> tuple[User, Membership]:
+    row = db.session.execute(
+        select(User, Membership)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.tenant_id == tenant_id, Membership.user_id == user_id)
+    ).first()
+    if row is None:
+        raise not_found("member")
+    return row.User, row.Membership
+
+
+def _super_admins(tenant_id: int) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.tenant_id == tenant_id, Membership.role == "super_admin")
+    )
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise DomainError(422, "invalid_value", f"role must be one of {', '.join(ROLES)}")
+
+
+def list_members(actor: User, tenant_id: int) -> list[tuple[User, Membership]]:
+    require_role(actor, tenant_id)
+    rows = db.session.execute(
+        select(User, Membership)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.tenant_id == tenant_id)
+        .order_by(Membership.created_at, User.id)
+    ).all()
+    return [(u, m) for u, m in rows]
+
+
+def add_member(actor: User, tenant_id: int, email: str, role: str) -> tuple[User, Membership]:
+    """Add an existing user. Only super_admins may make super_admins.
+
+    A personal tenant has exactly one owner, so adding anyone to it is a 422.
+    """
+    tenant, actor_role = require_role(actor, tenant_id, admin=True)
+    _check_role(role)
+    if tenant.edition == "personal":
+        raise DomainError(422, "personal_tenant", "a personal tenant has one owner and no members")
+    if role == "super_admin" and actor_role != "super_admin":
+        raise forbidden("only a super_admin can make super_admins")
+    email = values.text(email, "email", max_length=254)
+    user = db.session.scalar(select(User).where(User.email == accounts.normalize_email(email)))
+    if user is None:
+        raise not_found("user")
+    if accounts.role_in(user.id, tenant_id) is not None:
+        raise DomainError(409, "already_member", "this user is already a member")
+    membership = Membership(
+        tenant_id=tenant_id, user_id=user.id, role=role, created_at=datetime.now(UTC)
+    )
+    db.session.add(membership)
+    db.session.flush()
+    audit.record(
+        "member.add", tenant_id=tenant_id, actor_user_id=actor.id, target=str(user.id), role=role
+    )
+    return user, membership
+
+
+def update_member(actor: User, tenant_id: int, user_id: int, role: str) -> tuple[User, Membership]:
+    """Change a member's role; super_admin roles are given and taken only by super_admins."""
+    _, actor_role = require_role(actor, tenant_id, admin=True, lock=True)
+    _check_role(role)
+    user, membership = _membership(tenant_id, user_id)
+    touches_super = "super_admin" in (role, membership.role)
+    if touches_super and actor_role != "super_admin":
+        raise forbidden("only a super_admin can change super_admin roles")
+    if membership.role == "super_admin" and role != "super_admin" and _super_admins(tenant_id) <= 1:
+        raise DomainError(409, "last_super_admin", "a tenant must keep at least one super_admin")
+    old = membership.role
+    membership.role = role
+    db.session.flush()
+    audit.record(
+        "member.update",
+        tenant_id=tenant_id,
+        actor_user_id=actor.id,
+        target=str(user_id),
+        old_role=old,
+        role=role,
+    )
+    return user, membership
+
+
+def remove_member(actor: User, tenant_id: int, user_id: int) -> None:
+    _, actor_role = require_role(actor, tenant_id, admin=True, lock=True)
+    _, membership = _membership(tenant_id, user_id)
+    if membership.role == "super_admin":
+        if actor_role != "super_admin":
+            raise forbidden("only a super_admin can remove a super_admin")
+        if _super_admins(tenant_id) <= 1:
+            raise DomainError(
+                409, "last_super_admin", "a tenant must keep at least one super_admin"
+            )
+    db.session.execute(
+        delete(Membership).where(Membership.tenant_id == tenant_id, Membership.user_id == user_id)
+    )
+    audit.record("member.remove", tenant_id=tenant_id, actor_user_id=actor.id, target=str(user_id))
+
+
+# Workspaces
+
+
+def list_workspaces(actor: User, tenant_id: int) -> list[Workspace]:
+    require_role(actor, tenant_id)
+    return list(
+        db.session.scalars(
+            select(Workspace)
+            .where(Workspace.tenant_id == tenant_id)
+            .order_by(Workspace.is_default.desc(), Workspace.id)
+        )
+    )
+
+
+def create_workspace(actor: User, tenant_id: int, name: str) -> Workspace:
+    require_role(actor, tenant_id, admin=True)
+    name = values.text(name, "name", max_length=100)
+    workspace = Workspace(
+        tenant_id=tenant_id, name=name, is_default=False, created_at=datetime.now(UTC)
+    )
+    db.session.add(workspace)
+    db.session.flush()
+    audit.record(
+        "workspace.create", tenant_id=tenant_id, actor_user_id=actor.id, target=str(workspace.id)
+    )
+    return workspace
+
+
+# Audit trail
+
+
+def audit_entries(
+    actor: User, tenant_id: int, *, limit: int = 50, before: int | None = None
+) -> list[AuditEntry]:
+    """The tenant's audit entries, newest first; `before` pages on by entry id. Admins only."""
+    require_role(actor, tenant_id, admin=True)
+    if not 1 <= limit <= MAX_AUDIT_PAGE:
+        raise DomainError(422, "invalid_value", f"limit must be between 1 and {MAX_AUDIT_PAGE}")
+    stmt = select(AuditEntry).where(AuditEntry.tenant_id == tenant_id)
+    if before is not None:
+        stmt = stmt.where(AuditEntry.id < before)
+    return list(db.session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit)))

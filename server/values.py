@@ -1,0 +1,120 @@
+"""Checks for the plain values people type: names, descriptions, emails and redirect URIs."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+from server.errors import DomainError
+
+MAX_REDIRECT_URIS = 10
+MAX_REDIRECT_URI_LENGTH = 2000
+
+# Control characters break logs and PostgreSQL refuses NUL; newlines only where text is free.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# RFC 3986 scheme; a private-use scheme (RFC 8252 7.1) must hold a dot (reverse domain name).
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
+_URI_CHARS = re.compile(r"^[\x21-\x7e]+$")
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from JSON escapes
+        return False
+    return True
+
+
+def text(
+    value: object, field: str, *, max_length: int, min_length: int = 1, multiline: bool = False
+) -> str:
+    """A trimmed string of a bounded length without control characters, else a 422."""
+    if not isinstance(value, str):
+        raise DomainError(422, "invalid_value", f"{field} must be a string")
+    value = value.strip()
+    if not min_length <= len(value) <= max_length:
+        raise DomainError(
+            422, "invalid_value", f"{field} must have {min_length} to {max_length} characters"
+        )
+    bad = _CONTROL_MULTILINE if multiline else _CONTROL
+    if bad.search(value) or not _encodable(value):
+        raise DomainError(422, "invalid_value", f"{field} contains characters that are not allowed")
+    return value
+
+
+def is_loopback_host(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1: where http is acceptable (RFC 8252 7.3)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def redirect_uri_problem(uri: str, client_type: str) -> str | None:
+    """Why `uri` cannot be registered for an app of this type, or None when it can."""
+    if len(uri) > MAX_REDIRECT_URI_LENGTH:
+        return f"is longer than {MAX_REDIRECT_URI_LENGTH} characters"
+    if not _URI_CHARS.match(uri):
+        return "must be printable ASCII without spaces"
+    if "#" in uri:
+        return "must not contain a fragment"
+    try:
+        parts = urlsplit(uri)
+        port = parts.port  # raises on a malformed port
+    except ValueError:
+        return "is not a valid URI"
+    scheme = parts.scheme.lower()
+    if not scheme or not _SCHEME.match(scheme):
+        return "must be an absolute URI"
+    if scheme in ("http", "https"):
+        host = parts.hostname or ""
+        if not host or not parts.netloc:
+            return "must name a host"
+        if "@" in parts.netloc:
+            return "must not carry user information"
+        if port == 0:
+            return "is not a valid URI"
+        if scheme == "http" and not is_loopback_host(host):
+            return "must use https (http is allowed only for localhost, 127.0.0.0/8 and [::1])"
+        return None
+    if client_type == "pkce" and "." in scheme:
+        if not (parts.path or parts.netloc):
+            return "must have a path after the scheme"
+        return None
+    if client_type == "pkce":
+        return "must use https, http on a loopback host, or a private-use scheme with a dot"
+    return "must use https (or http on a loopback host)"
+
+
+def redirect_uris(uris: object, client_type: str) -> list[str]:
+    """The redirect URIs for an app of this type, deduplicated in order; anything wrong is 422.
+
+    Web and PKCE apps need at least one; device and service apps take none.
+    """
+    if uris is None:
+        uris = []
+    if not isinstance(uris, list) or not all(isinstance(u, str) for u in uris):
+        raise DomainError(422, "invalid_value", "redirect_uris must be a list of strings")
+    if client_type in ("device", "service"):
+        if uris:
+            raise DomainError(
+                422, "invalid_redirect_uri", f"{client_type} apps take no redirect_uris"
+            )
+        return []
+    if not uris:
+        raise DomainError(
+            422, "invalid_redirect_uri", f"{client_type} apps need at least one redirect URI"
+        )
+    if len(uris) > MAX_REDIRECT_URIS:
+        raise DomainError(
+            422, "invalid_redirect_uri", f"at most {MAX_REDIRECT_URIS} redirect URIs are allowed"
+        )
+    for index, uri in enumerate(uris):
+        problem = redirect_uri_problem(uri, client_type)
+        if problem:
+            raise DomainError(422, "invalid_redirect_uri", f"redirect_uris[{index}] {problem}")
+    return list(dict.fromkeys(uris))
