@@ -93,6 +93,19 @@ def create_token(email: str, name: str, days: int | None, as_json: bool) -> None
     _run(as_json, action, lambda r: r["token"])
 
 
+@tokens.command("purge")
+@json_option
+def purge_tokens(as_json: bool) -> None:
+    """Delete dead tokens and expired codes in bulk (safe to run from cron)."""
+    from server.purge import purge
+
+    _run(
+        as_json,
+        lambda: {"purged": purge()},
+        lambda r: ", ".join(f"{n} {kind}" for kind, n in r["purged"].items()) + " purged",
+    )
+
+
 @resource_servers.command("create")
 @click.argument("name")
 @json_option

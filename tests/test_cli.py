@@ -316,3 +316,36 @@ def test_demo_derives_redirect_uris_from_the_url(demo_app, runner):
 def test_demo_rejects_a_bad_url(demo_app, runner):
     result = runner.invoke(args=["demo", "--url", "ftp://example.com"])
     assert result.exit_code != 0
+
+
+# tokens purge
+
+
+def test_tokens_purge_removes_tokens_of_deleted_apps(app, runner, make_user, make_app):
+    from server import clients
+    from server.models import OAuthToken
+
+    user = make_user()
+    created, _ = make_app(user, "device")
+    now = int(time.time())
+    with app.app_context():
+        db.session.add(
+            OAuthToken(
+                access_token_hash="a" * 64,
+                client_id=created.client_id,
+                auth_type="obo",
+                tenant_id=1,
+                user_id=user.id,
+                family_id="f",
+                issued_at=now,
+                expires_at=now + 900,
+            )
+        )
+        clients.delete_app(user, created.client_id)
+        db.session.commit()
+    data = _json(runner.invoke(args=["tokens", "purge", "--json"]))
+    assert data == {"purged": {"tokens": 1, "codes": 0, "device_codes": 0}}
+    text = runner.invoke(args=["tokens", "purge"])
+    assert text.exit_code == 0 and "0 tokens" in text.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OAuthToken)) == 0
