@@ -26,11 +26,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     app.extensions["store"] = make_store(app.config["REDIS_URL"])
 
-    from server import api, cli, oauth, pages, web
+    from server import api, cli, console, i18n, oauth, pages, ratelimit, web
 
     web.init_app(app)
+    i18n.init_app(app)
+    ratelimit.init_app(app)
     oauth.init_app(app)
     pages.init_app(app)
+    console.init_app(app)
     api.init_app(app)
     cli.init_app(app)
     return app

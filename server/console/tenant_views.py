@@ -1,0 +1,129 @@
+"""Console pages about a tenant: my tenants, a tenant's apps, its installations, its audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from grants.access import ADMIN_ROLES
+from server import clients, tenants
+from server.console import act, bp, shown, tenant_nav
+from server.console.forms import ActionForm, ApproveForm, InstallForm
+from server.extensions import db
+from server.models import App, User
+from server.web import error_response
+
+AUDIT_PAGE = 50
+
+
+@bp.get("/")
+def overview() -> Any:
+    counts = dict(
+        db.session.execute(
+            select(App.tenant_id, func.count())
+            .where(App.tenant_id.in_([t.id for t, _role in g.tenants]))
+            .group_by(App.tenant_id)
+        ).all()
+    )
+    authorized = clients.list_authorizations(g.user)
+    return render_template(
+        "console/overview.html",
+        counts=counts,
+        authorized_count=len(authorized),
+        **tenant_nav(None),
+    )
+
+
+@bp.get("/tenants/<int:tenant_id>")
+def tenant(tenant_id: int) -> Any:
+    apps = shown(lambda: clients.list_apps(g.user, tenant_id))
+    if not isinstance(apps, list):
+        return apps
+    return render_template(
+        "console/tenant.html", apps=apps, is_admin=_is_admin(tenant_id), **tenant_nav(tenant_id)
+    )
+
+
+def _is_admin(tenant_id: int) -> bool:
+    return tenant_nav(tenant_id)["role"] in ADMIN_ROLES
+
+
+def _users(ids: set[int | None]) -> dict[int, User]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(wanted)))}
+
+
+@bp.get("/tenants/<int:tenant_id>/installations")
+def installations(tenant_id: int) -> Any:
+    rows = shown(lambda: clients.list_installations(g.user, tenant_id))
+    if not isinstance(rows, list):
+        return rows
+    people = _users({i.requested_by for i, _a in rows} | {i.installed_by for i, _a in rows})
+    return render_template(
+        "console/installations.html",
+        rows=rows,
+        people=people,
+        is_admin=_is_admin(tenant_id),
+        install_form=InstallForm(),
+        action_form=ApproveForm(),
+        **tenant_nav(tenant_id),
+    )
+
+
+@bp.post("/tenants/<int:tenant_id>/installations")
+def install(tenant_id: int) -> Any:
+    """Install an app by client_id (any tenant's), or approve a pending request."""
+    form = InstallForm()
+    client_id = (form.client_id.data or "").strip()
+    if form.validate_on_submit():
+        done = _("The app is installed.")
+        if client_id:
+            act(lambda: clients.install(g.user, tenant_id, client_id, form.kind.data or ""), done)
+    return redirect(url_for("console.installations", tenant_id=tenant_id))
+
+
+@bp.post("/tenants/<int:tenant_id>/installations/<client_id>/approve")
+def approve_installation(tenant_id: int, client_id: str) -> Any:
+    form = ApproveForm()
+    if form.validate_on_submit():
+        act(
+            lambda: clients.install(g.user, tenant_id, client_id, form.kind.data or "obo"),
+            _("Installation approved: members can now authorize the app."),
+        )
+    return redirect(url_for("console.installations", tenant_id=tenant_id))
+
+
+@bp.post("/tenants/<int:tenant_id>/installations/<client_id>/uninstall")
+def uninstall(tenant_id: int, client_id: str) -> Any:
+    if ActionForm().validate_on_submit():
+        act(
+            lambda: clients.uninstall(g.user, tenant_id, client_id),
+            _("Uninstalled: the app's tokens in this tenant stopped working."),
+        )
+    return redirect(url_for("console.installations", tenant_id=tenant_id))
+
+
+@bp.get("/tenants/<int:tenant_id>/audit")
+def audit(tenant_id: int) -> Any:
+    before = request.args.get("before", type=int)
+    if before is not None and before < 1:
+        return error_response(400, "bad_request", _("Invalid page."), "html")
+    entries = shown(
+        lambda: tenants.audit_entries(g.user, tenant_id, limit=AUDIT_PAGE + 1, before=before)
+    )
+    if not isinstance(entries, list):
+        return entries
+    more = len(entries) > AUDIT_PAGE
+    entries = entries[:AUDIT_PAGE]
+    return render_template(
+        "console/audit.html",
+        entries=entries,
+        people=_users({e.actor_user_id for e in entries}),
+        next_before=entries[-1].id if more else None,
+        **tenant_nav(tenant_id),
+    )

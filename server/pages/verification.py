@@ -1,0 +1,108 @@
+"""The device verification page: enter the code, see who asks, approve or deny (RFC 8628)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import abort, g, render_template, request
+from flask_babel import gettext as _
+
+from grants.errors import AccessRefused
+from server import ratelimit
+from server.extensions import db
+from server.models import DeviceCode
+from server.oauth import consent, device
+from server.oauth.core import oauth_server
+from server.pages import bp, login_redirect
+from server.pages.approval import render_consent, render_installation_needed
+from server.pages.forms import ConsentForm, DeviceForm
+from server.web import error_response
+
+
+def _closed(row: DeviceCode | None) -> tuple[str, int]:
+    """The page for a code that can no longer be used, saying whether it expired or was used."""
+    expired = row is not None and row.status == "pending"
+    return render_template("device_done.html", outcome="expired" if expired else "used"), 410
+
+
+def _client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+@bp.route("/device", methods=["GET", "POST"])
+def device_page() -> Any:
+    if g.user is None:
+        return login_redirect() if request.method == "GET" else abort(401)
+    if request.method == "GET":
+        form = DeviceForm(user_code=request.args.get("user_code", "")[:32])
+        return render_template("device.html", form=form, error=None)
+    form = ConsentForm()
+    if not form.validate_on_submit():
+        abort(400)
+    user_code = (form.user_code.data or "")[:32]
+    wait = ratelimit.retry_after("RATELIMIT_DEVICE_CODE", _client_address())
+    if wait:
+        response = error_response(
+            429, "too_many_requests", _("Too many wrong codes. Wait a few minutes."), "html"
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    row = device.find(user_code)
+    if row is None:
+        ratelimit.hit("RATELIMIT_DEVICE_CODE", _client_address())
+        error = _("That code is not valid. Check the code on your device and try again.")
+        form = DeviceForm(user_code=user_code)
+        return render_template("device.html", form=form, error=error), 400
+    if not device.is_open(row):
+        return _closed(row)
+    client = oauth_server().storage.client(row.client_id)
+    if client is None:
+        return _closed(None)
+    places = consent.places_for(g.user.id, row.workspace_id)
+    if not places:
+        return error_response(
+            403,
+            "access_denied",
+            _("You are not a member of the workspace this device asks for."),
+            "html",
+        )
+    if not form.decision.data:
+        form = ConsentForm(user_code=user_code, workspace_id=str(places[0].workspace.id))
+        return render_consent(
+            client,
+            row.scope,
+            places,
+            form,
+            user_code=user_code.upper(),
+            requested_minutes=max(0, (int(time.time()) - row.created_at) // 60),
+            expires_minutes=max(1, (row.expires_at - int(time.time()) + 59) // 60),
+        )
+    if form.decision.data not in ("approve", "deny"):
+        abort(400)
+    return _decide(row, client, places, form, user_code)
+
+
+def _decide(
+    row: DeviceCode, client: Any, places: list[consent.Place], form: ConsentForm, user_code: str
+) -> Any:
+    context = None
+    if form.decision.data == "approve":
+        place = next((p for p in places if str(p.workspace.id) == form.workspace_id.data), None)
+        if place is None:
+            abort(400)
+        try:
+            context = consent.approve(g.user, client, place, row.scope, oauth_server().storage)
+        except consent.InstallationNeeded as needed:
+            db.session.rollback()
+            retry = ConsentForm(user_code=user_code, workspace_id=str(needed.place.workspace.id))
+            return render_installation_needed(client, needed, retry)
+        except AccessRefused as error:
+            db.session.rollback()
+            return error_response(403, "access_denied", error.description, "html")
+    if not device.decide(row, context):
+        db.session.rollback()
+        return _closed(row)
+    db.session.commit()
+    outcome = "approved" if context else "denied"
+    return render_template("device_done.html", outcome=outcome, client=client)

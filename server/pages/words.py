@@ -1,0 +1,100 @@
+"""The words the pages use for the domain's values (app types, roles, editions, statuses)."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+
+from server.permissions import CATALOGUE
+
+CLIENT_TYPES = {
+    "web": _l("Web back-end app"),
+    "pkce": _l("Mobile, desktop or single-page app"),
+    "device": _l("TV, device or command-line app"),
+    "service": _l("Service app"),
+}
+CLIENT_TYPE_HINTS = {
+    "web": _l("A server that keeps a client secret. Authorization code flow, acts for users."),
+    "pkce": _l("Runs on the user's device and keeps no secret. Authorization code with PKCE."),
+    "device": _l("Has no browser or keyboard. The user enters a short code on another device."),
+    "service": _l("Acts as itself, not for a user. Signs JWT assertions with its private key."),
+}
+ROLES = {
+    "super_admin": _l("Super admin"),
+    "admin": _l("Admin"),
+    "member": _l("Member"),
+}
+EDITIONS = {
+    "personal": _l("Personal"),
+    "team": _l("Team"),
+    "enterprise": _l("Enterprise"),
+}
+STATUSES = {
+    "enabled": _l("Enabled"),
+    "disabled": _l("Disabled"),
+    "installed": _l("Installed"),
+    "pending": _l("Pending approval"),
+}
+KINDS = {
+    "obo": _l("On behalf of users (OBO)"),
+    "appauth": _l("As the app itself (AppAuth)"),
+}
+# What the error page says about each error code a person can meet, beyond the server's text.
+ERROR_TITLES = {
+    "invalid_request": _l("This request cannot be completed"),
+    "invalid_client": _l("This app is not recognised"),
+    "unauthorized_client": _l("This app may not use this sign-in method"),
+    "unsupported_response_type": _l("This app asked in a way the server does not support"),
+    "invalid_scope": _l("This app asked for permissions that do not exist"),
+    "access_denied": _l("Access was refused"),
+    "access_deny": _l("Access was refused"),
+    "server_error": _l("Something went wrong on our side"),
+    "temporarily_unavailable": _l("The service is briefly unavailable"),
+    "too_many_requests": _l("Too many attempts"),
+    "not_found": _l("Page not found"),
+    "forbidden": _l("You do not have access to this page"),
+    "bad_request": _l("This request cannot be completed"),
+    "csrf_failed": _l("This form has expired"),
+}
+ERROR_ADVICE = {
+    "invalid_request": _l("Go back to the app and start again."),
+    "invalid_client": _l("The link you followed may be out of date. Go back to the app."),
+    "unauthorized_client": _l("Contact the app's developer."),
+    "unsupported_response_type": _l("Contact the app's developer."),
+    "invalid_scope": _l("Contact the app's developer."),
+    "access_denied": _l("If you think this is wrong, ask an admin of your team."),
+    "access_deny": _l("If you think this is wrong, ask an admin of your team."),
+    "server_error": _l("Try again in a moment."),
+    "temporarily_unavailable": _l("Try again in a moment."),
+    "too_many_requests": _l("Wait a few minutes, then try again."),
+    "csrf_failed": _l("Reload the page and submit the form again."),
+}
+
+
+def permission_words(scope: str | list[str]) -> list[tuple[str, str]]:
+    """Each permission name with its description in the person's language."""
+    names = scope.split() if isinstance(scope, str) else scope
+    return [(name, gettext(CATALOGUE[name]) if name in CATALOGUE else name) for name in names]
+
+
+def label(table: dict[str, object], value: str) -> str:
+    return str(table.get(value, value))
+
+
+def init_app(app: Flask) -> None:
+    """Filters for templates: `{{ app.client_type|client_type_label }}` and the like."""
+    filters = {
+        "client_type_label": CLIENT_TYPES,
+        "client_type_hint": CLIENT_TYPE_HINTS,
+        "role_label": ROLES,
+        "edition_label": EDITIONS,
+        "status_label": STATUSES,
+        "kind_label": KINDS,
+    }
+    for name, table in filters.items():
+        app.jinja_env.filters[name] = lambda value, table=table: label(table, value)
+    app.jinja_env.globals["error_title"] = lambda code: str(
+        ERROR_TITLES.get(code, _l("Something went wrong"))
+    )
+    app.jinja_env.globals["error_advice"] = lambda code: str(ERROR_ADVICE.get(code, ""))

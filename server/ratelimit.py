@@ -1,0 +1,67 @@
+"""Rate limits for the pages (sign-in failures, wrong device codes), shared through Redis.
+
+Built on `limits`, the engine of Flask-Limiter, with one limiter per app so that every app the
+factory builds has its own storage and reads `RATELIMIT_ENABLED` at each request (the contract's
+switch; tests turn it on and off per app). Storage is `REDIS_URL` when set, so every process
+counts together; otherwise in-process memory (one process only). A Redis failure propagates
+and becomes a 503: a limit is never skipped because its counter is out of reach.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from flask import Flask, current_app
+from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+# What each limit counts, and how many per window. Settings of the same name override them.
+DEFAULT_LIMITS = {
+    # Failed sign-ins for one account, from anywhere: slows guessing one password.
+    "RATELIMIT_LOGIN_ACCOUNT": "10 per 15 minutes",
+    # Failed sign-ins from one client address, for any account: slows credential stuffing.
+    "RATELIMIT_LOGIN_ADDRESS": "30 per 15 minutes",
+    # Wrong device user codes from one client address: codes are short, so guessing is capped.
+    "RATELIMIT_DEVICE_CODE": "10 per 10 minutes",
+}
+
+
+def init_app(app: Flask) -> None:
+    for name, value in DEFAULT_LIMITS.items():
+        app.config.setdefault(name, value)
+    uri = app.config.get("REDIS_URL") or "memory://"
+    options = {"key_prefix": "oauth:ratelimit"} if uri.startswith("redis") else {}
+    app.extensions["ratelimit"] = MovingWindowRateLimiter(storage_from_string(uri, **options))
+
+
+def _active(limit: str) -> tuple[MovingWindowRateLimiter, RateLimitItem] | None:
+    """The limiter and the named limit (read from settings each time); None when limits are off."""
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return None
+    return current_app.extensions["ratelimit"], parse(current_app.config[limit])
+
+
+def retry_after(limit: str, *keys: str) -> int | None:
+    """Seconds to wait if the limit named `limit` is used up for any of `keys`, else None."""
+    active = _active(limit)
+    if active is None:
+        return None
+    strategy, item = active
+    waits = []
+    for key in keys:
+        if not strategy.test(item, limit, key):
+            reset = strategy.get_window_stats(item, limit, key).reset_time
+            waits.append(max(1, math.ceil(reset - time.time())))
+    return max(waits) if waits else None
+
+
+def hit(limit: str, *keys: str) -> None:
+    """Count one event against the limit for each of `keys`."""
+    active = _active(limit)
+    if active is None:
+        return
+    strategy, item = active
+    for key in keys:
+        strategy.hit(item, limit, key)
