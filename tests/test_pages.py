@@ -296,3 +296,21 @@ def test_device_wrong_codes_answer_429_with_retry_after(app, client, make_user):
         "/device", data={"csrf_token": hidden(page, "csrf_token"), "user_code": "CCCC-CCCC"}
     )
     assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
+
+
+# The demo's callback page -----------------------------------------------------------------
+
+
+def test_demo_callback_shows_what_the_app_received(base_config, _schema):
+    from server import create_app
+
+    demo = create_app({**base_config, "DEMO_MODE": True}).test_client()
+    html = demo.get("/callback?code=code_abc&state=s1").get_data(as_text=True)
+    assert "The app received an authorization code" in html
+    assert "code_abc" in html and "http://localhost/callback" in html
+    denied = demo.get("/callback?error=access_denied&state=s1").get_data(as_text=True)
+    assert "access_denied" in denied
+
+
+def test_no_demo_callback_outside_the_demo(client):
+    assert client.get("/callback?code=x").status_code == 404

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import abort, flash, g, redirect, render_template, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -84,6 +88,7 @@ def _render_detail(app: App, form: AppForm, error: str | None) -> Any:
     nav = tenant_nav(app.tenant_id)
     return render_template(
         "console/app.html",
+        try_it=_try_it(app),
         app=app,
         form=form,
         error=error,
@@ -95,6 +100,30 @@ def _render_detail(app: App, form: AppForm, error: str | None) -> Any:
         is_admin=nav["role"] in ("super_admin", "admin"),
         **nav,
     ), (422 if error else 200)
+
+
+def _try_it(app: App) -> dict[str, str]:
+    """Links and commands to try the app's flow by hand (a fresh state and PKCE pair each time)."""
+    issuer = current_app.config["OAUTH_ISSUER"]
+    if app.client_type == "device":
+        return {"start": f"curl -d client_id={app.client_id} {issuer}/oauth/device_authorization"}
+    if app.client_type not in ("web", "pkce") or not app.redirect_uris:
+        return {}
+    params = {
+        "response_type": "code",
+        "client_id": app.client_id,
+        "redirect_uri": app.redirect_uris[0],
+        "state": secrets.token_urlsafe(8),
+    }
+    result = {}
+    if app.client_type == "pkce":
+        verifier = secrets.token_urlsafe(48)
+        digest = hashlib.sha256(verifier.encode()).digest()
+        params["code_challenge"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        params["code_challenge_method"] = "S256"
+        result["verifier"] = verifier
+    result["authorize"] = "/oauth/authorize?" + urlencode(params)
+    return result
 
 
 @bp.post("/apps/<client_id>")

@@ -120,9 +120,20 @@ def audit(tenant_id: int) -> Any:
         return entries
     more = len(entries) > AUDIT_PAGE
     entries = entries[:AUDIT_PAGE]
+    targets = {e.target for e in entries if e.target.isdigit() and len(e.target) == 19}
+    apps = (
+        dict(
+            db.session.execute(
+                select(App.client_id, App.name).where(App.client_id.in_(targets))
+            ).all()
+        )
+        if targets
+        else {}
+    )
     return render_template(
         "console/audit.html",
         entries=entries,
+        apps=apps,
         people=_users({e.actor_user_id for e in entries}),
         next_before=entries[-1].id if more else None,
         **tenant_nav(tenant_id),

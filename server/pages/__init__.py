@@ -51,8 +51,10 @@ def _csrf_failed(exc: CSRFError) -> Response:
 def init_app(app: Flask) -> None:
     words.init_app(app)
     app.register_blueprint(bp)
+    if app.config.get("DEMO_MODE"):
+        app.register_blueprint(demo.bp)
     app.register_error_handler(CSRFError, _csrf_failed)
 
 
 # The views, registered on `bp` when imported (after `bp` and the helpers above exist).
-from server.pages import approval, signin, verification, words  # noqa: E402, F401, I001
+from server.pages import approval, demo, signin, verification, words  # noqa: E402, F401, I001

@@ -8,6 +8,7 @@ from typing import Any
 from flask import abort, g, render_template, request
 from flask_babel import gettext as _
 
+from grants.device_code import normalize_user_code
 from grants.errors import AccessRefused
 from server import ratelimit
 from server.extensions import db
@@ -24,6 +25,12 @@ def _closed(row: DeviceCode | None) -> tuple[str, int]:
     """The page for a code that can no longer be used, saying whether it expired or was used."""
     expired = row is not None and row.status == "pending"
     return render_template("device_done.html", outcome="expired" if expired else "used"), 410
+
+
+def _display(user_code: str) -> str:
+    """The code as the device shows it (XXXX-XXXX), however the person typed it."""
+    code = normalize_user_code(user_code) or user_code.upper()
+    return f"{code[:4]}-{code[4:]}" if len(code) == 8 else code
 
 
 def _client_address() -> str:
@@ -74,7 +81,7 @@ def device_page() -> Any:
             row.scope,
             places,
             form,
-            user_code=user_code.upper(),
+            user_code=_display(user_code),
             requested_minutes=max(0, (int(time.time()) - row.created_at) // 60),
             expires_minutes=max(1, (row.expires_at - int(time.time()) + 59) // 60),
         )
