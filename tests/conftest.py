@@ -156,3 +156,15 @@ def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
         "server.accounts.hash_password",
         lambda password: generate_password_hash(password, method="scrypt:1024:8:1"),
     )
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    base_config: dict[str, Any], _schema: None, tmp_path_factory: pytest.TempPathFactory
+):
+    """A real server process (gunicorn) on a free loopback port, for real clients."""
+    from tests.live import LiveServer
+
+    server = LiveServer(base_config, tmp_path_factory.mktemp("live") / "server.log")
+    yield server
+    server.stop()
