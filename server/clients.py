@@ -8,10 +8,11 @@ the number of tokens: tokens are judged at use by the access rule (grants/access
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import UTC, datetime
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 
 from grants.access import ADMIN_ROLES, CLIENT_TYPES, auth_type_of
 from grants.secrets import CLIENT_SECRET, digest, new_secret
@@ -27,6 +28,7 @@ from server.models import (
     AuthorizationCode,
     DeviceCode,
     Installation,
+    OAuthToken,
     RetiredClientId,
     Tenant,
     User,
@@ -35,6 +37,16 @@ from server.tenants import require_role
 
 STATUSES = ("enabled", "disabled")
 _CLIENT_ID_LOW = 10**18  # 19 digits, the first not zero, like Coze's numeric app ids
+
+
+def _live_tokens(scope: ColumnElement[bool]) -> int:
+    """How many access or refresh tokens in `scope` were still usable: one COUNT, for the audit."""
+    now = int(time.time())
+    live = or_(
+        and_(OAuthToken.revoked.is_(False), OAuthToken.expires_at > now),
+        and_(OAuthToken.refresh_revoked.is_(False), OAuthToken.refresh_expires_at > now),
+    )
+    return db.session.scalar(select(func.count()).select_from(OAuthToken).where(scope, live)) or 0
 
 
 def _now() -> datetime:
@@ -236,6 +248,24 @@ def delete_app(actor: User, client_id: str) -> None:
     """
     app = _app(actor, client_id, admin=True, lock=True)
     tenant_id = app.tenant_id
+    # Counted before the rows go: tokens still standing under a current installation/consent.
+    destroyed = _live_tokens(
+        and_(
+            OAuthToken.client_id == client_id,
+            or_(
+                OAuthToken.installation_id.is_(None),
+                OAuthToken.installation_id.in_(
+                    select(Installation.id).where(Installation.client_id == client_id)
+                ),
+            ),
+            or_(
+                OAuthToken.authorization_id.is_(None),
+                OAuthToken.authorization_id.in_(
+                    select(Authorization.id).where(Authorization.client_id == client_id)
+                ),
+            ),
+        )
+    )
     db.session.add(RetiredClientId(client_id=client_id, deleted_at=_now()))
     db.session.flush()
     # Explicit deletes rather than relying on ON DELETE CASCADE, which SQLite enforces only
@@ -250,7 +280,13 @@ def delete_app(actor: User, client_id: str) -> None:
         delete(App).where(App.client_id == client_id).execution_options(synchronize_session=False)
     )
     db.session.expunge(app)
-    audit.record("app.delete", tenant_id=tenant_id, actor_user_id=actor.id, target=client_id)
+    audit.record(
+        "app.delete",
+        tenant_id=tenant_id,
+        actor_user_id=actor.id,
+        target=client_id,
+        destroyed_tokens=destroyed,
+    )
 
 
 # Keys of service apps
@@ -441,15 +477,19 @@ def request_installation(user: User, tenant_id: int, client_id: str) -> Installa
 def uninstall(actor: User, tenant_id: int, client_id: str) -> None:
     """Delete the installation row (or refuse a pending request); its tokens die with it."""
     require_role(actor, tenant_id, admin=True)
-    result = db.session.execute(
-        delete(Installation).where(
-            Installation.tenant_id == tenant_id, Installation.client_id == client_id
-        )
+    removed = db.session.scalar(
+        delete(Installation)
+        .where(Installation.tenant_id == tenant_id, Installation.client_id == client_id)
+        .returning(Installation.id)
     )
-    if result.rowcount == 0:
+    if removed is None:
         raise not_found("installation")
     audit.record(
-        "installation.uninstall", tenant_id=tenant_id, actor_user_id=actor.id, target=client_id
+        "installation.uninstall",
+        tenant_id=tenant_id,
+        actor_user_id=actor.id,
+        target=client_id,
+        destroyed_tokens=_live_tokens(OAuthToken.installation_id == removed),
     )
 
 
@@ -479,12 +519,12 @@ def list_authorizations(user: User) -> list[tuple[Authorization, App]]:
 
 def revoke_authorization(user: User, client_id: str) -> None:
     """Withdraw the user's consent: one DELETE; the tokens issued under it die with it."""
-    result = db.session.execute(
-        delete(Authorization).where(
-            Authorization.user_id == user.id, Authorization.client_id == client_id
-        )
+    removed = db.session.scalar(
+        delete(Authorization)
+        .where(Authorization.user_id == user.id, Authorization.client_id == client_id)
+        .returning(Authorization.id)
     )
-    if result.rowcount == 0:
+    if removed is None:
         raise not_found("authorization")
     personal = accounts.personal_tenant(user.id)
     audit.record(
@@ -492,4 +532,5 @@ def revoke_authorization(user: User, client_id: str) -> None:
         tenant_id=personal.id if personal else None,
         actor_user_id=user.id,
         target=client_id,
+        destroyed_tokens=_live_tokens(OAuthToken.authorization_id == removed),
     )

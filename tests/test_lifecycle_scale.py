@@ -124,3 +124,16 @@ def test_lifecycle_statement_count_is_independent_of_token_count(
     large = run_lifecycle(app, client, make_app, owner, tenant_id, headers, BULK)
     assert small == large, (small, large)
     assert max(large.values()) <= 20
+    # the audit trail records how many live tokens each destruction ended
+    entries = client.get(f"/api/v1/tenants/{tenant_id}/audit?limit=200", headers=headers).json
+    destroyed = [
+        (e["action"], e["detail"].get("destroyed_tokens"))
+        for e in entries["items"]
+        if e["action"] in ("installation.uninstall", "app.delete")
+    ]
+    assert destroyed[:4] == [
+        ("app.delete", 0),  # its tokens had already died with the uninstall
+        ("installation.uninstall", BULK),
+        ("app.delete", 0),
+        ("installation.uninstall", 10),
+    ], destroyed
