@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from authlib.common.urls import add_params_to_uri
+from authlib.consts import default_json_headers
 from authlib.oauth2.rfc6749 import (
     AccessDeniedError,
     InvalidGrantError,
@@ -53,14 +55,6 @@ class DeviceAuthorization(DeviceAuthorizationEndpoint):
     def settings(self) -> dict[str, Any]:
         return self.server.settings
 
-    @property
-    def EXPIRES_IN(self) -> int:  # noqa: N802 - Authlib's name
-        return self.settings["DEVICE_CODE_TTL"]
-
-    @property
-    def INTERVAL(self) -> int:  # noqa: N802 - Authlib's name
-        return self.settings["DEVICE_POLL_INTERVAL"]
-
     def authenticate_client(self, request: Any) -> Any:
         client = super().authenticate_client(request)
         if client.client_type != "device":
@@ -74,29 +68,31 @@ class DeviceAuthorization(DeviceAuthorizationEndpoint):
         request.allowed_scope = scope
         return client
 
-    def create_endpoint_response(self, request: Any) -> Any:
-        self.request = request
-        return super().create_endpoint_response(request)
-
-    def generate_user_code(self) -> str:
-        code = create_string_user_code()
-        assert len(code) == USER_CODE_LENGTH + 1
-        return code
-
-    def generate_device_code(self) -> str:
-        return new_secret(DEVICE_CODE)
-
-    def get_verification_uri(self) -> str:
-        return self.settings["OAUTH_ISSUER"] + "/device"
-
-    def save_device_credential(self, client_id: str, scope: str, data: dict[str, Any]) -> None:
+    def create_endpoint_response(self, request: Any) -> tuple[int, dict[str, Any], list]:
+        # Authlib's version hands save_device_credential no request; endpoint objects are shared
+        # between threads, so the request's workspace and allowed scope travel explicitly here.
+        client = self.authenticate_client(request)
+        device_code = new_secret(DEVICE_CODE)
+        user_code = create_string_user_code()
+        verification_uri = self.settings["OAUTH_ISSUER"] + "/device"
         self.server.storage.save_device_code(
-            client_id,
-            self.request.allowed_scope,
-            data["device_code"],
-            normalize_user_code(data["user_code"]) or "",
-            getattr(self.request, "workspace_id", None),
+            client.client_id,
+            request.allowed_scope,
+            device_code,
+            normalize_user_code(user_code) or "",
+            getattr(request, "workspace_id", None),
         )
+        data = {
+            "device_code": device_code,
+            "user_code": user_code,
+            "verification_uri": verification_uri,
+            "verification_uri_complete": add_params_to_uri(
+                verification_uri, [("user_code", user_code)]
+            ),
+            "expires_in": self.settings["DEVICE_CODE_TTL"],
+            "interval": self.settings["DEVICE_POLL_INTERVAL"],
+        }
+        return 200, data, default_json_headers
 
 
 class DeviceGrant(GrantSupport, DeviceCodeGrant):
