@@ -43,10 +43,6 @@ def normalize_user_code(raw: str) -> str | None:
     return code
 
 
-def format_user_code(code: str) -> str:
-    return f"{code[:4]}-{code[4:]}"
-
-
 class DeviceAuthorization(DeviceAuthorizationEndpoint):
     CLIENT_AUTH_METHODS = ["none"]
     USER_CODE_TYPE = "string"
