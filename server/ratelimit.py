@@ -1,4 +1,5 @@
-"""Rate limits for the pages (sign-in failures, wrong device codes), shared through Redis.
+"""Rate limits, shared through Redis: the pages (sign-in failures, wrong device codes) and the
+OAuth endpoints (token calls per client, introspection calls per resource server).
 
 Built on `limits`, the engine of Flask-Limiter, with one limiter per app so that every app the
 factory builds has its own storage and reads `RATELIMIT_ENABLED` at each request (the contract's
@@ -25,6 +26,11 @@ DEFAULT_LIMITS = {
     "RATELIMIT_LOGIN_ADDRESS": "30 per 15 minutes",
     # Wrong device user codes from one client address: codes are short, so guessing is capped.
     "RATELIMIT_DEVICE_CODE": "10 per 10 minutes",
+    # Token endpoint calls per client (client_id as presented, or the assertion's iss): far
+    # above what a well-behaved client sends, low enough to stop a runaway or guessing loop.
+    "RATELIMIT_TOKEN_CLIENT": "600 per minute",
+    # Introspection calls per resource server: it introspects on behalf of every API call.
+    "RATELIMIT_INTROSPECTION": "6000 per minute",
 }
 
 
@@ -65,3 +71,16 @@ def hit(limit: str, *keys: str) -> None:
     strategy, item = active
     for key in keys:
         strategy.hit(item, limit, key)
+
+
+def take(limit: str, key: str) -> int | None:
+    """Count one request against the limit for `key`: None when allowed, else seconds to wait
+    (a refused request is not counted). One atomic round trip when the request is allowed."""
+    active = _active(limit)
+    if active is None:
+        return None
+    strategy, item = active
+    if strategy.hit(item, limit, key):
+        return None
+    reset = strategy.get_window_stats(item, limit, key).reset_time
+    return max(1, math.ceil(reset - time.time()))

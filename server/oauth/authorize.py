@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from flask import Response, redirect, url_for
 
 from grants.access import app_may_act
@@ -24,8 +24,17 @@ AUTHORIZE_PARAMETERS = (
 )
 
 
+def _echoable(value: str) -> bool:
+    """Whether Authlib may quote the value in an error description (RFC 6749 §5.2 characters)."""
+    return all(0x20 <= ord(c) <= 0x7E and c not in '"\\' for c in value)
+
+
 def validate(request: DialectRequest) -> Any:
     """Authlib's checks (client, redirect URI, response type, scope, PKCE), then the access rule."""
+    redirect_uri = request.payload.redirect_uri
+    if redirect_uri and not _echoable(redirect_uri):
+        # Never a registered URI; Authlib would quote it in its error and fail on the quote.
+        raise InvalidRequestError("The redirect URI is not registered for this client.")
     grant = oauth_server().get_consent_grant(request)
     denial = app_may_act(request.client.view)
     if denial:

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from grants.access import Denial
 from grants.clients import JWT_BEARER
 from grants.errors import AccessRefused
-from server.oauth import authorize
+from server.oauth import authorize, throttle
 from server.oauth.core import endpoint_response, token_response
 from server.oauth.server import CoreResult, DialectRequest, request_from_flask
 from server.web import error_response
@@ -150,6 +150,9 @@ def _token(account_id: int | None = None) -> Response:
         return error_response(400, "invalid_request", f"invalid request: {exc}")
     core_request = _core_request(data)
     core_request.target_tenant_id = account_id
+    refused = throttle.check_token_request(core_request)
+    if refused:
+        return refused
     result = token_response(core_request)
     if result.status == 200:
         return render_success(result, absolute_expiry=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from server.oauth import authorize
-from server.oauth.core import endpoint_response, token_response
+from server.oauth import authorize, throttle
+from server.oauth.core import endpoint_response, read_only_response, token_response
 from server.oauth.server import CoreResult, DialectRequest, request_from_flask
 from server.web import error_response
 
@@ -68,8 +68,16 @@ def metadata() -> Response:
         else ["plain", "S256"],
         authorization_response_iss_parameter_supported=True,
         scopes_supported=_permission_names(),
-        service_documentation=issuer + "/api/v1/openapi.json",
+        # The OAuth endpoints of both dialects (the management API has its own document).
+        service_documentation=issuer + "/oauth/openapi.json",
     )
+
+
+@bp.get("/oauth/openapi.json")
+def oauth_openapi() -> Response:
+    from server.oauth.openapi import document
+
+    return jsonify(document(current_app.config["OAUTH_ISSUER"]))
 
 
 def _permission_names() -> list[str]:
@@ -88,7 +96,10 @@ def authorize_endpoint() -> Response:
 @bp.post("/oauth/token")
 def token() -> Response:
     parsed = form_request()
-    return parsed if isinstance(parsed, Response) else render(token_response(parsed))
+    if isinstance(parsed, Response):
+        return parsed
+    refused = throttle.check_token_request(parsed)
+    return refused or render(token_response(parsed))
 
 
 @bp.post("/oauth/device_authorization")
@@ -104,7 +115,8 @@ def introspect() -> Response:
     parsed = form_request()
     if isinstance(parsed, Response):
         return parsed
-    return render(endpoint_response("introspection", parsed))
+    refused = throttle.check_introspection(parsed)
+    return refused or render(read_only_response("introspection", parsed))
 
 
 @bp.post("/oauth/revoke")

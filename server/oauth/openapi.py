@@ -1,0 +1,472 @@
+"""The OpenAPI 3.1 document of the OAuth endpoints of both dialects, served at /oauth/openapi.json.
+
+Written out by hand (the endpoints are Authlib's, not a route table): request bodies, every
+answer with its schema, and links from each answer to the calls that use what it returned.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+GRANT_TYPES = ["authorization_code", "refresh_token", DEVICE_CODE, JWT_BEARER]
+
+_STR = {"type": "string"}
+_INT = {"type": "integer"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _errors(shape: str, *statuses: int) -> dict[str, Any]:
+    words = {
+        400: "Malformed request, or a refused grant (`invalid_grant`, `unauthorized_client`, ...)",
+        401: "Client (or resource server) authentication failed: `invalid_client`",
+        405: "Method not allowed",
+        413: "Request body larger than 64 KiB",
+        429: "Rate limit: `temporarily_unavailable`, with `Retry-After`",
+        503: "The database or Redis cannot answer: `temporarily_unavailable`, with `Retry-After`",
+    }
+    return {str(s): _json(shape, words[s]) for s in statuses}
+
+
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "string"}}}
+
+_SCHEMAS: dict[str, Any] = {
+    "RfcError": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": _STR, "error_description": _STR, "error_uri": _STR},
+    },
+    "CozeError": {
+        "type": "object",
+        "description": "Both pairs: Coze's `error_code`/`error_message` and RFC 6749's.",
+        "required": ["error_code", "error_message", "error", "error_description"],
+        "properties": {
+            "error_code": _STR,
+            "error_message": {"type": "string", "minLength": 1},
+            "error": _STR,
+            "error_description": _STR,
+        },
+    },
+    "TokenResponse": {
+        "type": "object",
+        "required": ["access_token", "token_type", "expires_in"],
+        "additionalProperties": False,
+        "properties": {
+            "access_token": _STR,
+            "token_type": {"const": "Bearer"},
+            "expires_in": {**_INT, "description": "Seconds from now", "minimum": 1},
+            "refresh_token": _STR,
+            "scope": _STR,
+        },
+    },
+    "CozeTokenResponse": {
+        "type": "object",
+        "required": ["access_token", "token_type", "expires_in"],
+        "additionalProperties": False,
+        "properties": {
+            "access_token": _STR,
+            "token_type": {"const": "Bearer"},
+            "expires_in": {**_INT, "description": "Absolute UNIX time of expiry"},
+            "refresh_token": _STR,
+        },
+    },
+    "DeviceAuthorization": {
+        "type": "object",
+        "required": ["device_code", "user_code", "verification_uri", "expires_in", "interval"],
+        "additionalProperties": False,
+        "properties": {
+            "device_code": _STR,
+            "user_code": {
+                "type": "string",
+                "pattern": "^[B-DF-HJ-NP-TV-XZ]{4}-[B-DF-HJ-NP-TV-XZ]{4}$",
+            },
+            "verification_uri": _STR,
+            "verification_uri_complete": _STR,
+            "expires_in": {**_INT, "description": "Seconds from now (both dialects)"},
+            "interval": _INT,
+        },
+    },
+    "Introspection": {
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["active"],
+                "additionalProperties": False,
+                "properties": {"active": {"const": False}},
+            },
+            {
+                "type": "object",
+                "required": [
+                    "active",
+                    "client_id",
+                    "scope",
+                    "token_type",
+                    "exp",
+                    "iat",
+                    "auth_type",
+                    "app_type",
+                    "tenant_id",
+                ],  # fmt: skip
+                "additionalProperties": False,
+                "properties": {
+                    "active": {"const": True},
+                    "client_id": _STR,
+                    "scope": _STR,
+                    "token_type": {"enum": ["Bearer", "refresh_token"]},
+                    "exp": _INT,
+                    "iat": _INT,
+                    "sub": {**_STR, "description": "The user (OBO tokens only)"},
+                    "auth_type": {"enum": ["obo", "appauth"]},
+                    "app_type": {"enum": ["web", "pkce", "device", "service"]},
+                    "tenant_id": _STR,
+                    "workspace_id": _STR,
+                    "session_name": _STR,
+                },
+            },
+        ]
+    },
+    "Revoked": {"type": "object", "maxProperties": 0},
+    "Metadata": {
+        "type": "object",
+        "required": [
+            "issuer",
+            "authorization_endpoint",
+            "token_endpoint",
+            "response_types_supported",
+            "authorization_response_iss_parameter_supported",
+        ],  # fmt: skip
+        "properties": {
+            "issuer": _STR,
+            "authorization_endpoint": _STR,
+            "token_endpoint": _STR,
+            "device_authorization_endpoint": _STR,
+            "introspection_endpoint": _STR,
+            "revocation_endpoint": _STR,
+            "response_types_supported": {"type": "array", "items": _STR},
+            "grant_types_supported": {"type": "array", "items": _STR},
+            "code_challenge_methods_supported": {"type": "array", "items": _STR},
+            "authorization_response_iss_parameter_supported": {"const": True},
+        },
+    },
+    "OpenApi": {"type": "object", "required": ["openapi", "paths"]},
+}
+
+_TOKEN_FIELDS: dict[str, Any] = {
+    "grant_type": {"type": "string", "enum": GRANT_TYPES},
+    "code": _STR,
+    "redirect_uri": _STR,
+    "code_verifier": _STR,
+    "refresh_token": _STR,
+    "device_code": _STR,
+    "client_id": _STR,
+    "scope": _STR,
+}
+
+_RFC_TOKEN_BODY = {
+    "type": "object",
+    "required": ["grant_type"],
+    "properties": {
+        **_TOKEN_FIELDS,
+        "client_secret": {**_STR, "description": "client_secret_post"},
+        "assertion": {**_STR, "description": "RFC 7523 JWT (service apps); at most 8 KiB"},
+    },
+}
+_COZE_TOKEN_BODY = {
+    "type": "object",
+    "required": ["grant_type"],
+    "description": "The client secret or the JWT assertion travels as `Authorization: Bearer`.",
+    "properties": {
+        **_TOKEN_FIELDS,
+        "duration_seconds": {"type": "integer", "minimum": 1, "maximum": 86399},
+        "scope": {
+            "type": ["object", "string", "null"],
+            "description": "Coze's scope object (`account_permission.permission_list`)",
+        },
+    },
+}
+_TOKEN_LINKS = {
+    "IntrospectAccessToken": {
+        "operationId": "rfcIntrospect",
+        "requestBody": {"token": "$response.body#/access_token"},
+    },
+    "RefreshToken": {
+        "operationId": "rfcToken",
+        "requestBody": {
+            "grant_type": "refresh_token",
+            "refresh_token": "$response.body#/refresh_token",
+        },
+    },
+    "RevokeRefreshToken": {
+        "operationId": "rfcRevoke",
+        "requestBody": {"token": "$response.body#/refresh_token"},
+    },
+}
+_DEVICE_LINKS = {
+    "PollDeviceCode": {
+        "operationId": "rfcToken",
+        "requestBody": {"grant_type": DEVICE_CODE, "device_code": "$response.body#/device_code"},
+    }
+}
+
+
+def _form(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": schema}}}
+
+
+def _authorize(operation_id: str, dialect: str, path_params: list[str]) -> dict[str, Any]:
+    query = [
+        {"name": "response_type", "in": "query", "required": True, "schema": {"const": "code"}},
+        {"name": "client_id", "in": "query", "required": True, "schema": _STR},
+        {"name": "redirect_uri", "in": "query", "required": False, "schema": _STR},
+        {"name": "state", "in": "query", "required": False, "schema": _STR},
+        {"name": "scope", "in": "query", "required": False, "schema": _STR},
+        {"name": "code_challenge", "in": "query", "required": False, "schema": _STR},
+        {
+            "name": "code_challenge_method",
+            "in": "query",
+            "required": False,
+            "schema": {"enum": ["plain", "S256"]},
+        },
+    ]
+    path = [
+        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+        for n in path_params
+    ]
+    return {
+        "get": {
+            "operationId": operation_id,
+            "tags": [dialect],
+            "summary": "Authorization endpoint: 302 to sign-in and consent, or to the redirect URI "
+            "with an error (and `iss`, RFC 9207)",
+            "parameters": path + query,
+            "responses": {
+                "302": {
+                    "description": "To the consent page, or the app's redirect URI with an error"
+                },
+                "400": {
+                    "description": "No valid client or redirect URI: an error page, no redirect",
+                    "content": {"text/html": {"schema": _STR}},
+                },
+                "503": {
+                    "description": "The database or Redis cannot answer",
+                    "content": {"text/html": {"schema": _STR}},
+                },
+            },
+        }
+    }
+
+
+def _post(
+    operation_id: str,
+    dialect: str,
+    summary: str,
+    body: dict[str, Any],
+    ok: str,
+    errors: tuple[int, ...],
+    *,
+    security: list[dict[str, list]] | None = None,
+    links: dict[str, Any] | None = None,
+    parameters: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    shape = "CozeError" if dialect == "coze" else "RfcError"
+    responses: dict[str, Any] = {"200": _json(ok, "Success")}
+    if links:
+        responses["200"]["links"] = links
+    responses.update(_errors(shape, *errors))
+    for status in ("429", "503"):
+        if status in responses:
+            responses[status]["headers"] = _RETRY_AFTER
+    operation: dict[str, Any] = {
+        "operationId": operation_id,
+        "tags": [dialect],
+        "summary": summary,
+        "requestBody": body,
+        "responses": responses,
+        "security": security if security is not None else [{}],
+    }
+    if parameters:
+        operation["parameters"] = parameters
+    return {"post": operation}
+
+
+def _path_id(name: str) -> list[dict[str, Any]]:
+    return [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
+
+
+def _coze_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "required": False,
+        "content": {
+            "application/json": {"schema": schema},
+            "application/x-www-form-urlencoded": {"schema": schema},
+        },
+    }
+
+
+def document(issuer: str) -> dict[str, Any]:
+    """The OpenAPI document, with this server's issuer as its server URL."""
+    coze_token_errors = (400, 401, 413, 429, 503)
+    device_body = {
+        "type": "object",
+        "properties": {"client_id": _STR, "scope": _STR},
+    }
+    paths: dict[str, Any] = {
+        "/.well-known/oauth-authorization-server": {
+            "get": {
+                "operationId": "metadata",
+                "tags": ["rfc"],
+                "summary": "RFC 8414 authorization server metadata",
+                "security": [],
+                "responses": {"200": _json("Metadata", "The metadata")},
+            }
+        },
+        "/oauth/openapi.json": {
+            "get": {
+                "operationId": "oauthOpenapi",
+                "tags": ["rfc"],
+                "summary": "This document",
+                "security": [],
+                "responses": {"200": _json("OpenApi", "The OpenAPI document")},
+            }
+        },
+        "/oauth/authorize": _authorize("rfcAuthorize", "rfc", []),
+        "/oauth/token": _post(
+            "rfcToken",
+            "rfc",
+            "Token endpoint (RFC 6749, 7636, 8628, 7523); form-encoded, each parameter once",
+            _form(_RFC_TOKEN_BODY),
+            "TokenResponse",
+            (400, 401, 413, 429, 503),
+            security=[{}, {"clientBasic": []}],
+            links=_TOKEN_LINKS,
+        ),
+        "/oauth/device_authorization": _post(
+            "rfcDeviceAuthorization",
+            "rfc",
+            "Device authorization (RFC 8628 §3.1), device apps",
+            _form(device_body),
+            "DeviceAuthorization",
+            (400, 401, 413, 503),
+            links=_DEVICE_LINKS,
+        ),
+        "/oauth/introspect": _post(
+            "rfcIntrospect",
+            "rfc",
+            "Introspection (RFC 7662) for registered resource servers, HTTP Basic",
+            _form(
+                {
+                    "type": "object",
+                    "required": ["token"],
+                    "properties": {"token": _STR, "token_type_hint": _STR},
+                }
+            ),
+            "Introspection",
+            (400, 401, 413, 429, 503),
+            security=[{"resourceServerBasic": []}],
+        ),
+        "/oauth/revoke": _post(
+            "rfcRevoke",
+            "rfc",
+            "Revocation (RFC 7009): an app revokes its own tokens",
+            _form(
+                {
+                    "type": "object",
+                    "required": ["token"],
+                    "properties": {
+                        "token": _STR,
+                        "token_type_hint": _STR,
+                        "client_id": _STR,
+                        "client_secret": _STR,
+                    },
+                }
+            ),
+            "Revoked",
+            (400, 401, 413, 503),
+            security=[{}, {"clientBasic": []}],
+        ),
+        "/api/permission/oauth2/authorize": _authorize("cozeAuthorize", "coze", []),
+        "/api/permission/oauth2/workspace_id/{workspace_id}/authorize": _authorize(
+            "cozeWorkspaceAuthorize", "coze", ["workspace_id"]
+        ),
+        "/api/permission/oauth2/token": _post(
+            "cozeToken",
+            "coze",
+            "Token endpoint, Coze dialect: JSON, `expires_in` absolute",
+            _coze_body(_COZE_TOKEN_BODY),
+            "CozeTokenResponse",
+            coze_token_errors,
+            security=[{}, {"bearer": []}],
+        ),
+        "/api/permission/oauth2/account/{account_id}/token": _post(
+            "cozeAccountToken",
+            "coze",
+            "JWT grant for a tenant that installed another tenant's service app",
+            _coze_body(_COZE_TOKEN_BODY),
+            "CozeTokenResponse",
+            coze_token_errors,
+            security=[{"bearer": []}],
+            parameters=_path_id("account_id"),
+        ),
+        "/api/permission/oauth2/device/code": _post(
+            "cozeDeviceCode",
+            "coze",
+            "Device authorization, Coze dialect",
+            _coze_body(device_body),
+            "DeviceAuthorization",
+            (400, 401, 413, 503),
+        ),
+        "/api/permission/oauth2/workspace_id/{workspace_id}/device/code": _post(
+            "cozeWorkspaceDeviceCode",
+            "coze",
+            "Device authorization for one workspace, Coze dialect",
+            _coze_body(device_body),
+            "DeviceAuthorization",
+            (400, 401, 413, 503),
+            parameters=_path_id("workspace_id"),
+        ),
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "OAuth endpoints (RFC and Coze dialects)",
+            "version": "1.0.0",
+            "description": (
+                "The RFC dialect takes form bodies and answers RFC 6749 errors "
+                '(`{"error", "error_description"}`) with relative `expires_in`. The Coze dialect '
+                "takes JSON (or form) bodies, the client secret or JWT assertion as "
+                "`Authorization: Bearer`, answers errors with `error_code`/`error_message` and "
+                "`error`/`error_description`, and gives token `expires_in` as an absolute UNIX "
+                "time. Rate limits answer 429 with `Retry-After`."
+            ),
+        },
+        "servers": [{"url": issuer}],
+        "paths": paths,
+        "components": {
+            "schemas": _SCHEMAS,
+            "securitySchemes": {
+                "clientBasic": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "client_id:secret",
+                },
+                "resourceServerBasic": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "A resource server's id and secret",
+                },
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A web app's client secret, or a service app's JWT assertion",
+                },
+            },
+        },
+    }

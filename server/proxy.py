@@ -1,0 +1,25 @@
+"""Opt-in trust of a reverse proxy's X-Forwarded-For, so that per-address limits see clients.
+
+Off by default: without a proxy that overwrites the header, any client could name any address
+and so escape every per-address limit. `PROXY_FIX_X_FOR=N` trusts the last N proxies.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+
+def init_app(app: Flask) -> None:
+    raw = app.config.get("PROXY_FIX_X_FOR", os.environ.get("PROXY_FIX_X_FOR", "0"))
+    try:
+        hops = int(raw or 0)
+    except (TypeError, ValueError):
+        raise RuntimeError("PROXY_FIX_X_FOR must be a whole number of trusted proxies") from None
+    if hops < 0:
+        raise RuntimeError("PROXY_FIX_X_FOR must not be negative")
+    app.config["PROXY_FIX_X_FOR"] = hops
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
