@@ -15,7 +15,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from grants.access import Denial
 from grants.clients import JWT_BEARER
 from grants.errors import AccessRefused
-from server.oauth import authorize, throttle
+from server.oauth import authorize, hygiene, throttle
 from server.oauth.core import endpoint_response, token_response
 from server.oauth.server import CoreResult, DialectRequest, request_from_flask
 from server.web import error_response
@@ -144,6 +144,9 @@ def _message(error: str, description: str, grant_type: str | None) -> str:
 
 
 def _token(account_id: int | None = None) -> Response:
+    refused = hygiene.refuse_malformed_credentials()
+    if refused:
+        return refused
     try:
         data = _parameters()
     except BadBody as exc:
@@ -181,6 +184,9 @@ def account_token(account_id: str) -> Response:
 
 
 def _device_code(workspace_id: int | None) -> Response:
+    refused = hygiene.refuse_malformed_credentials()
+    if refused:
+        return refused
     try:
         data = _parameters()
     except BadBody as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from server.oauth import authorize, throttle
+from server.oauth import authorize, hygiene, throttle
 from server.oauth.core import endpoint_response, read_only_response, token_response
 from server.oauth.server import CoreResult, DialectRequest, request_from_flask
 from server.web import error_response
@@ -32,6 +32,9 @@ def render(result: CoreResult) -> Response:
 
 def form_request() -> DialectRequest | Response:
     """RFC 6749 §3.2: form-encoded, each parameter at most once."""
+    refused = hygiene.refuse_malformed_credentials()
+    if refused:
+        return refused
     if request.mimetype != "application/x-www-form-urlencoded":
         return error_response(
             400, "invalid_request", "The body must be application/x-www-form-urlencoded."
