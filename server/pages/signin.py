@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flask import flash, g, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -33,8 +33,7 @@ def _too_many(form: LoginForm, wait: int) -> tuple[str, int, dict[str, str]]:
 def login() -> Any:
     form = LoginForm(next=request.args.get("next", ""))
     if request.method == "GET":
-        if g.user is not None:
-            return redirect(safe_next(form.next.data))
+        # Shown even when signed in: signing in again switches accounts.
         return render_template("login.html", form=form, error=None)
 
     email = normalize_email(form.email.data or "")[:254]
