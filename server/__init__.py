@@ -26,8 +26,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     app.extensions["store"] = make_store(app.config["REDIS_URL"])
 
-    from server import api, cli, console, i18n, oauth, pages, proxy, ratelimit, web
+    from server import api, cli, console, i18n, logsafety, oauth, pages, proxy, ratelimit, web
 
+    logsafety.init_app(app)
     proxy.init_app(app)
     web.init_app(app)
     i18n.init_app(app)
