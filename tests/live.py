@@ -24,20 +24,27 @@ def free_port() -> int:
 class LiveServer:
     """gunicorn serving wsgi:app on a free loopback port, sharing the tests' database and Redis."""
 
-    def __init__(self, config: dict[str, Any], log_path: Path, workers: int | None = None) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        log_path: Path,
+        workers: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ)
-        env.update(
+        environment = dict(os.environ)
+        environment.update(
             DATABASE_URL=config["SQLALCHEMY_DATABASE_URI"],
             SECRET_KEY="live-test-secret-key-0123456789abcdef",
             OAUTH_ISSUER=self.url,
             RATELIMIT_ENABLED="false",
         )
         if config.get("REDIS_URL"):
-            env["REDIS_URL"] = config["REDIS_URL"]
+            environment["REDIS_URL"] = config["REDIS_URL"]
         else:
-            env.pop("REDIS_URL", None)
+            environment.pop("REDIS_URL", None)
+        environment.update(env or {})
         # In-process stores are per process: without Redis, one worker only.
         workers = workers or (2 if config.get("REDIS_URL") else 1)
         self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
@@ -49,7 +56,7 @@ class LiveServer:
                 "--graceful-timeout", "2",
                 "wsgi:app",
             ],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=ROOT, env=environment, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         self._wait()
 
