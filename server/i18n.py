@@ -79,7 +79,16 @@ def extract_catalogue(
         yield 0, "gettext", description, [f"permission {name}"]
 
 
+def _vary(response: Response) -> Response:
+    # A page's language follows these headers: a shared cache must not mix languages.
+    if response.mimetype == "text/html":
+        response.vary.add("Accept-Language")
+        response.vary.add("Cookie")
+    return response
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.register_blueprint(bp)
     app.context_processor(_template_globals)
+    app.after_request(_vary)

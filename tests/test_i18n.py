@@ -26,6 +26,8 @@ def test_accept_language_picks_the_language(client):
     for response in (english, other):
         html = response.get_data(as_text=True)
         assert '<html lang="en">' in html and "Sign in" in html and "登录" not in html
+    # A shared cache must keep the languages apart.
+    assert "Accept-Language" in chinese.headers["Vary"] and "Cookie" in chinese.headers["Vary"]
 
 
 def test_the_switcher_remembers_the_choice(client):

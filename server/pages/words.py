@@ -53,6 +53,9 @@ ERROR_TITLES = {
     "temporarily_unavailable": _l("The service is briefly unavailable"),
     "too_many_requests": _l("Too many attempts"),
     "not_found": _l("Page not found"),
+    "unauthorized": _l("Sign in to continue"),
+    "method_not_allowed": _l("This request cannot be completed"),
+    "request_too_large": _l("This request is too large"),
     "forbidden": _l("You do not have access to this page"),
     "bad_request": _l("This request cannot be completed"),
     "csrf_failed": _l("This form has expired"),
@@ -69,6 +72,7 @@ ERROR_ADVICE = {
     "temporarily_unavailable": _l("Try again in a moment."),
     "too_many_requests": _l("Wait a few minutes, then try again."),
     "csrf_failed": _l("Reload the page and submit the form again."),
+    "unauthorized": _l("Your session may have ended. Sign in and try again."),
 }
 
 
