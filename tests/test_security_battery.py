@@ -400,3 +400,79 @@ def test_a_member_cannot_consent_where_the_app_is_not_installed(app, client, mak
     assert status != 302 or "code=" not in headers.get("Location", "")
     assert "code" not in parse_qs(urlsplit(headers.get("Location", "")).query)
     assert quote(REDIRECT_URI) not in headers.get("Location", "")
+
+
+# Grants and transports RFC 9700 rules out ------------------------------------------------------
+
+
+@pytest.mark.parametrize("grant", ["password", "client_credentials", "implicit"])
+def test_password_and_other_unsupported_grants_are_refused(client, make_user, make_app, grant):
+    """RFC 9700 §2.4: no resource owner password credentials grant (nor any other)."""
+    owner = make_user()
+    web, secret = make_app(owner, "web")
+    body = {"grant_type": grant, "username": owner.email, "password": PASSWORD}
+    rfc = client.post("/oauth/token", data=body, headers=basic(web.client_id, secret))
+    assert rfc.status_code == 400 and rfc.json["error"] == "unsupported_grant_type"
+    coze = client.post(
+        "/api/permission/oauth2/token", json=body, headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert coze.status_code == 400 and coze.json["error_code"] == "unsupported_grant_type"
+
+
+def test_no_implicit_flow_and_no_token_in_a_url(client, make_user, make_app):
+    """RFC 9700 §2.1.2 and §4.3: response_type=token is refused; the token, introspection and
+    revocation endpoints take no GET, so no credential travels in a URL to them."""
+    owner = make_user()
+    web, _ = make_app(owner, "web")
+    params = {"response_type": "token", "client_id": web.client_id, "redirect_uri": REDIRECT_URI}
+    refused = client.get("/oauth/authorize?" + urlencode(params))
+    assert query(refused.headers["Location"])["error"] == "unsupported_response_type"
+    assert "#" not in refused.headers["Location"]
+    for path in ("/oauth/token", "/oauth/introspect", "/oauth/revoke",
+                 "/api/permission/oauth2/token"):  # fmt: skip
+        assert client.get(path + "?access_token=x&token=x").status_code == 405
+
+
+def test_forms_never_answer_307_or_308(client, make_user, make_app):
+    """RFC 9700 §4.12: a POST carrying credentials is never forwarded with a 307 or 308."""
+    owner = make_user()
+    web, _ = make_app(owner, "web")
+    browser = Browser(client=client)
+    page = client.get("/login").get_data(as_text=True)
+    signed_in = client.post(
+        "/login",
+        data={"email": owner.email, "password": PASSWORD, "csrf_token": hidden(page, "csrf_token"),
+              "next": "/oauth/authorize?x=1"},
+    )  # fmt: skip
+    assert signed_in.status_code in (302, 303)
+    url = "/oauth/authorize?" + urlencode(
+        {"response_type": "code", "client_id": web.client_id, "redirect_uri": REDIRECT_URI}
+    )
+    status, _, html = browser.open_consent(url)
+    status, headers, _ = browser.decide(html, "approve")
+    assert status in (302, 303)
+
+
+def test_every_answer_keeps_referrers_and_caches_out(app, client, populated, make_user, make_app):
+    """RFC 9700 §4.2: no referrer leaves for another site; RFC 6749 §5.1 and RFC 7662 §4: token
+    and introspection answers are never cached."""
+    for rule in app.url_map.iter_rules():
+        if "GET" in rule.methods:
+            response = client.get(_sample_path(rule, populated["values"]))
+            assert response.headers.get("Referrer-Policy") in ("same-origin", "no-referrer")
+    rs = resource_server(app)
+    introspected = client.post("/oauth/introspect", data={"token": "x"}, headers=rs)
+    token = client.post("/oauth/token", data={"grant_type": "x"})
+    for response in (introspected, token):
+        assert "no-store" in response.headers["Cache-Control"]
+
+
+def test_device_codes_are_unguessable_and_user_codes_short_lived(client, app, make_user, make_app):
+    """RFC 8628 §5.2: the device_code carries 256 bits; §5.1: the user code lives 300 s."""
+    owner = make_user()
+    device, _ = make_app(owner, "device")
+    started = client.post("/oauth/device_authorization", data={"client_id": device.client_id}).json
+    assert len(started["device_code"].split("_", 1)[1]) >= 43  # 32 random bytes, base64url
+    assert started["expires_in"] == app.config["DEVICE_CODE_TTL"] <= 600
+    # A device app has no secret to keep (§5.6): nothing in the answer is one.
+    assert "client_secret" not in started
