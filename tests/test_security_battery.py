@@ -476,3 +476,14 @@ def test_device_codes_are_unguessable_and_user_codes_short_lived(client, app, ma
     assert started["expires_in"] == app.config["DEVICE_CODE_TTL"] <= 600
     # A device app has no secret to keep (§5.6): nothing in the answer is one.
     assert "client_secret" not in started
+
+
+def test_assertion_not_yet_valid_is_refused(app, client, make_user, make_app):
+    """RFC 7523 §3 item 5: a JWT used before its `nbf` is refused."""
+    import time
+
+    owner = make_user()
+    client_id, kid, pem = service_app(app, owner, make_app)
+    early = assertion(client_id, kid, pem, "localhost", nbf=int(time.time()) + 3600)
+    refused = client.post("/oauth/token", data={"grant_type": JWT_BEARER, "assertion": early})
+    assert refused.status_code == 400 and refused.json["error"] == "invalid_grant"
