@@ -11,6 +11,7 @@ and becomes a 503: a limit is never skipped because its counter is out of reach.
 from __future__ import annotations
 
 import math
+import os
 import time
 
 from flask import Flask, current_app
@@ -36,7 +37,10 @@ DEFAULT_LIMITS = {
 
 def init_app(app: Flask) -> None:
     for name, value in DEFAULT_LIMITS.items():
-        app.config.setdefault(name, value)
+        # A test mapping wins, then the environment (e.g. RATELIMIT_TOKEN_CLIENT="1200 per
+        # minute"), then the default; each is checked here so a typo fails at start-up.
+        app.config.setdefault(name, os.environ.get(name) or value)
+        parse(app.config[name])
     uri = app.config.get("REDIS_URL") or "memory://"
     options = {"key_prefix": "oauth:ratelimit"} if uri.startswith("redis") else {}
     app.extensions["ratelimit"] = MovingWindowRateLimiter(storage_from_string(uri, **options))
