@@ -168,3 +168,19 @@ def test_management_api_holds_under_fuzzing(app, world, make_user):
     calls = _run_operations(schema, prepare, examples=15)
     assert calls >= 15 * 25
     assert_consistent(app)
+
+
+def test_oauth_document_is_served_valid_and_complete(app, client):
+    from openapi_spec_validator import validate
+
+    served = client.get("/oauth/openapi.json")
+    assert served.status_code == 200
+    validate(served.json)
+    metadata = client.get("/.well-known/oauth-authorization-server").json
+    assert metadata["service_documentation"] == "http://localhost/oauth/openapi.json"
+    documented = {(path, method) for path, ops in served.json["paths"].items() for method in ops}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] in ("rfc", "coze"):
+            path = rule.rule.replace("<", "{").replace(">", "}")
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                assert (path, method.lower()) in documented, (path, method)
