@@ -251,6 +251,9 @@ def test_session_cookie_flags(base_config, _schema, app, make_user, issuer, secu
     flags = {part.strip().lower() for part in session.split(";")[1:]}
     assert "httponly" in flags and "samesite=lax" in flags
     assert ("secure" in flags) is secure
+    with instance.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 # Constant-time comparison --------------------------------------------------------------------
