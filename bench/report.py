@@ -1,0 +1,113 @@
+"""The printed figures: one line per scenario as it finishes, then Markdown tables and the
+targets of issue 6, each figure beside the bare baseline measured in the same run."""
+
+from __future__ import annotations
+
+TARGETS = (
+    # (result key prefix, least share of the baseline's req/s, most p99 in ms)
+    ("introspect_active@small", 0.60, 10.0),
+    ("jwt", 0.25, None),
+    ("refresh", 0.15, None),
+    ("code", 0.15, None),
+)
+
+
+def line(key: str, label: str, r: dict) -> str:
+    return (
+        f"{key:<28} {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.2f} ms  "
+        f"p99 {r['p99_us'] / 1000:6.2f} ms  cpu {r.get('cpu_ms', 0):5.2f} ms  "
+        f"non-2xx {r['non2xx']:<7} wrong {r['wrong']}  ({label}; cpu ms "
+        + ", ".join(f"{k} {v:.2f}" for k, v in r.get("cpu_split_ms", {}).items())
+        + ")"
+    )
+
+
+def baseline(results: dict, figure: str = "rps") -> float | None:
+    runs = [results[k][figure] for k in ("bare", "bare@end") if k in results]
+    return sum(runs) / len(runs) if runs else None
+
+
+def _key(results: dict, prefix: str) -> str | None:
+    size = {"small": "tokens_small", "large": "tokens_large"}
+    name, _, scale = prefix.partition("@")
+    if scale in size and size[scale] in results:
+        prefix = f"{name}@{results[size[scale]]['count']}"
+    return prefix if prefix in results else None
+
+
+def summary(info: dict, results: dict) -> str:
+    base, base_cpu = baseline(results), baseline(results, "cpu_ms")
+    out = [
+        "",
+        f"Date: {info['date']}. Machine: {info['machine']}.",
+        f"Configuration: {info['config']}. {info['database']}.",
+        f"Command: {info['command']}",
+        "",
+        "| scenario | req/s | × bare | p50 ms | p99 ms | non-2xx | wrong | CPU ms/req "
+        "| × bare by CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, r in results.items():
+        if "rps" not in r:
+            continue
+        ratio = f"{r['rps'] / base:.2f}" if base else "-"
+        by_cpu = f"{base_cpu / r['cpu_ms']:.2f}" if base_cpu and r.get("cpu_ms") else "-"
+        out.append(
+            f"| {key} | {r['rps']:.0f} | {ratio} | {r['p50_us'] / 1000:.2f} | "
+            f"{r['p99_us'] / 1000:.2f} | {r['non2xx']} | {r['wrong']} | "
+            f"{r.get('cpu_ms', 0):.2f} | {by_cpu} |"
+        )
+    lifecycle = [k for k in results if k.startswith("lifecycle@")]
+    if lifecycle:
+        out += [
+            "",
+            "| operation | " + " | ".join(f"{k.split('@')[1]} tokens" for k in lifecycle) + " |",
+            "|---|" + "---:|" * len(lifecycle),
+        ]
+        for op in results[lifecycle[0]]:
+            cells = [
+                f"{results[k][op]['ms']:.1f} ms, {results[k][op]['statements']} statements"
+                for k in lifecycle
+            ]
+            out.append(f"| {op} | " + " | ".join(cells) + " |")
+    out += ["", "Targets:"] + targets(results, base, base_cpu)
+    return "\n".join(out)
+
+
+def targets(results: dict, base: float | None, base_cpu: float | None = None) -> list[str]:
+    lines = []
+    for prefix, share, p99 in TARGETS:
+        key = _key(results, prefix)
+        if key is None or not base:
+            continue
+        r = results[key]
+        ratio = r["rps"] / base
+        verdict = "met" if ratio >= share else f"MISSED by {(share - ratio) / share:.0%}"
+        estimate = ""
+        if base_cpu and r.get("cpu_ms"):
+            estimate = f"; by CPU per request {base_cpu / r['cpu_ms']:.2f}"
+        lines.append(
+            f"- {key}: {ratio:.2f} of the baseline (target ≥ {share:.2f}): {verdict}{estimate}"
+        )
+        if p99 is not None:
+            got = r["p99_us"] / 1000
+            verdict = "met" if got <= p99 else f"MISSED by {got - p99:.1f} ms"
+            lines.append(f"- {key}: p99 {got:.2f} ms (target ≤ {p99:g} ms): {verdict}")
+    small, large = (
+        _key(results, "introspect_active@small"),
+        _key(results, "introspect_active@large"),
+    )
+    if small and large and small != large:
+        for pct in ("p50_us", "p99_us"):
+            ratio = results[large][pct] / results[small][pct]
+            verdict = "met" if ratio <= 1.2 else "MISSED"
+            lines.append(f"- {large} vs {small}: {pct[:3]} × {ratio:.2f} (target ≤ 1.2): {verdict}")
+    lifecycle = [k for k in results if k.startswith("lifecycle@")]
+    if len(lifecycle) >= 2:
+        for op in results[lifecycle[0]]:
+            counts = {results[k][op]["statements"] for k in lifecycle}
+            slowest = max(results[k][op]["ms"] for k in lifecycle)
+            same = "same statement count" if len(counts) == 1 else "DIFFERENT statement counts"
+            verdict = "met" if len(counts) == 1 and slowest < 50 else "MISSED"
+            lines.append(f"- {op}: {same}, slowest {slowest:.1f} ms (target < 50 ms): {verdict}")
+    return lines
