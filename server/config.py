@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from server.dbpool import IdlePingPool
+
 DEFAULTS: dict[str, Any] = {
     "OAUTH_ISSUER": "http://127.0.0.1:5000",
     "OAUTH_JWT_AUDIENCE": None,  # list of accepted `aud`; None: the issuer's host[:port]
@@ -20,7 +22,9 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # A ping only after a connection sat idle, not one round trip per request (server/dbpool.py).
+    # A sync worker uses one connection at a time; threaded workers one per thread.
+    "SQLALCHEMY_ENGINE_OPTIONS": {"poolclass": IdlePingPool, "pool_size": 5, "max_overflow": 10},
     # Lifetimes in seconds.
     "ACCESS_TOKEN_TTL": 15 * 60,
     "REFRESH_TOKEN_TTL": 30 * 24 * 3600,

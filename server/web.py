@@ -12,6 +12,7 @@ from typing import Any
 import redis
 import sqlalchemy.exc
 from flask import Flask, Response, g, jsonify, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from server.extensions import db
@@ -132,7 +133,20 @@ def _finish(response: Response) -> Response:
     return response
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without building a signer for a request that carries no
+    session cookie (every OAuth and API call): its session is empty either way."""
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        if app.secret_key and self.get_cookie_name(app) not in request.environ.get(
+            "HTTP_COOKIE", ""
+        ):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = CookieSessions()
     app.before_request(_begin)
     app.after_request(_finish)
     app.register_error_handler(HTTPException, _http_error)

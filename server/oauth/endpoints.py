@@ -1,7 +1,8 @@
 """Introspection (RFC 7662) for resource servers and revocation (RFC 7009) for apps.
 
-Introspection reads the token with its app, tenant, installation and consent in one query and
-asks the access rule; Authlib's own payload would only look at expiry and revocation.
+Introspection reads the resource server's credentials and the token with its app, tenant,
+installation and consent in one statement, then asks the access rule; Authlib's own payload
+would only look at expiry and revocation.
 """
 
 from __future__ import annotations
@@ -13,101 +14,90 @@ from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from sqlalchemy import and_, select
 
 from grants.access import AppView, InstallationView, TokenView, token_denial
-from grants.secrets import digest
+from grants.secrets import digest, matches
 from server.credentials import authenticate_resource_server
-from server.extensions import db
-from server.models import App, Authorization, Installation, OAuthToken, Tenant
+from server.models import OAuthToken
+from server.oauth import statements as sql
+from server.oauth.execute import read_row
 
 _INACTIVE = {"active": False}
-
-
-def _lookup(column: Any, value: str) -> Any:
-    return db.session.execute(
-        select(
-            OAuthToken,
-            App.client_type,
-            App.status,
-            Tenant.edition,
-            Installation.id,
-            Installation.kind,
-            Installation.status,
-            Authorization.id,
-        )
-        .outerjoin(App, App.client_id == OAuthToken.client_id)
-        .outerjoin(Tenant, Tenant.id == OAuthToken.tenant_id)
-        .outerjoin(
-            Installation,
-            and_(
-                Installation.tenant_id == OAuthToken.tenant_id,
-                Installation.client_id == OAuthToken.client_id,
-            ),
-        )
-        .outerjoin(
-            Authorization,
-            and_(
-                Authorization.user_id == OAuthToken.user_id,
-                Authorization.client_id == OAuthToken.client_id,
-            ),
-        )
-        .where(column == value)
-    ).first()
+_NO_SECRET = digest("")
+MAX_TOKEN_LENGTH = 256
 
 
 def introspect(token: str, hint: str | None = None) -> dict[str, Any]:
-    """The RFC 7662 answer for a token string: its claims if active, else only active=false."""
-    if not isinstance(token, str) or not token or len(token) > 256:
+    """The RFC 7662 answer for a token string: its claims if active, else only active=false.
+
+    `hint` (RFC 7662 §2.1) needs no second lookup: one statement matches either digest.
+    """
+    if not _plausible(token):
         return dict(_INACTIVE)
     value = digest(token)
-    kinds = ("refresh", "access") if hint == "refresh_token" else ("access", "refresh")
-    for kind in kinds:
-        column = OAuthToken.access_token_hash if kind == "access" else OAuthToken.refresh_token_hash
-        row = _lookup(column, value)
-        if row is not None:
-            return _payload(row, is_refresh=kind == "refresh")
-    return dict(_INACTIVE)
+    row = read_row(sql.INTROSPECT, {"digest": value})
+    return _payload(row, value) if row is not None else dict(_INACTIVE)
 
 
-def _payload(row: Any, *, is_refresh: bool) -> dict[str, Any]:
-    tok: OAuthToken = row[0]
-    client_type, app_status, edition = row[1], row[2], row[3]
-    expires_at = (tok.refresh_expires_at or 0) if is_refresh else tok.expires_at
+def introspect_for(server_id: str, secret: str, token: str) -> dict[str, Any] | None:
+    """Authenticate the resource server and introspect the token in one round trip; None when
+    the credentials are wrong (whatever the token)."""
+    value = digest(token) if _plausible(token) else ""
+    row = read_row(sql.INTROSPECT_FOR, {"server_id": server_id, "digest": value})
+    # Compare even when the id is unknown, so timing does not tell which ids exist.
+    if not matches(secret, row.caller_secret_hash if row is not None else _NO_SECRET):
+        return None
+    if row is None or row.access_token_hash is None or not value:
+        return dict(_INACTIVE)
+    return _payload(row, value)
+
+
+def _plausible(token: Any) -> bool:
+    return isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_LENGTH
+
+
+def _payload(row: Any, value: str) -> dict[str, Any]:
+    is_refresh = row.access_token_hash != value
+    expires_at = (row.refresh_expires_at or 0) if is_refresh else row.expires_at
     view = TokenView(
-        auth_type=tok.auth_type,
-        tenant_edition=edition,
+        auth_type=row.auth_type,
+        tenant_edition=row.edition,
         expires_at=expires_at,
-        revoked=tok.refresh_revoked if is_refresh else tok.revoked,
-        installation_id=tok.installation_id,
-        authorization_id=tok.authorization_id,
+        revoked=row.refresh_revoked if is_refresh else row.revoked,
+        installation_id=row.installation_id,
+        authorization_id=row.authorization_id,
+    )
+    installation = (
+        InstallationView(row.installation_row, row.installation_kind, row.installation_status)
+        if row.installation_row is not None
+        else None
     )
     denial = token_denial(
         view,
-        AppView(tok.client_id, client_type, app_status) if client_type else None,
-        installation=InstallationView(row[4], row[5], row[6]) if row[4] is not None else None,
-        authorization_id=row[7],
+        AppView(row.client_id, row.client_type, row.app_status) if row.client_type else None,
+        installation=installation,
+        authorization_id=row.authorization_row,
         now=int(time.time()),
     )
     if denial:
         return dict(_INACTIVE)
     payload: dict[str, Any] = {
         "active": True,
-        "client_id": tok.client_id,
-        "scope": tok.scope,
+        "client_id": row.client_id,
+        "scope": row.scope,
         "token_type": "refresh_token" if is_refresh else "Bearer",
         "exp": expires_at,
-        "iat": tok.issued_at,
-        "auth_type": tok.auth_type,
-        "app_type": client_type,
-        "tenant_id": str(tok.tenant_id),
+        "iat": row.issued_at,
+        "auth_type": row.auth_type,
+        "app_type": row.client_type,
+        "tenant_id": str(row.tenant_id),
     }
-    if tok.user_id is not None:
-        payload["sub"] = str(tok.user_id)
-    if tok.workspace_id is not None:
-        payload["workspace_id"] = str(tok.workspace_id)
-    if tok.session_name is not None:
-        payload["session_name"] = tok.session_name
+    if row.user_id is not None:
+        payload["sub"] = str(row.user_id)
+    if row.workspace_id is not None:
+        payload["workspace_id"] = str(row.workspace_id)
+    if row.session_name is not None:
+        payload["session_name"] = row.session_name
     return payload
 
 
@@ -120,18 +110,23 @@ class Introspection(IntrospectionEndpoint):
             authenticate_resource_server(server_id, secret) if server_id and secret else None
         )
         if resource_server is None:
-            raise InvalidClientError(
-                status_code=401, description="Resource server authentication failed."
-            )
+            raise _refused()
         return resource_server
 
     def create_endpoint_response(self, request: Any) -> tuple[int, dict[str, Any], list]:
-        self.authenticate_endpoint_client(request)
         token = request.form.get("token")
         if not token:
+            self.authenticate_endpoint_client(request)
             raise InvalidRequestError("Missing 'token'.")
-        hint = request.form.get("token_type_hint")
-        return 200, introspect(token, hint), [("Content-Type", "application/json")]
+        server_id, secret = extract_basic_authorization(request.headers)
+        answer = introspect_for(server_id, secret, token) if server_id and secret else None
+        if answer is None:
+            raise _refused()
+        return 200, answer, [("Content-Type", "application/json")]
+
+
+def _refused() -> InvalidClientError:
+    return InvalidClientError(status_code=401, description="Resource server authentication failed.")
 
 
 class Revocation(RevocationEndpoint):

@@ -8,23 +8,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import select, update
 
 from grants.access import AppView, InstallationView
 from grants.clients import Client
 from grants.secrets import digest
 from grants.storage import CodeRecord, DeviceRecord, IssueContext, RefreshRecord, Standing
 from server.extensions import db
-from server.models import (
-    App,
-    AppKey,
-    Authorization,
-    AuthorizationCode,
-    DeviceCode,
-    Installation,
-    OAuthToken,
-    Tenant,
-)
+from server.models import AuthorizationCode, DeviceCode, OAuthToken
+from server.oauth import statements as sql
+from server.oauth.execute import first as _first
+from server.oauth.execute import rows as _rows
 from server.store import Store
 
 LAST_USED_GRANULARITY = 60  # seconds
@@ -49,6 +43,12 @@ class SqlStorage:
     def __init__(self, settings: Any) -> None:
         self.settings = settings
         self._clients: dict[str, Client | None] = {}
+        # Read with the app or with a refresh token, for the access rule's next question.
+        self._standing: dict[tuple[str, int, int | None], Standing] = {}
+        # The app's keys, read with the app.
+        self._keys: dict[str, dict[str, str]] = {}
+        # Installation and consent "last used" times read in this request.
+        self._last_used: dict[tuple[str, int], datetime | None] = {}
 
     @property
     def store(self) -> Store:
@@ -61,7 +61,8 @@ class SqlStorage:
         if not isinstance(client_id, str) or len(client_id) > 32:
             return None
         if client_id not in self._clients:
-            app = db.session.get(App, client_id)
+            found = _rows(sql.CLIENT, {"client_id": client_id})
+            app = found[0] if found else None
             self._clients[client_id] = (
                 Client(
                     client_id=app.client_id,
@@ -76,6 +77,11 @@ class SqlStorage:
                 if app is not None
                 else None
             )
+            if app is not None and app.client_type == "service":
+                self._keys[client_id] = {row.kid: row.public_key_pem for row in found if row.kid}
+                if app.edition is not None:
+                    # The app acting as itself in its own tenant (AppAuth) asks this next.
+                    self._standing[(client_id, app.tenant_id, None)] = self._standing_from(app)
         return self._clients[client_id]
 
     def app_view(self, client_id: str) -> AppView | None:
@@ -83,26 +89,38 @@ class SqlStorage:
         return client.view if client else None
 
     def standing(self, client_id: str, tenant_id: int, user_id: int | None) -> Standing:
-        row = db.session.execute(
-            select(Tenant.edition, Installation.id, Installation.kind, Installation.status)
-            .select_from(Tenant)
-            .outerjoin(
-                Installation,
-                and_(Installation.tenant_id == Tenant.id, Installation.client_id == client_id),
-            )
-            .where(Tenant.id == tenant_id)
-        ).first()
-        authorization_id = None
-        if user_id is not None:
-            authorization_id = db.session.scalar(
-                select(Authorization.id).where(
-                    Authorization.user_id == user_id, Authorization.client_id == client_id
-                )
-            )
+        """The tenant's edition, the app's installation there and the user's consent, now.
+
+        One statement. A standing read with the refresh token in this same request is used
+        once instead of reading again.
+        """
+        prefetched = self._standing.pop((client_id, tenant_id, user_id), None)
+        if prefetched is not None:
+            return prefetched
+        row = _first(
+            sql.STANDING, {"client_id": client_id, "tenant_id": tenant_id, "user_id": user_id}
+        )
         if row is None:
+            # No such tenant: the rule refuses whatever the consent; report it all the same.
+            authorization_id = (
+                db.session.scalar(sql.AUTHORIZATION, {"user_id": user_id, "client_id": client_id})
+                if user_id is not None
+                else None
+            )
             return Standing(None, None, authorization_id)
-        installation = InstallationView(row[1], row[2], row[3]) if row[1] is not None else None
-        return Standing(row[0], installation, authorization_id)
+        return self._standing_from(row)
+
+    def _standing_from(self, row: Any) -> Standing:
+        installation = None
+        if row.installation_row is not None:
+            installation = InstallationView(
+                row.installation_row, row.installation_kind, row.installation_status
+            )
+            self._last_used[("installations", row.installation_row)] = row.installation_used
+        authorization_id = getattr(row, "authorization_row", None)
+        if authorization_id is not None:
+            self._last_used[("authorizations", authorization_id)] = row.authorization_used
+        return Standing(row.edition, installation, authorization_id)
 
     # Authorization codes ----------------------------------------------------------------
 
@@ -137,20 +155,14 @@ class SqlStorage:
     def claim_code(self, code: str, client_id: str, now: int) -> CodeRecord | None:
         if not isinstance(code, str) or len(code) > 256:
             return None
-        row = db.session.scalar(
-            select(AuthorizationCode).where(AuthorizationCode.code_hash == digest(code))
-        )
-        if row is None or row.client_id != client_id:
-            return None
-        # The conditional UPDATE is the claim: of two concurrent exchanges only one wins.
-        claimed = db.session.execute(
-            update(AuthorizationCode)
-            .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None))
-            .values(used_at=now)
-        ).rowcount
-        if not claimed:
-            # RFC 6749 §4.1.2: a code used twice revokes what was issued from it.
-            self.revoke_family(row.family_id)
+        value = digest(code)
+        row = _first(sql.CLAIM_CODE, {"digest": value, "claimant": client_id, "now": now})
+        if row is None:
+            known = _first(sql.CODE, {"digest": value})
+            if known is not None and known.client_id == client_id:
+                # Already claimed. RFC 6749 §4.1.2: a code used twice revokes what was issued
+                # from it.
+                self.revoke_family(known.family_id)
             return None
         if row.expires_at <= now:
             return None
@@ -175,56 +187,57 @@ class SqlStorage:
 
     def save_token(self, token: dict[str, Any], context: IssueContext, now: int) -> None:
         refresh = token.get("refresh_token")
-        db.session.execute(
-            insert(OAuthToken).values(
-                access_token_hash=digest(token["access_token"]),
-                refresh_token_hash=digest(refresh) if refresh else None,
-                client_id=context.client_id,
-                auth_type=context.auth_type,
-                tenant_id=context.tenant_id,
-                workspace_id=context.workspace_id,
-                user_id=context.user_id,
-                installation_id=context.installation_id,
-                authorization_id=context.authorization_id,
-                scope=context.scope,
-                session_name=context.session_name,
-                family_id=context.family_id or secrets.token_hex(16),
-                issued_at=now,
-                expires_at=now + int(token["expires_in"]),
-                refresh_expires_at=now + self.settings["REFRESH_TOKEN_TTL"] if refresh else None,
-                revoked=False,
-                refresh_revoked=False,
-            )
+        db.session.connection().execute(
+            sql.INSERT_TOKEN,
+            {
+                "access_token_hash": digest(token["access_token"]),
+                "refresh_token_hash": digest(refresh) if refresh else None,
+                "client_id": context.client_id,
+                "auth_type": context.auth_type,
+                "tenant_id": context.tenant_id,
+                "workspace_id": context.workspace_id,
+                "user_id": context.user_id,
+                "installation_id": context.installation_id,
+                "authorization_id": context.authorization_id,
+                "scope": context.scope,
+                "session_name": context.session_name,
+                "family_id": context.family_id or secrets.token_hex(16),
+                "issued_at": now,
+                "expires_at": now + int(token["expires_in"]),
+                "refresh_expires_at": now + self.settings["REFRESH_TOKEN_TTL"] if refresh else None,
+                "revoked": False,
+                "refresh_revoked": False,
+            },
         )
         self._mark_used(context, now)
 
     def _mark_used(self, context: IssueContext, now: int) -> None:
         """Keep "last used" on the installation and consent, at most once a minute, so that busy
         apps do not queue on one row."""
-        when = datetime.fromtimestamp(now, UTC)
+        used_at = datetime.fromtimestamp(now, UTC)
         stale = datetime.fromtimestamp(now - LAST_USED_GRANULARITY, UTC)
-        for model, row_id in (
-            (Installation, context.installation_id),
-            (Authorization, context.authorization_id),
+        for table, row_id in (
+            ("installations", context.installation_id),
+            ("authorizations", context.authorization_id),
         ):
-            if row_id is not None:
-                db.session.execute(
-                    update(model)
-                    .where(
-                        model.id == row_id,
-                        or_(model.last_used_at.is_(None), model.last_used_at < stale),
-                    )
-                    .values(last_used_at=when)
-                )
+            if row_id is None:
+                continue
+            # Read by the access rule a moment ago in this request, and fresh: nothing to write.
+            seen = self._last_used.get((table, row_id))
+            if seen is not None and seen >= stale:
+                continue
+            db.session.connection().execute(
+                sql.MARK_USED[table], {"row_id": row_id, "stale": stale, "used_at": used_at}
+            )
 
     def find_refresh(self, refresh_token: str) -> RefreshRecord | None:
         if not isinstance(refresh_token, str) or len(refresh_token) > 256:
             return None
-        row = db.session.scalar(
-            select(OAuthToken).where(OAuthToken.refresh_token_hash == digest(refresh_token))
-        )
+        row = _first(sql.REFRESH, {"digest": digest(refresh_token)})
         if row is None:
             return None
+        if row.edition is not None:
+            self._standing[(row.client_id, row.tenant_id, row.user_id)] = self._standing_from(row)
         return RefreshRecord(
             token_id=row.id,
             context=_context(row),
@@ -233,13 +246,8 @@ class SqlStorage:
         )
 
     def retire_refresh(self, token_id: int) -> bool:
-        return bool(
-            db.session.execute(
-                update(OAuthToken)
-                .where(OAuthToken.id == token_id, OAuthToken.refresh_revoked.is_(False))
-                .values(refresh_revoked=True)
-            ).rowcount
-        )
+        result = db.session.connection().execute(sql.RETIRE_REFRESH, {"token_id": token_id})
+        return bool(result.rowcount)
 
     def revoke_family(self, family_id: str) -> int:
         return db.session.execute(
@@ -293,9 +301,7 @@ class SqlStorage:
     def find_device_code(self, device_code: str) -> DeviceRecord | None:
         if not isinstance(device_code, str) or len(device_code) > 256:
             return None
-        row = db.session.scalar(
-            select(DeviceCode).where(DeviceCode.device_code_hash == digest(device_code))
-        )
+        row = _first(sql.DEVICE_CODE, {"digest": digest(device_code)})
         if row is None:
             return None
         context = None
@@ -347,9 +353,10 @@ class SqlStorage:
     def service_key(self, client_id: str, kid: str) -> str | None:
         if len(kid) > 64:
             return None
-        return db.session.scalar(
-            select(AppKey.public_key_pem).where(AppKey.client_id == client_id, AppKey.kid == kid)
-        )
+        if client_id in self._keys:
+            return self._keys[client_id].get(kid)
+        row = _first(sql.SERVICE_KEY, {"client_id": client_id, "kid": kid})
+        return row.public_key_pem if row is not None else None
 
     def use_jti(self, client_id: str, jti: str, ttl: int) -> bool:
         return self.store.add(f"jti:{client_id}:{digest(jti)}", "1", ttl)

@@ -1,0 +1,185 @@
+"""The hot paths stay cheap and stay right: how many SQL statements introspection and each
+issuance send, and that the cheaper connection handling (autocommit reads, a ping only after
+idling, the driver-level read on PostgreSQL) survives connections the database dropped."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from urllib.parse import urlencode
+
+import pytest
+from sqlalchemy import event, text
+
+from server import dbpool
+from server.extensions import db
+from tests.conftest import PASSWORD
+from tests.oauth_support import (
+    JWT_BEARER,
+    REDIRECT_URI,
+    Browser,
+    assertion,
+    basic,
+    query,
+    resource_server,
+    service_app,
+)
+
+
+@contextmanager
+def statements(app):
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement.split(None, 1)[0].upper())
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def tokens(app, client, make_user, make_app):
+    """A signed-in person's web app with a fresh token pair: (app, secret, tokens)."""
+    user = make_user()
+    browser = Browser(client=client)
+    browser.login(user.email, PASSWORD)
+    created, secret = make_app(user, "web")
+    url = "/oauth/authorize?" + urlencode(
+        {"response_type": "code", "client_id": created.client_id, "redirect_uri": REDIRECT_URI}
+    )
+    code = query(browser.authorize(url))["code"]
+    issued = client.post(
+        "/oauth/token",
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI},
+        headers=basic(created.client_id, secret),
+    )
+    assert issued.status_code == 200
+    return created, secret, issued.json, browser
+
+
+def _is_postgresql(app) -> bool:
+    with app.app_context():
+        return db.engine.dialect.name == "postgresql"
+
+
+def test_introspection_is_one_statement(app, client, tokens):
+    _, _, issued, _ = tokens
+    rs = resource_server(app)
+    with statements(app) as seen:
+        answer = client.post(
+            "/oauth/introspect", data={"token": issued["access_token"]}, headers=rs
+        )
+    assert answer.json["active"] is True
+    # On PostgreSQL the one statement runs on the driver, below SQLAlchemy's events.
+    assert seen == ([] if _is_postgresql(app) else ["SELECT"])
+
+
+def test_refresh_and_code_exchange_statement_budget(app, client, tokens):
+    created, secret, issued, browser = tokens
+    with statements(app) as seen:
+        refreshed = client.post(
+            "/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]},
+            headers=basic(created.client_id, secret),
+        )
+    assert refreshed.status_code == 200
+    # The app; the token with its standing; the rotation; the new token. ("last used" was
+    # written a moment ago by the first issuance, so it is not written again.)
+    assert seen == ["SELECT", "SELECT", "UPDATE", "INSERT"]
+
+    url = "/oauth/authorize?" + urlencode(
+        {"response_type": "code", "client_id": created.client_id, "redirect_uri": REDIRECT_URI}
+    )
+    code = query(browser.authorize(url))["code"]
+    with statements(app) as seen:
+        exchanged = client.post(
+            "/oauth/token",
+            data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI},
+            headers=basic(created.client_id, secret),
+        )
+    assert exchanged.status_code == 200
+    # The app; the claim (UPDATE ... RETURNING); the standing; the new token.
+    assert seen == ["SELECT", "UPDATE", "SELECT", "INSERT"]
+
+
+def test_jwt_issuance_statement_budget(app, client, make_user, make_app):
+    owner = make_user()
+    client_id, kid, pem = service_app(app, owner, make_app)
+    first = assertion(client_id, kid, pem, "localhost")
+    assert client.post("/oauth/token", data={"grant_type": JWT_BEARER, "assertion": first}).json
+    with statements(app) as seen:
+        answer = client.post(
+            "/oauth/token",
+            data={
+                "grant_type": JWT_BEARER,
+                "assertion": assertion(client_id, kid, pem, "localhost"),
+            },
+        )
+    assert answer.status_code == 200, answer.json
+    # The app with its keys and its installation; the new token.
+    assert seen == ["SELECT", "INSERT"]
+
+
+@pytest.fixture
+def own_app(base_config, _schema, app):
+    """A second app on the same database whose connections carry a name of their own, so that
+    dropping them leaves every other process's connections alone."""
+    if not _is_postgresql(app):
+        pytest.skip("needs PostgreSQL")
+    from server import create_app
+    from server.config import DEFAULTS
+
+    options = {
+        **DEFAULTS["SQLALCHEMY_ENGINE_OPTIONS"],
+        "connect_args": {"application_name": "hot-path-test"},
+    }
+    instance = create_app({**base_config, "SQLALCHEMY_ENGINE_OPTIONS": options})
+    yield instance
+    with instance.app_context():  # close its connections now, not whenever it is collected
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _drop_connections(app) -> None:
+    """What a database restart or a network cut does to own_app's pooled connections (run from
+    `app`, whose connections are not named so)."""
+    with app.app_context(), db.engine.connect() as connection:
+        connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'hot-path-test' AND pid <> pg_backend_pid()"
+            )
+        )
+        connection.commit()
+
+
+def test_introspection_survives_dropped_connections(app, own_app, tokens):
+    _, _, issued, _ = tokens
+    rs = resource_server(own_app)
+    client = own_app.test_client()
+    ask = {"token": issued["access_token"]}
+    assert client.post("/oauth/introspect", data=ask, headers=rs).json["active"] is True
+    _drop_connections(app)
+    answer = client.post("/oauth/introspect", data=ask, headers=rs)
+    assert answer.status_code == 200 and answer.json["active"] is True
+
+
+def test_an_idle_connection_is_checked_before_use(app, own_app, tokens, monkeypatch):
+    created, secret, issued, _ = tokens
+    client = own_app.test_client()
+    assert client.get("/.well-known/oauth-authorization-server").status_code == 200
+    with own_app.app_context():
+        db.session.execute(text("SELECT 1"))  # a pooled connection to drop
+        db.session.remove()
+    monkeypatch.setattr(dbpool, "IDLE_BEFORE_PING", 0.0)
+    _drop_connections(app)
+    refreshed = client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]},
+        headers=basic(created.client_id, secret),
+    )
+    assert refreshed.status_code == 200, refreshed.json
