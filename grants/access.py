@@ -28,6 +28,7 @@ class Denial(StrEnum):
     NOT_INSTALLED = "not_installed"
     INSTALL_PENDING = "install_pending"
     NOT_AUTHORIZED = "not_authorized"
+    NOT_MEMBER = "not_member"  # the user is no longer a member of the team/enterprise tenant
     TOKEN_EXPIRED = "token_expired"
     TOKEN_REVOKED = "token_revoked"
     SUPERSEDED = "superseded"  # issued under an installation or consent that has since ended
@@ -61,6 +62,11 @@ def auth_type_of(client_type: str) -> str:
     return "appauth" if client_type == "service" else "obo"
 
 
+def needs_membership(auth_type: str, tenant_edition: str) -> bool:
+    """A user's delegated (OBO) access to a team/enterprise tenant lasts while they are a member."""
+    return auth_type == "obo" and tenant_edition != "personal"
+
+
 def needs_installation(auth_type: str, tenant_edition: str) -> bool:
     """AppAuth always acts under an installation; OBO only in team/enterprise tenants."""
     return auth_type == "appauth" or tenant_edition != "personal"
@@ -84,14 +90,18 @@ def standing_denial(
     tenant_edition: str | None,
     installation: InstallationView | None,
     authorization_id: int | None,
+    member: bool,
     issued_under: tuple[int | None, int | None] | None = None,
 ) -> Denial | None:
     """May `app` act in this tenant (for this user) right now? None when it may.
 
-    `installation` is the app's current installation in the tenant and `authorization_id` the
-    user's current consent (OBO only). `issued_under` is the (installation id, authorization id)
-    a code, device approval, refresh token or access token was issued under: those must still be
-    the current ones, so that a reinstall or re-consent never revives what was destroyed.
+    `installation` is the app's current installation in the tenant, `authorization_id` the
+    user's current consent and `member` whether the user is a member of the tenant now (both
+    OBO only; membership counts in team/enterprise tenants). `issued_under` is the (installation
+    id, authorization id) a code, device approval, refresh token or access token was issued
+    under: those must still be the current ones, so that a reinstall or re-consent never
+    revives what was destroyed. (A member's removal deletes what was issued to them in the
+    tenant, so a re-add revives nothing either.)
     """
     denial = app_may_act(app, auth_type=auth_type)
     if denial:
@@ -105,6 +115,8 @@ def standing_denial(
             return Denial.INSTALL_PENDING
         if issued_under is not None and issued_under[0] != installation.id:
             return Denial.SUPERSEDED
+    if needs_membership(auth_type, tenant_edition) and not member:
+        return Denial.NOT_MEMBER
     if auth_type == "obo":
         if authorization_id is None:
             return Denial.NOT_AUTHORIZED
@@ -119,6 +131,7 @@ def token_denial(
     *,
     installation: InstallationView | None,
     authorization_id: int | None,
+    member: bool,
     now: int,
 ) -> Denial | None:
     """Is this token (access or refresh: the caller passes that one's expiry and revocation)
@@ -133,5 +146,6 @@ def token_denial(
         tenant_edition=token.tenant_edition,
         installation=installation,
         authorization_id=authorization_id,
+        member=member,
         issued_under=(token.installation_id, token.authorization_id),
     )

@@ -47,6 +47,7 @@ class GrantSupport:
             tenant_edition=standing.tenant_edition,
             installation=standing.installation,
             authorization_id=standing.authorization_id,
+            member=standing.member,
             issued_under=(context.installation_id, context.authorization_id)
             if issued_under
             else None,

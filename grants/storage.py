@@ -37,6 +37,7 @@ class Standing:
     tenant_edition: str | None
     installation: InstallationView | None
     authorization_id: int | None
+    member: bool  # the user is a member of the tenant now
 
 
 @dataclass(slots=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement, and_, func, or_, select
+
 from server.extensions import db
-from server.models import AuditEntry
+from server.models import AuditEntry, OAuthToken
 
 
 def record(
@@ -28,3 +31,14 @@ def record(
     )
     db.session.add(entry)
     return entry
+
+
+def live_tokens(scope: ColumnElement[bool]) -> int:
+    """How many access or refresh tokens in `scope` were still usable: one COUNT, recorded as
+    `destroyed_tokens` by the actions that end them."""
+    now = int(time.time())
+    live = or_(
+        and_(OAuthToken.revoked.is_(False), OAuthToken.expires_at > now),
+        and_(OAuthToken.refresh_revoked.is_(False), OAuthToken.refresh_expires_at > now),
+    )
+    return db.session.scalar(select(func.count()).select_from(OAuthToken).where(scope, live)) or 0

@@ -8,11 +8,10 @@ the number of tokens: tokens are judged at use by the access rule (grants/access
 from __future__ import annotations
 
 import secrets
-import time
 from datetime import UTC, datetime
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from grants.access import ADMIN_ROLES, CLIENT_TYPES, auth_type_of
 from grants.secrets import CLIENT_SECRET, digest, new_secret
@@ -37,16 +36,6 @@ from server.tenants import require_role
 
 STATUSES = ("enabled", "disabled")
 _CLIENT_ID_LOW = 10**18  # 19 digits, the first not zero, like Coze's numeric app ids
-
-
-def _live_tokens(scope: ColumnElement[bool]) -> int:
-    """How many access or refresh tokens in `scope` were still usable: one COUNT, for the audit."""
-    now = int(time.time())
-    live = or_(
-        and_(OAuthToken.revoked.is_(False), OAuthToken.expires_at > now),
-        and_(OAuthToken.refresh_revoked.is_(False), OAuthToken.refresh_expires_at > now),
-    )
-    return db.session.scalar(select(func.count()).select_from(OAuthToken).where(scope, live)) or 0
 
 
 def _now() -> datetime:
@@ -249,7 +238,7 @@ def delete_app(actor: User, client_id: str) -> None:
     app = _app(actor, client_id, admin=True, lock=True)
     tenant_id = app.tenant_id
     # Counted before the rows go: tokens still standing under a current installation/consent.
-    destroyed = _live_tokens(
+    destroyed = audit.live_tokens(
         and_(
             OAuthToken.client_id == client_id,
             or_(
@@ -489,7 +478,7 @@ def uninstall(actor: User, tenant_id: int, client_id: str) -> None:
         tenant_id=tenant_id,
         actor_user_id=actor.id,
         target=client_id,
-        destroyed_tokens=_live_tokens(OAuthToken.installation_id == removed),
+        destroyed_tokens=audit.live_tokens(OAuthToken.installation_id == removed),
     )
 
 
@@ -532,5 +521,5 @@ def revoke_authorization(user: User, client_id: str) -> None:
         tenant_id=personal.id if personal else None,
         actor_user_id=user.id,
         target=client_id,
-        destroyed_tokens=_live_tokens(OAuthToken.authorization_id == removed),
+        destroyed_tokens=audit.live_tokens(OAuthToken.authorization_id == removed),
     )

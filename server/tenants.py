@@ -9,13 +9,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, select
 
 from grants.access import ADMIN_ROLES, ROLES
 from server import accounts, audit, values
 from server.errors import DomainError, forbidden, not_found
 from server.extensions import db
-from server.models import AuditEntry, Membership, Tenant, User, Workspace
+from server.models import (
+    AuditEntry,
+    AuthorizationCode,
+    DeviceCode,
+    Membership,
+    OAuthToken,
+    Tenant,
+    User,
+    Workspace,
+)
 
 TEAM_EDITIONS = ("team", "enterprise")
 MAX_AUDIT_PAGE = 200
@@ -161,6 +170,13 @@ def update_member(actor: User, tenant_id: int, user_id: int, role: str) -> tuple
 
 
 def remove_member(actor: User, tenant_id: int, user_id: int) -> None:
+    """Remove a member; what apps hold on their behalf in this tenant goes with them.
+
+    Their OBO tokens, unused authorization codes and undecided or approved device codes in
+    the tenant are deleted in the same transaction (one statement each), so a later re-add
+    revives none of them; the access rule refuses anything that races the removal, as the
+    user is no longer a member (grants/access.py).
+    """
     _, actor_role = require_role(actor, tenant_id, admin=True, lock=True)
     _, membership = _membership(tenant_id, user_id)
     if membership.role == "super_admin":
@@ -173,7 +189,33 @@ def remove_member(actor: User, tenant_id: int, user_id: int) -> None:
     db.session.execute(
         delete(Membership).where(Membership.tenant_id == tenant_id, Membership.user_id == user_id)
     )
-    audit.record("member.remove", tenant_id=tenant_id, actor_user_id=actor.id, target=str(user_id))
+    delegated = and_(
+        OAuthToken.tenant_id == tenant_id,
+        OAuthToken.user_id == user_id,
+        OAuthToken.auth_type == "obo",
+    )
+    destroyed = audit.live_tokens(delegated)
+    for statement in (
+        delete(OAuthToken).where(delegated),
+        delete(AuthorizationCode).where(
+            AuthorizationCode.tenant_id == tenant_id,
+            AuthorizationCode.user_id == user_id,
+            AuthorizationCode.used_at.is_(None),
+        ),
+        delete(DeviceCode).where(
+            DeviceCode.tenant_id == tenant_id,
+            DeviceCode.user_id == user_id,
+            DeviceCode.status.in_(("pending", "approved")),
+        ),
+    ):
+        db.session.execute(statement.execution_options(synchronize_session=False))
+    audit.record(
+        "member.remove",
+        tenant_id=tenant_id,
+        actor_user_id=actor.id,
+        target=str(user_id),
+        destroyed_tokens=destroyed,
+    )
 
 
 # Workspaces

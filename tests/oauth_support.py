@@ -102,7 +102,9 @@ class Browser:
         assert status == 302, f"consent answer: {status} {html[:300]}"
         return headers["Location"]
 
-    def approve_device(self, user_code: str, decision: str = "approve") -> tuple[int, str]:
+    def approve_device(
+        self, user_code: str, decision: str = "approve", workspace_id: str | None = None
+    ) -> tuple[int, str]:
         status, _, html = self.get(f"/device?user_code={user_code}")
         assert status == 200
         status, _, html = self.post(
@@ -110,7 +112,7 @@ class Browser:
         )
         if status != 200:
             return status, html
-        status, _, html = self.decide(html, decision, url="/device")
+        status, _, html = self.decide(html, decision, workspace_id=workspace_id, url="/device")
         return status, html
 
 

@@ -1,5 +1,6 @@
 """The access rule on every path: issuance of each grant, the authorize and device pages, and
-introspection, against each way access ends (disabled, deleted, uninstalled, revoked)."""
+introspection, against each way access ends (disabled, deleted, uninstalled, revoked, the user
+removed from the team)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,18 @@ from urllib.parse import urlencode
 
 import pytest
 
-from grants.access import AppView, Denial, InstallationView, TokenView, token_denial
+from grants.access import (
+    AppView,
+    Denial,
+    InstallationView,
+    TokenView,
+    standing_denial,
+    token_denial,
+)
+from grants.errors import AccessRefused
 from server import clients
 from server.extensions import db
-from server.models import User
+from server.models import Membership, User
 from tests.conftest import PASSWORD
 from tests.oauth_support import (
     DEVICE_CODE,
@@ -246,7 +255,10 @@ def test_rule_as_plain_function():
     app = AppView("1", "web", "enabled")
     live = TokenView("obo", "team", 200, False, installation_id=7, authorization_id=3)
     current = InstallationView(7, "obo", "installed")
-    assert token_denial(live, app, installation=current, authorization_id=3, now=100) is None
+    assert (
+        token_denial(live, app, installation=current, authorization_id=3, member=True, now=100)
+        is None
+    )
     cases = [
         (dict(now=300), Denial.TOKEN_EXPIRED),
         (dict(app=AppView("1", "web", "disabled")), Denial.APP_DISABLED),
@@ -256,13 +268,251 @@ def test_rule_as_plain_function():
         (dict(installation=InstallationView(7, "obo", "pending")), Denial.INSTALL_PENDING),
         (dict(authorization_id=None), Denial.NOT_AUTHORIZED),
         (dict(authorization_id=4), Denial.SUPERSEDED),
+        (dict(member=False), Denial.NOT_MEMBER),
     ]
     for overrides, expected in cases:
-        args = dict(app=app, installation=current, authorization_id=3, now=100) | overrides
+        args = dict(app=app, installation=current, authorization_id=3, member=True, now=100)
+        args |= overrides
         assert token_denial(live, args.pop("app"), **args) == expected
     revoked = TokenView("obo", "team", 200, True, installation_id=7, authorization_id=3)
-    assert token_denial(revoked, app, installation=current, authorization_id=3, now=100) == (
-        Denial.TOKEN_REVOKED
-    )
+    current_rows = dict(installation=current, authorization_id=3, member=True, now=100)
+    assert token_denial(revoked, app, **current_rows) == Denial.TOKEN_REVOKED
     personal = TokenView("obo", "personal", 200, False, installation_id=None, authorization_id=3)
-    assert token_denial(personal, app, installation=None, authorization_id=3, now=100) is None
+    assert (
+        token_denial(personal, app, installation=None, authorization_id=3, member=True, now=100)
+        is None
+    )
+
+
+def test_membership_in_the_rule():
+    web = AppView("1", "web", "enabled")
+    installed = InstallationView(7, "obo", "installed")
+    for edition in ("team", "enterprise"):
+        token = TokenView("obo", edition, 200, False, installation_id=7, authorization_id=3)
+        rows = dict(installation=installed, authorization_id=3, now=100)
+        assert token_denial(token, web, member=True, **rows) is None
+        assert token_denial(token, web, member=False, **rows) == Denial.NOT_MEMBER
+        # at issuance too (a code exchange, a refresh, a device poll, the consent page)
+        standing = dict(auth_type="obo", tenant_edition=edition, installation=installed)
+        assert standing_denial(web, authorization_id=3, member=False, **standing) == (
+            Denial.NOT_MEMBER
+        )
+        assert standing_denial(web, authorization_id=3, member=True, **standing) is None
+    # A personal tenant has one owner and no members to lose.
+    personal = TokenView("obo", "personal", 200, False, installation_id=None, authorization_id=3)
+    assert (
+        token_denial(personal, web, installation=None, authorization_id=3, member=False, now=100)
+        is None
+    )
+    # AppAuth acts as the app itself: no user, no membership.
+    service = AppView("2", "service", "enabled")
+    for edition in ("personal", "team", "enterprise"):
+        token = TokenView("appauth", edition, 200, False, installation_id=8, authorization_id=None)
+        own = InstallationView(8, "appauth", "installed")
+        assert (
+            token_denial(
+                token, service, installation=own, authorization_id=None, member=False, now=100
+            )
+            is None
+        )
+    # Dialects answer as for a withdrawn consent.
+    refused, revoked = AccessRefused(Denial.NOT_MEMBER), AccessRefused(Denial.NOT_AUTHORIZED)
+    assert (refused.error, refused.status_code) == (revoked.error, revoked.status_code)
+    assert (refused.error, refused.status_code) == ("invalid_grant", 400)
+
+
+# A member removed from a team ------------------------------------------------------------------
+
+
+class TeamMember:
+    """A member of a team where a vendor's web and device apps are installed, with a token pair
+    of the web app, a code not yet exchanged and a device approval not yet polled for, all in
+    the team; the team's admin has tokens of the same app there too. Admins act over the API."""
+
+    def __init__(self, app, client, make_user, make_app, auth_header):
+        self.app, self.client = app, client
+        self.rs = resource_server(app)
+        self.admin, self.member, vendor = make_user(), make_user(), make_user()
+        self.admin_h = auth_header(self.admin)
+        self.tenant = self.api("post", "/api/v1/tenants", json={"name": "Acme", "edition": "team"})[
+            "id"
+        ]
+        self.add_member()
+        self.workspace = next(
+            w["id"]
+            for w in self.api("get", f"/api/v1/tenants/{self.tenant}/workspaces")["items"]
+            if w["is_default"]
+        )
+        self.web, self.secret = make_app(vendor, "web", name="Vendor CRM")
+        self.device, _ = make_app(vendor, "device", name="Vendor TV")
+        for created in (self.web, self.device):
+            path = f"/api/v1/tenants/{self.tenant}/installations/{created.client_id}"
+            self.api("put", path, json={"kind": "obo"})
+        self.browser = self.signed_in(self.member)
+        self.tokens = self.exchange(self.code()).json
+        self.pending_code = self.code()
+        self.device_code = self.approved_device_code()
+        admin = self.signed_in(self.admin)
+        self.admin_tokens = self.exchange(self.code(admin)).json
+
+    def api(self, method, path, **kwargs):
+        response = self.client.open(path, method=method, headers=self.admin_h, **kwargs)
+        assert response.status_code in (200, 201, 204), (path, response.json)
+        return response.json
+
+    def add_member(self):
+        body = {"email": self.member.email, "role": "member"}
+        self.api("post", f"/api/v1/tenants/{self.tenant}/members", json=body)
+
+    def remove_member(self):
+        self.api("delete", f"/api/v1/tenants/{self.tenant}/members/{self.member.id}")
+
+    def signed_in(self, user):
+        browser = Browser(client=self.app.test_client())
+        browser.login(user.email, PASSWORD)
+        return browser
+
+    def code(self, browser=None):
+        url = authorize_url(self.web.client_id)
+        return query((browser or self.browser).authorize(url, workspace_id=self.workspace))["code"]
+
+    def approved_device_code(self):
+        started = self.client.post(
+            "/oauth/device_authorization", data={"client_id": self.device.client_id}
+        ).json
+        status, html = self.browser.approve_device(
+            started["user_code"], workspace_id=self.workspace
+        )
+        assert status == 200 and "Device connected" in html, html[:300]
+        return started["device_code"]
+
+    def exchange(self, code, dialect="rfc"):
+        if dialect == "rfc":
+            return self.client.post(
+                "/oauth/token",
+                data={
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "redirect_uri": REDIRECT_URI,
+                },
+                headers=basic(self.web.client_id, self.secret),
+            )
+        return self.client.post(
+            "/api/permission/oauth2/token",
+            json={
+                "grant_type": "authorization_code",
+                "code": code,
+                "client_id": self.web.client_id,
+                "redirect_uri": REDIRECT_URI,
+            },
+            headers={"Authorization": f"Bearer {self.secret}"},
+        )
+
+    def refresh(self, refresh_token, dialect="rfc"):
+        if dialect == "rfc":
+            return self.client.post(
+                "/oauth/token",
+                data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+                headers=basic(self.web.client_id, self.secret),
+            )
+        return self.client.post(
+            "/api/permission/oauth2/token",
+            json={
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+                "client_id": self.web.client_id,
+            },
+            headers={"Authorization": f"Bearer {self.secret}"},
+        )
+
+    def poll(self, dialect="rfc"):
+        body = {
+            "grant_type": DEVICE_CODE,
+            "device_code": self.device_code,
+            "client_id": self.device.client_id,
+        }
+        if dialect == "rfc":
+            return self.client.post("/oauth/token", data=body)
+        return self.client.post("/api/permission/oauth2/token", json=body)
+
+    def introspect(self, token):
+        return self.client.post("/oauth/introspect", data={"token": token}, headers=self.rs).json
+
+
+def refusal(response, dialect):
+    assert "access_token" not in response.json, response.json
+    return response.status_code, response.json["error" if dialect == "rfc" else "error_code"]
+
+
+@pytest.fixture
+def team_member(app, client, make_user, make_app, auth_header, fast_passwords):
+    return TeamMember(app, client, make_user, make_app, auth_header)
+
+
+def test_removing_a_member_ends_their_delegated_access_for_good(team_member):
+    t = team_member
+    member_tokens = (t.tokens["access_token"], t.tokens["refresh_token"])
+    admin_tokens = (t.admin_tokens["access_token"], t.admin_tokens["refresh_token"])
+    for token in member_tokens + admin_tokens:
+        assert t.introspect(token)["active"] is True
+
+    t.remove_member()
+
+    def refused_for_good():
+        for token in member_tokens:
+            assert t.introspect(token) == {"active": False}
+        for dialect in ("rfc", "coze"):
+            assert refusal(t.refresh(t.tokens["refresh_token"], dialect), dialect) == (
+                400,
+                "invalid_grant",
+            )
+            assert refusal(t.exchange(t.pending_code, dialect), dialect) == (400, "invalid_grant")
+            assert refusal(t.poll(dialect), dialect)[0] == 400
+
+    refused_for_good()
+    # Nobody else's access changes: the admin's tokens of the same app in the same team stand.
+    for token in admin_tokens:
+        assert t.introspect(token)["active"] is True
+    newest = t.api("get", f"/api/v1/tenants/{t.tenant}/audit")["items"][0]
+    assert (newest["action"], newest["target"]) == ("member.remove", str(t.member.id))
+    assert newest["detail"] == {"destroyed_tokens": 1}
+
+    # Back in the team: nothing from before returns, and a new consent works as ever.
+    t.add_member()
+    refused_for_good()
+    fresh = t.exchange(t.code())
+    assert fresh.status_code == 200, fresh.json
+    assert t.introspect(fresh.json["access_token"])["active"] is True
+
+    # The same refusal as a withdrawn consent, in both dialects.
+    t.api("delete", f"/api/v1/me/authorized-apps/{t.web.client_id}")
+    for dialect in ("rfc", "coze"):
+        assert refusal(t.refresh(t.admin_tokens["refresh_token"], dialect), dialect) == (
+            400,
+            "invalid_grant",
+        )
+
+
+def test_rule_refuses_what_outlives_a_membership(app, team_member):
+    """What a request racing the removal could leave behind: the membership is gone, the rows
+    issued under it are not. The rule alone refuses them on every path."""
+    t = team_member
+    with app.app_context():
+        db.session.query(Membership).filter_by(
+            tenant_id=int(t.tenant), user_id=t.member.id
+        ).delete()
+        db.session.commit()
+    for token in (t.tokens["access_token"], t.tokens["refresh_token"]):
+        assert t.introspect(token) == {"active": False}
+    refreshed = t.refresh(t.tokens["refresh_token"])
+    assert refusal(refreshed, "rfc") == (400, "invalid_grant")
+    assert "no longer a member" in refreshed.json["error_description"]
+    assert refusal(t.refresh(t.tokens["refresh_token"], "coze"), "coze") == (400, "invalid_grant")
+    for dialect in ("rfc", "coze"):
+        assert refusal(t.poll(dialect), dialect) == (400, "invalid_grant")
+    assert refusal(t.exchange(t.pending_code), "rfc") == (400, "invalid_grant")
+    # The consent page no longer offers the team.
+    status, _, html = t.browser.open_consent(authorize_url(t.web.client_id))
+    assert status == 200
+    status, _, _ = t.browser.decide(html, workspace_id=str(t.workspace))
+    assert status == 400

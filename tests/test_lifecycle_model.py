@@ -1,5 +1,8 @@
 """A stateful property test: random lifecycle changes, issuances, refreshes and introspections,
-each answer compared with a plain-Python model of the access rule."""
+each answer compared with a plain-Python model of the access rule.
+
+The person consents to the web app in a team where they are a member (and the app is
+installed), so removing them from the team and adding them back is one of the changes."""
 
 from __future__ import annotations
 
@@ -18,11 +21,12 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from sqlalchemy import select
 
-from server import clients
+from server import clients, tenants
 from server.accounts import personal_tenant
 from server.extensions import db
-from server.models import User
+from server.models import User, Workspace
 from tests.conftest import PASSWORD
 from tests.oauth_support import (
     JWT_BEARER,
@@ -53,6 +57,7 @@ class TokenModel:
     app: AppModel
     generation: int
     family: int
+    membership: int | None = None  # the team membership a web token was issued under
     is_refresh: bool = False
     revoked: bool = False  # explicitly (rotation for refresh tokens)
 
@@ -85,6 +90,18 @@ def make_machine(app, client, make_user, make_app):
             )
             self.world = World()
             self.live: list[TokenModel] = []
+            # A team where the person is a member and the web app is installed by its admin.
+            self.admin = make_user()
+            with app.app_context():
+                admin = db.session.get(User, self.admin.id)
+                self.team = tenants.create_team_tenant(admin, "Team", "team").id
+                tenants.add_member(admin, self.team, self.user.email, "member")
+                clients.install(admin, self.team, web.client_id, "obo")
+                self.workspace = str(
+                    db.session.scalar(select(Workspace.id).where(Workspace.tenant_id == self.team))
+                )
+                db.session.commit()
+            self.membership: int | None = next(_generations)
 
         # Changes ---------------------------------------------------------------------
 
@@ -111,6 +128,26 @@ def make_machine(app, client, make_user, make_app):
                 clients.revoke_authorization(self._actor(), self.web.client_id)
                 db.session.commit()
             self.web.generation = None
+
+        @rule()
+        def remove_from_team(self):
+            if self.membership is None:
+                return
+            with app.app_context():
+                admin = db.session.get(User, self.admin.id)
+                tenants.remove_member(admin, self.team, self.user.id)
+                db.session.commit()
+            self.membership = None
+
+        @rule()
+        def add_to_team(self):
+            if self.membership is not None:
+                return
+            with app.app_context():
+                admin = db.session.get(User, self.admin.id)
+                tenants.add_member(admin, self.team, self.user.email, "member")
+                db.session.commit()
+            self.membership = next(_generations)
 
         @rule()
         def uninstall_service(self):
@@ -184,7 +221,10 @@ def make_machine(app, client, make_user, make_app):
                 assert status in (302, 400)
                 return None
             assert status == 200, html[:200]
-            status, headers, _ = self.browser.decide(html)
+            status, headers, _ = self.browser.decide(html, workspace_id=self.workspace)
+            if self.membership is None:
+                assert status == 400  # the team is no longer offered
+                return None
             code = query(headers["Location"])["code"]
             if self.web.generation is None:
                 self.web.generation = next(_generations)
@@ -200,13 +240,18 @@ def make_machine(app, client, make_user, make_app):
             assert response.status_code == 200, response.json
             family = next(_families)
             access = TokenModel(
-                response.json["access_token"], self.web, self.web.generation, family
+                response.json["access_token"],
+                self.web,
+                self.web.generation,
+                family,
+                membership=self.membership,
             )
             refresh = TokenModel(
                 response.json["refresh_token"],
                 self.web,
                 self.web.generation,
                 family,
+                membership=self.membership,
                 is_refresh=True,
             )
             self.live += [access, refresh]
@@ -233,12 +278,19 @@ def make_machine(app, client, make_user, make_app):
             if not usable:
                 return None
             old.revoked = True
-            access = TokenModel(response.json["access_token"], self.web, old.generation, old.family)
+            access = TokenModel(
+                response.json["access_token"],
+                self.web,
+                old.generation,
+                old.family,
+                membership=old.membership,
+            )
             new = TokenModel(
                 response.json["refresh_token"],
                 self.web,
                 old.generation,
                 old.family,
+                membership=old.membership,
                 is_refresh=True,
             )
             self.live += [access, new]
@@ -252,6 +304,7 @@ def make_machine(app, client, make_user, make_app):
                 not target.deleted
                 and target.enabled
                 and token.generation == target.generation
+                and (target.kind != "web" or token.membership == self.membership)
                 and not token.revoked
                 and token.family not in self.world.families_revoked
             )
@@ -269,7 +322,7 @@ def make_machine(app, client, make_user, make_app):
     return AccessRuleMachine
 
 
-def test_access_rule_model(app, client, make_user, make_app):
+def test_access_rule_model(app, client, make_user, make_app, fast_passwords):
     machine = make_machine(app, client, make_user, make_app)
     run_state_machine_as_test(
         machine,

@@ -79,6 +79,7 @@ def approve(
         tenant_edition=standing.tenant_edition,
         installation=standing.installation,
         authorization_id=standing.authorization_id,
+        member=standing.member,
     )
     if denial:
         raise AccessRefused(denial, client.name)

@@ -116,6 +116,7 @@ def render_error(result: CoreResult, grant_type: str | None) -> Response:
     if isinstance(raised, AccessRefused) and raised.denial not in (
         Denial.APP_MISSING,
         Denial.NOT_AUTHORIZED,
+        Denial.NOT_MEMBER,
         Denial.SUPERSEDED,
         Denial.TOKEN_EXPIRED,
         Denial.TOKEN_REVOKED,

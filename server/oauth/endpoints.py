@@ -1,8 +1,8 @@
 """Introspection (RFC 7662) for resource servers and revocation (RFC 7009) for apps.
 
 Introspection reads the resource server's credentials and the token with its app, tenant,
-installation and consent in one statement, then asks the access rule; Authlib's own payload
-would only look at expiry and revocation.
+installation, consent and the user's membership in one statement, then asks the access rule;
+Authlib's own payload would only look at expiry and revocation.
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ def _payload(row: Any, value: str) -> dict[str, Any]:
         AppView(row.client_id, row.client_type, row.app_status) if row.client_type else None,
         installation=installation,
         authorization_id=row.authorization_row,
+        member=row.member_role is not None,
         now=int(time.time()),
     )
     if denial:

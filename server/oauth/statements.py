@@ -19,6 +19,7 @@ from server.models import (
     AuthorizationCode,
     DeviceCode,
     Installation,
+    Membership,
     OAuthToken,
     ResourceServer,
     Tenant,
@@ -30,6 +31,7 @@ authorizations = Authorization.__table__
 codes = AuthorizationCode.__table__
 device_codes = DeviceCode.__table__
 installations = Installation.__table__
+memberships = Membership.__table__
 tokens = OAuthToken.__table__
 resource_servers = ResourceServer.__table__
 tenants = Tenant.__table__
@@ -44,6 +46,7 @@ STANDING_COLUMNS = (
     installations.c.last_used_at.label("installation_used"),
     authorizations.c.id.label("authorization_row"),
     authorizations.c.last_used_at.label("authorization_used"),
+    memberships.c.role.label("member_role"),  # None when the user is not a member
 )
 
 # An app, with its keys (a service app has a few) and its standing in its own tenant, which is
@@ -81,7 +84,8 @@ SERVICE_KEY = select(keys.c.public_key_pem).where(
 
 
 def with_standing(statement: Any, tenant_id: Any, client_id: Any, user_id: Any) -> Any:
-    """Outer-join the tenant, the app's installation there and the user's consent."""
+    """Outer-join the tenant, the app's installation there, the user's consent and the user's
+    membership of the tenant."""
     return (
         statement.outerjoin(tenants, tenants.c.id == tenant_id)
         .outerjoin(
@@ -94,6 +98,10 @@ def with_standing(statement: Any, tenant_id: Any, client_id: Any, user_id: Any) 
         .outerjoin(
             authorizations,
             and_(authorizations.c.user_id == user_id, authorizations.c.client_id == client_id),
+        )
+        .outerjoin(
+            memberships,
+            and_(memberships.c.tenant_id == tenants.c.id, memberships.c.user_id == user_id),
         )
     )
 
@@ -113,6 +121,13 @@ STANDING = (
         and_(
             authorizations.c.user_id == bindparam("user_id"),
             authorizations.c.client_id == bindparam("client_id"),
+        ),
+    )
+    .outerjoin(
+        memberships,
+        and_(
+            memberships.c.tenant_id == tenants.c.id,
+            memberships.c.user_id == bindparam("user_id"),
         ),
     )
     .where(tenants.c.id == bindparam("tenant_id"))
@@ -195,6 +210,7 @@ _INTROSPECTED = (
     installations.c.kind.label("installation_kind"),
     installations.c.status.label("installation_status"),
     authorizations.c.id.label("authorization_row"),
+    memberships.c.role.label("member_role"),
 )
 INTROSPECT = _token_with_standing(select(*_INTROSPECTED).select_from(tokens)).where(_EITHER_DIGEST)
 # The resource server's credentials too: one row whenever the caller's id exists.

@@ -89,7 +89,8 @@ class SqlStorage:
         return client.view if client else None
 
     def standing(self, client_id: str, tenant_id: int, user_id: int | None) -> Standing:
-        """The tenant's edition, the app's installation there and the user's consent, now.
+        """The tenant's edition, the app's installation there, the user's consent and whether the
+        user is a member of the tenant, now.
 
         One statement. A standing read with the refresh token in this same request is used
         once instead of reading again.
@@ -107,7 +108,7 @@ class SqlStorage:
                 if user_id is not None
                 else None
             )
-            return Standing(None, None, authorization_id)
+            return Standing(None, None, authorization_id, member=False)
         return self._standing_from(row)
 
     def _standing_from(self, row: Any) -> Standing:
@@ -120,7 +121,8 @@ class SqlStorage:
         authorization_id = getattr(row, "authorization_row", None)
         if authorization_id is not None:
             self._last_used[("authorizations", authorization_id)] = row.authorization_used
-        return Standing(row.edition, installation, authorization_id)
+        member = getattr(row, "member_role", None) is not None
+        return Standing(row.edition, installation, authorization_id, member)
 
     # Authorization codes ----------------------------------------------------------------
 

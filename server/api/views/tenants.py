@@ -101,7 +101,8 @@ def update_member(user: User, tenant_id: int, user_id: int, body: MemberUpdate) 
     "/tenants/<tenant_id>/members/<user_id>",
     summary="Remove a member",
     description="Admins only; only a super_admin removes a super_admin, and never the last one "
-    "(409 `last_super_admin`).",
+    "(409 `last_super_admin`). The member's delegated (OBO) tokens and pending codes in the "
+    "tenant end at once.",
     tag="members",
     errors=(403, 409),
 )
