@@ -478,7 +478,13 @@ def uninstall(actor: User, tenant_id: int, client_id: str) -> None:
         tenant_id=tenant_id,
         actor_user_id=actor.id,
         target=client_id,
-        destroyed_tokens=audit.live_tokens(OAuthToken.installation_id == removed),
+        destroyed_tokens=audit.live_tokens(
+            and_(
+                OAuthToken.client_id == client_id,  # the leading columns of an index
+                OAuthToken.tenant_id == tenant_id,
+                OAuthToken.installation_id == removed,
+            )
+        ),
     )
 
 
@@ -521,5 +527,11 @@ def revoke_authorization(user: User, client_id: str) -> None:
         tenant_id=personal.id if personal else None,
         actor_user_id=user.id,
         target=client_id,
-        destroyed_tokens=audit.live_tokens(OAuthToken.authorization_id == removed),
+        destroyed_tokens=audit.live_tokens(
+            and_(
+                OAuthToken.user_id == user.id,  # the leading columns of an index
+                OAuthToken.client_id == client_id,
+                OAuthToken.authorization_id == removed,
+            )
+        ),
     )

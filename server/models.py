@@ -195,7 +195,7 @@ class OAuthToken(Base):
         CheckConstraint(_in("auth_type", AUTH_TYPES), name="ck_oauth_tokens_auth_type"),
         Index("ix_oauth_tokens_family", "family_id"),
         Index("ix_oauth_tokens_client_tenant", "client_id", "tenant_id"),
-        Index("ix_oauth_tokens_client_user", "client_id", "user_id"),
+        Index("ix_oauth_tokens_user_client", "user_id", "client_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -107,17 +107,24 @@ def _begin() -> None:
     g.started = time.perf_counter()
 
 
-def _finish(response: Response) -> Response:
-    headers = response.headers
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault(
+SECURITY_HEADERS = (
+    ("X-Frame-Options", "DENY"),
+    (
         "Content-Security-Policy",
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         "form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'",
-    )
-    headers.setdefault("X-Content-Type-Options", "nosniff")
+    ),
+    ("X-Content-Type-Options", "nosniff"),
     # same-origin: Flask-WTF checks the Referer on HTTPS, and nothing leaks to other sites.
-    headers.setdefault("Referrer-Policy", "same-origin")
+    ("Referrer-Policy", "same-origin"),
+)
+
+
+def _finish(response: Response) -> Response:
+    headers = response.headers
+    # Added unless a view set its own; one pass over the headers rather than one per name.
+    present = {name.lower() for name in headers.keys()}
+    headers.extend([(k, v) for k, v in SECURITY_HEADERS if k.lower() not in present])
     headers["X-Request-Id"] = g.get("request_id", "")
     if face() == "coze":
         headers["X-Tt-Logid"] = g.get("request_id", "")

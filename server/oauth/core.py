@@ -48,16 +48,17 @@ def endpoint_response(name: str, request: DialectRequest) -> CoreResult:
 
 
 def read_only_response(name: str, request: DialectRequest) -> CoreResult:
-    """An endpoint that only reads (introspection), retried once on a fresh connection when the
-    database connection dropped under it: safe, since nothing was written. Any other failure,
-    or a second drop, still becomes a 503."""
+    """An endpoint that only reads (introspection): nothing to commit, and retried once on a
+    fresh connection when the database connection dropped under it, which is safe since
+    nothing was written. Any other failure, or a second drop, still becomes a 503."""
     try:
-        return endpoint_response(name, request)
+        return oauth_server().create_endpoint_response(name, request)
     except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as error:
         if not error.connection_invalidated:
             raise
+    db.session.rollback()
     g.pop("oauth_storage", None)
-    return endpoint_response(name, request)
+    return oauth_server().create_endpoint_response(name, request)
 
 
 def error_result(error: OAuth2Error) -> CoreResult:

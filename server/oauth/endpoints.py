@@ -16,7 +16,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from grants.access import AppView, InstallationView, TokenView, token_denial
-from grants.secrets import digest, matches
+from grants.secrets import REFRESH_TOKEN, digest, matches
 from server.credentials import authenticate_resource_server
 from server.models import OAuthToken
 from server.oauth import statements as sql
@@ -30,26 +30,32 @@ MAX_TOKEN_LENGTH = 256
 def introspect(token: str, hint: str | None = None) -> dict[str, Any]:
     """The RFC 7662 answer for a token string: its claims if active, else only active=false.
 
-    `hint` (RFC 7662 §2.1) needs no second lookup: one statement matches either digest.
+    `hint` (RFC 7662 §2.1) is not needed: the token's own prefix says what kind it is.
     """
     if not _plausible(token):
         return dict(_INACTIVE)
     value = digest(token)
-    row = read_row(sql.INTROSPECT, {"digest": value})
+    row = read_row(sql.INTROSPECT[_kind(token)], {"digest": value})
     return _payload(row, value) if row is not None else dict(_INACTIVE)
 
 
 def introspect_for(server_id: str, secret: str, token: str) -> dict[str, Any] | None:
     """Authenticate the resource server and introspect the token in one round trip; None when
     the credentials are wrong (whatever the token)."""
-    value = digest(token) if _plausible(token) else ""
-    row = read_row(sql.INTROSPECT_FOR, {"server_id": server_id, "digest": value})
+    plausible = _plausible(token)
+    value = digest(token) if plausible else ""
+    statement = sql.INTROSPECT_FOR[_kind(token) if plausible else "access"]
+    row = read_row(statement, {"server_id": server_id, "digest": value})
     # Compare even when the id is unknown, so timing does not tell which ids exist.
     if not matches(secret, row.caller_secret_hash if row is not None else _NO_SECRET):
         return None
     if row is None or row.access_token_hash is None or not value:
         return dict(_INACTIVE)
     return _payload(row, value)
+
+
+def _kind(token: str) -> str:
+    return "refresh" if token.startswith(REFRESH_TOKEN) else "access"
 
 
 def _plausible(token: Any) -> bool:
