@@ -123,7 +123,7 @@ SECURITY_HEADERS = (
 def _finish(response: Response) -> Response:
     headers = response.headers
     # Added unless a view set its own; one pass over the headers rather than one per name.
-    present = {name.lower() for name in headers.keys()}
+    present = {name.lower() for name, _ in headers.items()}
     headers.extend([(k, v) for k, v in SECURITY_HEADERS if k.lower() not in present])
     headers["X-Request-Id"] = g.get("request_id", "")
     if face() == "coze":
