@@ -23,7 +23,7 @@ from authlib.oauth2.rfc8628.endpoint import create_string_user_code
 
 from grants.access import app_may_act
 from grants.base import GrantSupport
-from grants.errors import AccessRefused
+from grants.errors import AccessRefused, TemporarilyUnavailable
 from grants.secrets import DEVICE_CODE, new_secret
 from grants.storage import DeviceRecord
 
@@ -31,6 +31,7 @@ from grants.storage import DeviceRecord
 # 8 characters give 20**8 ≈ 2.6e10 codes.
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
 USER_CODE_LENGTH = 8
+USER_CODE_DRAWS = 5
 
 
 def normalize_user_code(raw: str) -> str | None:
@@ -69,15 +70,20 @@ class DeviceAuthorization(DeviceAuthorizationEndpoint):
         # between threads, so the request's workspace and allowed scope travel explicitly here.
         client = self.authenticate_client(request)
         device_code = new_secret(DEVICE_CODE)
-        user_code = create_string_user_code()
+        # A user code must name one device code; on the rare clash with a stored one, draw again.
+        for _ in range(USER_CODE_DRAWS):
+            user_code = create_string_user_code()
+            if self.server.storage.save_device_code(
+                client.client_id,
+                request.allowed_scope,
+                device_code,
+                normalize_user_code(user_code) or "",
+                getattr(request, "workspace_id", None),
+            ):
+                break
+        else:
+            raise TemporarilyUnavailable(description="No free user code; try again.")
         verification_uri = self.settings["OAUTH_ISSUER"] + "/device"
-        self.server.storage.save_device_code(
-            client.client_id,
-            request.allowed_scope,
-            device_code,
-            normalize_user_code(user_code) or "",
-            getattr(request, "workspace_id", None),
-        )
         data = {
             "device_code": device_code,
             "user_code": user_code,

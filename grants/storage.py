@@ -132,7 +132,8 @@ class Storage(Protocol):
 
     def save_device_code(
         self, client_id: str, scope: str, device_code: str, user_code: str, workspace_id: int | None
-    ) -> None: ...
+    ) -> bool:
+        """Store a pending device code; False (nothing stored) if the user code is taken."""
 
     def service_key(self, client_id: str, kid: str) -> str | None:
         """The PEM of the app's registered public key with this kid."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from grants.device_code import USER_CODE_ALPHABET, normalize_user_code
 from grants.secrets import digest
@@ -81,6 +81,43 @@ def test_device_flow(client, app, person, device_app, dialect):
 
     again = poll(client, device_app.client_id, started["device_code"], dialect)
     assert again.status_code == 400 and again.json["error"] == "invalid_grant"
+
+
+def test_a_clashing_user_code_is_drawn_again(client, app, person, device_app, monkeypatch):
+    drawn = iter(["BCDF-GHJK", "BCDF-GHJK", "LMNP-QRST"])
+    monkeypatch.setattr("grants.device_code.create_string_user_code", lambda: next(drawn))
+    first = start(client, device_app.client_id)
+    second = start(client, device_app.client_id, "coze")
+    assert (first["user_code"], second["user_code"]) == ("BCDF-GHJK", "LMNP-QRST")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(DeviceCode)) == 2
+
+    # Each user code decides its own device code only.
+    status, html = person.approve_device(second["user_code"])
+    assert status == 200 and "Device connected" in html
+    assert poll(client, device_app.client_id, second["device_code"]).status_code == 200
+    pending = poll(client, device_app.client_id, first["device_code"])
+    assert pending.status_code == 400 and pending.json["error"] == "authorization_pending"
+
+
+@pytest.mark.parametrize("dialect", ["rfc", "coze"])
+def test_no_free_user_code_is_a_clear_503(client, app, device_app, monkeypatch, dialect):
+    monkeypatch.setattr("grants.device_code.create_string_user_code", lambda: "BCDF-GHJK")
+    start(client, device_app.client_id)
+    if dialect == "rfc":
+        response = client.post(
+            "/oauth/device_authorization", data={"client_id": device_app.client_id}
+        )
+    else:
+        response = client.post(
+            "/api/permission/oauth2/device/code", json={"client_id": device_app.client_id}
+        )
+    assert response.status_code == 503
+    assert response.json["error"] == "temporarily_unavailable"
+    if dialect == "coze":
+        assert response.json["error_code"] == "temporarily_unavailable"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(DeviceCode)) == 1
 
 
 @pytest.mark.parametrize("dialect", ["rfc", "coze"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from server.models import (
     App,
@@ -254,6 +255,19 @@ CLAIM_CODE = (
 CODE = select(codes.c.client_id, codes.c.family_id).where(codes.c.code_hash == bindparam("digest"))
 
 # Device codes ---------------------------------------------------------------------------------
+
+# A taken user code inserts nothing (and returns no row) instead of failing the transaction.
+_INSERT_DEVICE_CODE = {
+    name: dialect_insert(device_codes)
+    .on_conflict_do_nothing(index_elements=[device_codes.c.user_code_hash])
+    .returning(device_codes.c.id)
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
+def insert_device_code(dialect_name: str) -> Any:
+    return _INSERT_DEVICE_CODE[dialect_name]
+
 
 DEVICE_CODE = select(
     device_codes.c.id,

@@ -285,20 +285,22 @@ class SqlStorage:
         device_code: str,
         user_code: str,
         workspace_id: int | None,
-    ) -> None:
+    ) -> bool:
         now = int(time.time())
-        db.session.add(
-            DeviceCode(
-                device_code_hash=digest(device_code),
-                user_code_hash=digest(user_code),
-                client_id=client_id,
-                scope=scope,
-                workspace_id=workspace_id,
-                status="pending",
-                created_at=now,
-                expires_at=now + self.settings["DEVICE_CODE_TTL"],
-            )
+        inserted = _first(
+            sql.insert_device_code(db.engine.dialect.name),
+            {
+                "device_code_hash": digest(device_code),
+                "user_code_hash": digest(user_code),
+                "client_id": client_id,
+                "scope": scope,
+                "workspace_id": workspace_id,
+                "status": "pending",
+                "created_at": now,
+                "expires_at": now + self.settings["DEVICE_CODE_TTL"],
+            },
         )
+        return inserted is not None
 
     def find_device_code(self, device_code: str) -> DeviceRecord | None:
         if not isinstance(device_code, str) or len(device_code) > 256:
