@@ -264,7 +264,7 @@ class Bench:
     def _profile(self, key: str, workers: list[int] | None) -> list[subprocess.Popen]:
         if not (self.args.profile and workers):
             return []
-        spy = shutil.which("py-spy") or os.environ.get("PY_SPY", "py-spy")
+        spy = os.environ.get("PY_SPY") or shutil.which("py-spy") or str(ROOT / ".venv/bin/py-spy")
         return [
             subprocess.Popen(
                 [
