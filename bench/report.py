@@ -1,5 +1,5 @@
 """The printed figures: one line per scenario as it finishes, then Markdown tables and the
-targets of issue 6, each figure beside the bare baseline measured in the same run."""
+targets (see bench/README.md), each figure beside the bare baseline measured in the same run."""
 
 from __future__ import annotations
 
