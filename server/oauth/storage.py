@@ -18,7 +18,7 @@ from server.extensions import db
 from server.models import AuthorizationCode, DeviceCode, OAuthToken
 from server.oauth import statements as sql
 from server.oauth.execute import first as _first
-from server.oauth.execute import rows as _rows
+from server.oauth.execute import read_rows
 from server.store import Store
 
 LAST_USED_GRANULARITY = 60  # seconds
@@ -61,7 +61,8 @@ class SqlStorage:
         if not isinstance(client_id, str) or len(client_id) > 32:
             return None
         if client_id not in self._clients:
-            found = _rows(sql.CLIENT, {"client_id": client_id})
+            # Usually the request's first statement, so read outside any transaction.
+            found = read_rows(sql.CLIENT, {"client_id": client_id})
             app = found[0] if found else None
             self._clients[client_id] = (
                 Client(
