@@ -134,6 +134,9 @@ def add_member(actor: User, tenant_id: int, email: str, role: str) -> tuple[User
         raise not_found("user")
     if accounts.role_in(user.id, tenant_id) is not None:
         raise DomainError(409, "already_member", "this user is already a member")
+    # A request that raced an earlier removal may have left rows the rule refuses only while
+    # the user is out; they must not come back with the user.
+    _end_delegated_access(tenant_id, user.id)
     membership = Membership(
         tenant_id=tenant_id, user_id=user.id, role=role, created_at=datetime.now(UTC)
     )
@@ -173,9 +176,9 @@ def remove_member(actor: User, tenant_id: int, user_id: int) -> None:
     """Remove a member; what apps hold on their behalf in this tenant goes with them.
 
     Their OBO tokens, unused authorization codes and undecided or approved device codes in
-    the tenant are deleted in the same transaction (one statement each), so a later re-add
-    revives none of them; the access rule refuses anything that races the removal, as the
-    user is no longer a member (grants/access.py).
+    the tenant are deleted in the same transaction (one statement each). The access rule
+    refuses anything a request racing the removal leaves behind, as the user is no longer a
+    member (grants/access.py), and adding them back deletes such leftovers first.
     """
     _, actor_role = require_role(actor, tenant_id, admin=True, lock=True)
     _, membership = _membership(tenant_id, user_id)
@@ -189,12 +192,25 @@ def remove_member(actor: User, tenant_id: int, user_id: int) -> None:
     db.session.execute(
         delete(Membership).where(Membership.tenant_id == tenant_id, Membership.user_id == user_id)
     )
+    destroyed = _end_delegated_access(tenant_id, user_id)
+    audit.record(
+        "member.remove",
+        tenant_id=tenant_id,
+        actor_user_id=actor.id,
+        target=str(user_id),
+        destroyed_tokens=destroyed,
+    )
+
+
+def _end_delegated_access(tenant_id: int, user_id: int) -> int:
+    """Delete the user's OBO tokens, unused codes and undecided or approved device codes in
+    the tenant, one statement each whatever their number; returns how many tokens were live."""
     delegated = and_(
         OAuthToken.tenant_id == tenant_id,
         OAuthToken.user_id == user_id,
         OAuthToken.auth_type == "obo",
     )
-    destroyed = audit.live_tokens(delegated)
+    live = audit.live_tokens(delegated)
     for statement in (
         delete(OAuthToken).where(delegated),
         delete(AuthorizationCode).where(
@@ -209,13 +225,7 @@ def remove_member(actor: User, tenant_id: int, user_id: int) -> None:
         ),
     ):
         db.session.execute(statement.execution_options(synchronize_session=False))
-    audit.record(
-        "member.remove",
-        tenant_id=tenant_id,
-        actor_user_id=actor.id,
-        target=str(user_id),
-        destroyed_tokens=destroyed,
-    )
+    return live
 
 
 # Workspaces

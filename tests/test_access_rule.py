@@ -516,3 +516,9 @@ def test_rule_refuses_what_outlives_a_membership(app, team_member):
     assert status == 200
     status, _, _ = t.browser.decide(html, workspace_id=str(t.workspace))
     assert status == 400
+    # Back in the team, the leftovers stay dead: adding a member deletes them first.
+    t.add_member()
+    for token in (t.tokens["access_token"], t.tokens["refresh_token"]):
+        assert t.introspect(token) == {"active": False}
+    assert refusal(t.refresh(t.tokens["refresh_token"]), "rfc") == (400, "invalid_grant")
+    assert refusal(t.exchange(t.pending_code), "rfc") == (400, "invalid_grant")
