@@ -102,6 +102,12 @@ def targets(results: dict, base: float | None, base_cpu: float | None = None) ->
             ratio = results[large][pct] / results[small][pct]
             verdict = "met" if ratio <= 1.2 else "MISSED"
             lines.append(f"- {large} vs {small}: {pct[:3]} × {ratio:.2f} (target ≤ 1.2): {verdict}")
+        steady = [server_work(results[k]) for k in (large, small)]
+        if all(steady):
+            lines.append(
+                f"- {large} vs {small}: server CPU per request in wrk's CPU per request "
+                f"× {steady[0] / steady[1]:.2f} (the machine's speed of the moment divided out)"
+            )
     lifecycle = [k for k in results if k.startswith("lifecycle@")]
     if len(lifecycle) >= 2:
         for op in results[lifecycle[0]]:
@@ -111,3 +117,13 @@ def targets(results: dict, base: float | None, base_cpu: float | None = None) ->
             verdict = "met" if len(counts) == 1 and slowest < 50 else "MISSED"
             lines.append(f"- {op}: {same}, slowest {slowest:.1f} ms (target < 50 ms): {verdict}")
     return lines
+
+
+def server_work(r: dict) -> float | None:
+    """The server's CPU per request in units of the load generator's CPU per request. wrk does
+    the same work for every request of a scenario, so on a machine whose speed varies from
+    minute to minute (other tenants, caches, frequency) this ratio is steadier than either."""
+    split = r.get("cpu_split_ms", {})
+    if not split.get("wrk"):
+        return None
+    return (split.get("gunicorn", 0) + split.get("postgres", 0)) / split["wrk"]
