@@ -74,6 +74,33 @@ def authorize_url(client_id, path="/oauth/authorize"):
     )
 
 
+def exchange_code(client, client_id, secret, code, dialect="rfc"):
+    """A web app's code exchange in either dialect."""
+    if dialect == "rfc":
+        body = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}
+        return client.post("/oauth/token", data=body, headers=basic(client_id, secret))
+    body = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+    }
+    return client.post(
+        "/api/permission/oauth2/token", json=body, headers={"Authorization": f"Bearer {secret}"}
+    )
+
+
+def refresh_with(client, client_id, secret, refresh_token, dialect="rfc"):
+    """A web app's refresh in either dialect."""
+    if dialect == "rfc":
+        body = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        return client.post("/oauth/token", data=body, headers=basic(client_id, secret))
+    body = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id}
+    return client.post(
+        "/api/permission/oauth2/token", json=body, headers={"Authorization": f"Bearer {secret}"}
+    )
+
+
 class Setup:
     """Tokens of every kind for one person, obtained while everything was allowed."""
 
@@ -87,43 +114,11 @@ class Setup:
         self.service = service_app(app, person.user, make_app)
 
     def exchange(self, code, dialect="rfc"):
-        if dialect == "rfc":
-            return self.client.post(
-                "/oauth/token",
-                data={
-                    "grant_type": "authorization_code",
-                    "code": code,
-                    "redirect_uri": REDIRECT_URI,
-                },
-                headers=basic(self.web.client_id, self.secret),
-            )
-        return self.client.post(
-            "/api/permission/oauth2/token",
-            json={
-                "grant_type": "authorization_code",
-                "code": code,
-                "client_id": self.web.client_id,
-                "redirect_uri": REDIRECT_URI,
-            },
-            headers={"Authorization": f"Bearer {self.secret}"},
-        )
+        return exchange_code(self.client, self.web.client_id, self.secret, code, dialect)
 
     def refresh(self, dialect="rfc"):
-        if dialect == "rfc":
-            return self.client.post(
-                "/oauth/token",
-                data={"grant_type": "refresh_token", "refresh_token": self.tokens["refresh_token"]},
-                headers=basic(self.web.client_id, self.secret),
-            )
-        return self.client.post(
-            "/api/permission/oauth2/token",
-            json={
-                "grant_type": "refresh_token",
-                "refresh_token": self.tokens["refresh_token"],
-                "client_id": self.web.client_id,
-            },
-            headers={"Authorization": f"Bearer {self.secret}"},
-        )
+        refresh_token = self.tokens["refresh_token"]
+        return refresh_with(self.client, self.web.client_id, self.secret, refresh_token, dialect)
 
     def jwt(self, dialect="rfc"):
         client_id, kid, pem = self.service
@@ -387,43 +382,10 @@ class TeamMember:
         return started["device_code"]
 
     def exchange(self, code, dialect="rfc"):
-        if dialect == "rfc":
-            return self.client.post(
-                "/oauth/token",
-                data={
-                    "grant_type": "authorization_code",
-                    "code": code,
-                    "redirect_uri": REDIRECT_URI,
-                },
-                headers=basic(self.web.client_id, self.secret),
-            )
-        return self.client.post(
-            "/api/permission/oauth2/token",
-            json={
-                "grant_type": "authorization_code",
-                "code": code,
-                "client_id": self.web.client_id,
-                "redirect_uri": REDIRECT_URI,
-            },
-            headers={"Authorization": f"Bearer {self.secret}"},
-        )
+        return exchange_code(self.client, self.web.client_id, self.secret, code, dialect)
 
     def refresh(self, refresh_token, dialect="rfc"):
-        if dialect == "rfc":
-            return self.client.post(
-                "/oauth/token",
-                data={"grant_type": "refresh_token", "refresh_token": refresh_token},
-                headers=basic(self.web.client_id, self.secret),
-            )
-        return self.client.post(
-            "/api/permission/oauth2/token",
-            json={
-                "grant_type": "refresh_token",
-                "refresh_token": refresh_token,
-                "client_id": self.web.client_id,
-            },
-            headers={"Authorization": f"Bearer {self.secret}"},
-        )
+        return refresh_with(self.client, self.web.client_id, self.secret, refresh_token, dialect)
 
     def poll(self, dialect="rfc"):
         body = {
