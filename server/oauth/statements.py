@@ -202,12 +202,8 @@ _INTROSPECTED = (
     *(c for c in TOKEN_COLUMNS if c.name not in ("id", "family_id")),
     apps.c.client_type,
     apps.c.status.label("app_status"),
-    tenants.c.edition,
-    installations.c.id.label("installation_row"),
-    installations.c.kind.label("installation_kind"),
-    installations.c.status.label("installation_status"),
-    authorizations.c.id.label("authorization_row"),
-    memberships.c.role.label("member_role"),
+    # Introspection writes no "last used" times, so it needs none.
+    *(c for c in STANDING_COLUMNS if c.name not in ("installation_used", "authorization_used")),
 )
 _DIGEST_COLUMN = {"access": tokens.c.access_token_hash, "refresh": tokens.c.refresh_token_hash}
 INTROSPECT = {
