@@ -126,6 +126,33 @@ def basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Basic {raw}"}
 
 
+def exchange_code(client, client_id, secret, code, dialect="rfc"):
+    """A web app's code exchange in either dialect."""
+    if dialect == "rfc":
+        body = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}
+        return client.post("/oauth/token", data=body, headers=basic(client_id, secret))
+    body = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+    }
+    return client.post(
+        "/api/permission/oauth2/token", json=body, headers={"Authorization": f"Bearer {secret}"}
+    )
+
+
+def refresh_with(client, client_id, secret, refresh_token, dialect="rfc"):
+    """A web app's refresh in either dialect."""
+    if dialect == "rfc":
+        body = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        return client.post("/oauth/token", data=body, headers=basic(client_id, secret))
+    body = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id}
+    return client.post(
+        "/api/permission/oauth2/token", json=body, headers={"Authorization": f"Bearer {secret}"}
+    )
+
+
 def resource_server(app: Any) -> dict[str, str]:
     """Basic credentials of a new resource server, as a header dict."""
     from server.credentials import create_resource_server

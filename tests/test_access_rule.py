@@ -27,8 +27,9 @@ from tests.oauth_support import (
     REDIRECT_URI,
     Browser,
     assertion,
-    basic,
+    exchange_code,
     query,
+    refresh_with,
     resource_server,
     service_app,
 )
@@ -71,33 +72,6 @@ def authorize_url(client_id, path="/oauth/authorize"):
                 "state": "s",
             }
         )
-    )
-
-
-def exchange_code(client, client_id, secret, code, dialect="rfc"):
-    """A web app's code exchange in either dialect."""
-    if dialect == "rfc":
-        body = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}
-        return client.post("/oauth/token", data=body, headers=basic(client_id, secret))
-    body = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "client_id": client_id,
-        "redirect_uri": REDIRECT_URI,
-    }
-    return client.post(
-        "/api/permission/oauth2/token", json=body, headers={"Authorization": f"Bearer {secret}"}
-    )
-
-
-def refresh_with(client, client_id, secret, refresh_token, dialect="rfc"):
-    """A web app's refresh in either dialect."""
-    if dialect == "rfc":
-        body = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-        return client.post("/oauth/token", data=body, headers=basic(client_id, secret))
-    body = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id}
-    return client.post(
-        "/api/permission/oauth2/token", json=body, headers={"Authorization": f"Bearer {secret}"}
     )
 
 

@@ -7,7 +7,14 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.oauth_support import REDIRECT_URI, Browser, basic, query, resource_server
+from tests.oauth_support import (
+    REDIRECT_URI,
+    Browser,
+    basic,
+    query,
+    refresh_with,
+    resource_server,
+)
 
 
 @pytest.fixture
@@ -38,24 +45,6 @@ def obtain(client, person, created, secret):
     return response.json
 
 
-def refresh(client, created, secret, refresh_token, dialect="rfc"):
-    if dialect == "rfc":
-        return client.post(
-            "/oauth/token",
-            data={"grant_type": "refresh_token", "refresh_token": refresh_token},
-            headers=basic(created.client_id, secret),
-        )
-    return client.post(
-        "/api/permission/oauth2/token",
-        json={
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
-            "client_id": created.client_id,
-        },
-        headers={"Authorization": f"Bearer {secret}"},
-    )
-
-
 def active(client, rs, token):
     return client.post("/oauth/introspect", data={"token": token}, headers=rs).json["active"]
 
@@ -64,7 +53,7 @@ def active(client, rs, token):
 def test_refresh_rotates_and_reuse_revokes_the_family(client, person, make_app, rs, dialect):
     created, secret = make_app(person.user, "web")
     first = obtain(client, person, created, secret)
-    second = refresh(client, created, secret, first["refresh_token"], dialect)
+    second = refresh_with(client, created.client_id, secret, first["refresh_token"], dialect)
     assert second.status_code == 200, second.json
     second = second.json
     assert second["refresh_token"] != first["refresh_token"]
@@ -73,11 +62,12 @@ def test_refresh_rotates_and_reuse_revokes_the_family(client, person, make_app, 
         client, rs, second["refresh_token"]
     )
 
-    reuse = refresh(client, created, secret, first["refresh_token"], dialect)
+    reuse = refresh_with(client, created.client_id, secret, first["refresh_token"], dialect)
     assert reuse.status_code == 400 and reuse.json["error"] == "invalid_grant"
     for token in (first["access_token"], second["access_token"], second["refresh_token"]):
         assert not active(client, rs, token)
-    assert refresh(client, created, secret, second["refresh_token"], dialect).status_code == 400
+    again = refresh_with(client, created.client_id, secret, second["refresh_token"], dialect)
+    assert again.status_code == 400
 
 
 def test_web_refresh_requires_the_secret(client, person, make_app):
