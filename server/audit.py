@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
+from server import metrics
 from server.extensions import db
 from server.models import AuditEntry, OAuthToken
 
@@ -30,6 +31,7 @@ def record(
         created_at=datetime.now(UTC),
     )
     db.session.add(entry)
+    metrics.lifecycle_change(db.session, action)
     return entry
 
 

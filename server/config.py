@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from server.dbpool import IdlePingPool
+from server.startup import ConfigError, check_issuer, check_secret_key, flag
 
 DEFAULTS: dict[str, Any] = {
     "OAUTH_ISSUER": "http://127.0.0.1:5000",
@@ -42,9 +43,13 @@ DEFAULTS: dict[str, Any] = {
     "APP_QUOTA_PERSONAL": 10,
     "APP_QUOTA_TEAM": 100,
     "MAX_KEYS_PER_APP": 3,
+    # Operations (server/ops.py, server/logformat.py).
+    "METRICS_ENABLED": False,
+    "METRICS_TOKEN": None,  # when set, /metrics wants `Authorization: Bearer <it>`
+    "LOG_FORMAT": "text",  # or "json"
+    # Present while the server stops (gunicorn.conf.py creates it on SIGTERM): readiness 503.
+    "STOPPING_FILE": None,
 }
-
-_TRUE = {"1", "true", "yes", "on"}
 
 
 def database_url(raw: str) -> str:
@@ -59,41 +64,46 @@ def from_environment(env: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     if env.get("DATABASE_URL"):
         settings["SQLALCHEMY_DATABASE_URI"] = database_url(env["DATABASE_URL"])
-    for name in ("REDIS_URL", "SECRET_KEY", "OAUTH_ISSUER"):
+    for name in ("REDIS_URL", "SECRET_KEY", "OAUTH_ISSUER", "METRICS_TOKEN", "STOPPING_FILE"):
         if env.get(name):
             settings[name] = env[name]
+    if env.get("LOG_FORMAT"):
+        settings["LOG_FORMAT"] = env["LOG_FORMAT"].strip().lower()
     if env.get("OAUTH_JWT_AUDIENCE"):
         settings["OAUTH_JWT_AUDIENCE"] = [
             a.strip() for a in env["OAUTH_JWT_AUDIENCE"].split(",") if a.strip()
         ]
-    for name in ("RATELIMIT_ENABLED", "DEMO_MODE"):
+    for name in ("RATELIMIT_ENABLED", "DEMO_MODE", "METRICS_ENABLED"):
         if env.get(name):
-            settings[name] = env[name].strip().lower() in _TRUE
+            settings[name] = flag(name, env[name])
     return settings
 
 
 def finish(config: dict[str, Any], instance_path: str) -> None:
     """Fill what depends on other settings, and refuse to run without a real secret key."""
     config["OAUTH_ISSUER"] = config["OAUTH_ISSUER"].rstrip("/")
+    check_issuer(config)
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(Path(instance_path) / "oauth.db")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # SQLite serialises writers; waiting beats failing under a few concurrent requests.
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    elif config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # A database that stopped answering fails a request in seconds, not minutes.
+        options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
+        options["connect_args"] = {"connect_timeout": 5, **options.get("connect_args", {})}
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not config.get("OAUTH_JWT_AUDIENCE"):
         config["OAUTH_JWT_AUDIENCE"] = [urlsplit(config["OAUTH_ISSUER"]).netloc]
     config["SESSION_COOKIE_SECURE"] = config["OAUTH_ISSUER"].startswith("https://")
+    check_secret_key(config)
     if not config.get("SECRET_KEY"):
         if config.get("TESTING"):
             config["SECRET_KEY"] = secrets.token_urlsafe(32)
-        elif config.get("DEMO_MODE"):
+        else:  # the demo
             config["SECRET_KEY"] = _instance_secret_key(Path(instance_path))
-        else:
-            raise RuntimeError(
-                "SECRET_KEY is not set. Set it to a long random value "
-                "(python -c 'import secrets; print(secrets.token_urlsafe(32))'), "
-                "or set DEMO_MODE=1 for the embedded demo."
-            )
+    if config["LOG_FORMAT"] not in ("text", "json"):
+        raise ConfigError("LOG_FORMAT", f"expected text or json, got {config['LOG_FORMAT']!r}")
 
 
 def _instance_secret_key(instance: Path) -> str:

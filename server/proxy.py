@@ -11,15 +11,17 @@ import os
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from server.startup import ConfigError
+
 
 def init_app(app: Flask) -> None:
     raw = app.config.get("PROXY_FIX_X_FOR", os.environ.get("PROXY_FIX_X_FOR", "0"))
     try:
         hops = int(raw or 0)
     except (TypeError, ValueError):
-        raise RuntimeError("PROXY_FIX_X_FOR must be a whole number of trusted proxies") from None
+        raise ConfigError("PROXY_FIX_X_FOR", "expected a whole number of trusted proxies") from None
     if hops < 0:
-        raise RuntimeError("PROXY_FIX_X_FOR must not be negative")
+        raise ConfigError("PROXY_FIX_X_FOR", "must not be negative")
     app.config["PROXY_FIX_X_FOR"] = hops
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]

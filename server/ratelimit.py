@@ -19,6 +19,9 @@ from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from server import metrics
+from server.startup import ConfigError
+
 # What each limit counts, and how many per window. Settings of the same name override them.
 DEFAULT_LIMITS = {
     # Failed sign-ins for one account, from anywhere: slows guessing one password.
@@ -40,7 +43,12 @@ def init_app(app: Flask) -> None:
         # A test mapping wins, then the environment (e.g. RATELIMIT_TOKEN_CLIENT="1200 per
         # minute"), then the default; each is checked here so a typo fails at start-up.
         app.config.setdefault(name, os.environ.get(name) or value)
-        parse(app.config[name])
+        try:
+            parse(app.config[name])
+        except ValueError:
+            raise ConfigError(
+                name, f"expected a limit like '600 per minute', got {app.config[name]!r}"
+            ) from None
     uri = app.config.get("REDIS_URL") or "memory://"
     options = {"key_prefix": "oauth:ratelimit"} if uri.startswith("redis") else {}
     app.extensions["ratelimit"] = MovingWindowRateLimiter(storage_from_string(uri, **options))
@@ -64,6 +72,8 @@ def retry_after(limit: str, *keys: str) -> int | None:
         if not strategy.test(item, limit, key):
             reset = strategy.get_window_stats(item, limit, key).reset_time
             waits.append(max(1, math.ceil(reset - time.time())))
+    if waits:
+        metrics.rate_limited(limit)
     return max(waits) if waits else None
 
 
@@ -86,5 +96,6 @@ def take(limit: str, key: str) -> int | None:
     strategy, item = active
     if strategy.hit(item, limit, key):
         return None
+    metrics.rate_limited(limit)
     reset = strategy.get_window_stats(item, limit, key).reset_time
     return max(1, math.ceil(reset - time.time()))

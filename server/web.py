@@ -129,13 +129,15 @@ def _finish(response: Response) -> Response:
     if face() == "coze":
         headers["X-Tt-Logid"] = g.get("request_id", "")
     # The path only: query strings can carry codes and tokens, which never reach the log.
+    took = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
     log.info(
         "%s %s %s %.1fms rid=%s",
         request.method,
         request.path,
         response.status_code,
-        (time.perf_counter() - g.get("started", time.perf_counter())) * 1000,
+        took,
         g.get("request_id"),
+        extra={"status": response.status_code, "duration_ms": round(took, 1)},
     )
     return response
 

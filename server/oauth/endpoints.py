@@ -17,6 +17,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from grants.access import AppView, InstallationView, TokenView, token_denial
 from grants.secrets import REFRESH_TOKEN, digest, matches
+from server import metrics
 from server.credentials import authenticate_resource_server
 from server.models import OAuthToken
 from server.oauth import statements as sql
@@ -87,6 +88,7 @@ def _payload(row: Any, value: str) -> dict[str, Any]:
         now=int(time.time()),
     )
     if denial:
+        metrics.refused(denial)
         return dict(_INACTIVE)
     payload: dict[str, Any] = {
         "active": True,

@@ -16,9 +16,11 @@ from flask import request as flask_request
 from grants.authorization_code import PKCE, AuthorizationCodeGrant
 from grants.clients import Client
 from grants.device_code import DeviceAuthorization, DeviceGrant
+from grants.errors import AccessRefused
 from grants.jwt_bearer import JWTBearerGrant
 from grants.refresh_token import RefreshTokenGrant
 from grants.secrets import ACCESS_TOKEN_SERVICE, ACCESS_TOKEN_USER, REFRESH_TOKEN, new_secret
+from server import metrics
 from server.oauth.endpoints import Introspection, Revocation
 from server.oauth.storage import SqlStorage
 
@@ -80,6 +82,7 @@ class OAuthServer(AuthorizationServer):
 
     def save_token(self, token: dict[str, Any], request: DialectRequest) -> None:
         self.storage.save_token(token, request.issue_context, int(time.time()))
+        metrics.token_issued(request.payload.grant_type, request.issue_context.auth_type)
 
     def _generate_token(
         self,
@@ -122,6 +125,8 @@ class OAuthServer(AuthorizationServer):
     def handle_error_response(self, request: Any, error: OAuth2Error) -> CoreResult:
         # Kept for the dialect that renders it: the Coze dialect words some errors its own way.
         g.oauth_error = error
+        if isinstance(error, AccessRefused):
+            metrics.refused(error.denial)
         return super().handle_error_response(request, error)
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:

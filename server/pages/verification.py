@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from grants.device_code import normalize_user_code
 from grants.errors import AccessRefused
-from server import ratelimit
+from server import metrics, ratelimit
 from server.extensions import db
 from server.models import DeviceCode
 from server.oauth import consent, device
@@ -106,6 +106,7 @@ def _decide(
             return render_installation_needed(client, needed, retry)
         except AccessRefused as error:
             db.session.rollback()
+            metrics.refused(error.denial)
             return error_response(403, "access_denied", error.description, "html")
     if not device.decide(row, context):
         db.session.rollback()

@@ -1,0 +1,125 @@
+"""Prometheus series, recorded where outcomes are already reported: the request's end (requests,
+latency), the token store (tokens issued), the access rule's refusals as the dialects render
+them, the rate limiter's refusals, and the audit trail's committed actions (lifecycle changes).
+
+Labels are bounded: Flask endpoint names, dialects, status codes, grant and auth types, the
+access rule's reasons, limit names and audit actions; never a path, client id or user id.
+Nothing is recorded unless METRICS_ENABLED. Under gunicorn, PROMETHEUS_MULTIPROC_DIR makes
+every worker write its own files there and /metrics sum them (gunicorn.conf.py manages it).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import current_app, has_app_context
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from sqlalchemy import event
+
+REQUESTS = Counter(
+    "oauth_http_requests",
+    "HTTP requests answered, by Flask endpoint, dialect (face) and status code.",
+    ["endpoint", "dialect", "status"],
+)
+LATENCY = Histogram(
+    "oauth_request_duration_seconds",
+    "Time to answer the token, introspection and authorization endpoints.",
+    ["operation", "dialect"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+TOKENS = Counter(
+    "oauth_tokens_issued", "Tokens issued, by grant and auth type.", ["grant", "auth_type"]
+)
+REFUSALS = Counter(
+    "oauth_access_refusals",
+    "Requests the access rule refused (issuance, authorization, introspection), by reason.",
+    ["reason"],
+)
+RATE_LIMITED = Counter(
+    "oauth_rate_limit_refusals", "Requests refused by a rate limit, by limit.", ["limit"]
+)
+LIFECYCLE = Counter(
+    "oauth_lifecycle_changes",
+    "Committed management and lifecycle actions (the audit trail's), by kind.",
+    ["kind"],
+)
+
+# The Flask endpoints whose latency is kept, by what their rule ends with, in the dialects.
+_OPERATIONS = {"/token": "token", "/introspect": "introspection", "/authorize": "authorization"}
+_DIALECT_BLUEPRINTS = ("rfc", "coze")
+_operation_of: dict[str, str | None] = {}
+
+
+def enabled() -> bool:
+    return has_app_context() and bool(current_app.config.get("METRICS_ENABLED"))
+
+
+def operation(endpoint: str, rule: str) -> str | None:
+    """token, introspection or authorization for a dialect's endpoint; None for the rest."""
+    if endpoint not in _operation_of:
+        found = None
+        if endpoint.split(".", 1)[0] in _DIALECT_BLUEPRINTS:
+            found = next((op for end, op in _OPERATIONS.items() if rule.endswith(end)), None)
+        _operation_of[endpoint] = found
+    return _operation_of[endpoint]
+
+
+def request_done(endpoint: str, rule: str, dialect: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(endpoint, dialect, str(status)).inc()
+    op = operation(endpoint, rule)
+    if op:
+        LATENCY.labels(op, dialect).observe(seconds)
+
+
+def token_issued(grant_type: str, auth_type: str) -> None:
+    if enabled():
+        # The URN grants by their last segment: device_code, jwt-bearer.
+        TOKENS.labels(grant_type.rsplit(":", 1)[-1], auth_type).inc()
+
+
+def refused(reason: Any) -> None:
+    if enabled():
+        REFUSALS.labels(str(reason)).inc()
+
+
+def rate_limited(limit: str) -> None:
+    if enabled():
+        RATE_LIMITED.labels(limit).inc()
+
+
+def lifecycle_change(session: Any, kind: str) -> None:
+    """Counted when the session commits it (see _committed), not if it is rolled back."""
+    if enabled():
+        session.info.setdefault("metrics_changes", []).append(kind)
+
+
+def _committed(session: Any) -> None:
+    for kind in session.info.pop("metrics_changes", ()):
+        LIFECYCLE.labels(kind).inc()
+
+
+def _rolled_back(session: Any, *args: Any) -> None:
+    session.info.pop("metrics_changes", None)
+
+
+def exposition() -> bytes:
+    """The text format: summed over every worker's files in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+def listen(session_factory: Any) -> None:
+    if not event.contains(session_factory, "after_commit", _committed):
+        event.listen(session_factory, "after_commit", _committed)
+        event.listen(session_factory, "after_rollback", _rolled_back)
