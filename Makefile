@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format clean
+.PHONY: run serve test lint format clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,13 @@ run: $(BIN)/.installed
 	DEMO_MODE=1 $(BIN)/flask --app wsgi db upgrade
 	DEMO_MODE=1 $(BIN)/flask --app wsgi demo --url http://$(HOST):$(PORT)
 	DEMO_MODE=1 OAUTH_ISSUER=$${OAUTH_ISSUER:-http://$(HOST):$(PORT)} $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+
+# Production: gunicorn with gunicorn.conf.py on the PostgreSQL and Redis of the environment
+# (DATABASE_URL, REDIS_URL, SECRET_KEY, OAUTH_ISSUER; migrations first: docs/deploy.md).
+serve: $(BIN)/.installed
+	@test -n "$$DATABASE_URL" || { echo "make serve: DATABASE_URL (PostgreSQL) is not set" >&2; exit 2; }
+	@test -n "$$REDIS_URL" || { echo "make serve: REDIS_URL is not set" >&2; exit 2; }
+	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
 test: $(BIN)/.installed
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -102,6 +102,9 @@ def finish(config: dict[str, Any], instance_path: str) -> None:
             config["SECRET_KEY"] = secrets.token_urlsafe(32)
         else:  # the demo
             config["SECRET_KEY"] = _instance_secret_key(Path(instance_path))
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if config["METRICS_ENABLED"] and folder and not os.access(folder, os.W_OK):
+        raise ConfigError("PROMETHEUS_MULTIPROC_DIR", f"{folder} is not a writable folder")
     if config["LOG_FORMAT"] not in ("text", "json"):
         raise ConfigError("LOG_FORMAT", f"expected text or json, got {config['LOG_FORMAT']!r}")
 

@@ -39,6 +39,8 @@ class LiveServer:
             SECRET_KEY="live-test-secret-key-0123456789abcdef",
             OAUTH_ISSUER=self.url,
             RATELIMIT_ENABLED="false",
+            # gunicorn.conf.py's drain before a graceful stop: tests stop servers at once.
+            SHUTDOWN_DRAIN_SECONDS="0",
         )
         if config.get("REDIS_URL"):
             environment["REDIS_URL"] = config["REDIS_URL"]
