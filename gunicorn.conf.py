@@ -53,10 +53,10 @@ os.environ.setdefault(
     "STOPPING_FILE", os.path.join(tempfile.gettempdir(), f"oauth-stopping-{os.getpid()}")
 )
 
-if os.environ.get("METRICS_ENABLED", "").strip().lower() in ("1", "true", "yes", "on"):
+_metrics_on = os.environ.get("METRICS_ENABLED", "").strip().lower() in ("1", "true", "yes", "on")
+if _metrics_on and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     # Set before any worker imports prometheus_client, which reads it at import.
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="oauth-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="oauth-metrics-")
 
 
 def on_starting(server) -> None:
