@@ -37,6 +37,8 @@ timeout = 30
 # Requests in flight get this long to finish after SIGTERM (after the drain below).
 graceful_timeout = int(_number("GRACEFUL_TIMEOUT", 20))
 keepalive = 5
+# Several servers may share a host (one per node in tests); none uses gunicornc.
+control_socket_disable = True
 accesslog = None
 errorlog = "-"
 loglevel = "info"

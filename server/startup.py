@@ -71,7 +71,7 @@ def _private_host(host: str) -> bool:
         address = ipaddress.ip_address(host)
     except ValueError:
         return False
-    return address.is_loopback or address.is_private or address.is_link_local
+    return not address.is_global
 
 
 def check_issuer(config: dict[str, Any]) -> None:
