@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
+import requests
 
 from server.startup import ConfigError, check_issuer, check_secret_key
 from tests.live import ROOT, free_port
@@ -16,10 +18,14 @@ GOOD_KEY = "k3y-Zq8vN2xR7tL0pW5mB9cJ4hF6gD1sA"
 
 
 def _environment(base_config: dict, **changes: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("RATELIMIT_", "METRICS_", "PROMETHEUS_", "LOG_FORMAT"))}  # fmt: skip
-    env.update(DATABASE_URL=base_config["SQLALCHEMY_DATABASE_URI"], SECRET_KEY=GOOD_KEY,
-               OAUTH_ISSUER="http://127.0.0.1:5000", SHUTDOWN_DRAIN_SECONDS="0")  # fmt: skip
+    ours = ("RATELIMIT_", "METRICS_", "PROMETHEUS_", "LOG_FORMAT")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
+    env.update(
+        DATABASE_URL=base_config["SQLALCHEMY_DATABASE_URI"],
+        SECRET_KEY=GOOD_KEY,
+        OAUTH_ISSUER="http://127.0.0.1:5000",
+        SHUTDOWN_DRAIN_SECONDS="0",
+    )
     env.pop("DEMO_MODE", None)
     if base_config.get("REDIS_URL"):
         env["REDIS_URL"] = base_config["REDIS_URL"]
@@ -105,16 +111,12 @@ def test_the_good_configuration_starts(base_config, _schema):
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        import requests
-
-        for _ in range(150):
+        for _ in range(300):
             try:
                 r = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
                 break
             except requests.ConnectionError:
                 assert process.poll() is None, process.stderr.read()
-                import time
-
                 time.sleep(0.1)
         assert r.status_code == 200, r.text
     finally:
