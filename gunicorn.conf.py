@@ -49,6 +49,23 @@ forwarded_allow_ips = (
     else ""
 )
 
+if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+    # gunicorn's own lines as JSON too, so that every line of the stream parses; the app adds
+    # its handler to the root logger (server/logformat.py).
+    _json = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "server.logformat.MaskedJsonFormatter"}},
+        "handlers": {"json": _json},
+        "root": {"level": "INFO", "handlers": []},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["json"], "propagate": False},
+            # Off, as without this dictionary: the app's request line replaces it.
+            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+        },
+    }
+
 DRAIN_SECONDS = _number("SHUTDOWN_DRAIN_SECONDS", 5)
 # Workers inherit the environment: the app's readiness looks for this file (STOPPING_FILE).
 os.environ.setdefault(
