@@ -181,8 +181,37 @@ def check(run: Run, issued_under: dict[str, tuple[int | None, int | None]], end:
 def test_access_changes_hold_under_load_across_two_processes(
     app, two_servers, make_user, make_app, auth_header, capsys
 ):
-    a, b = two_servers
-    servers = [a, b]
+    run, counts = load_with_changes(
+        app, list(two_servers), make_user, make_app, auth_header, capsys, label="2 processes"
+    )
+    assert counts["5xx"] == 0, counts
+    assert_held(run, counts)
+    assert_consistent(app)
+
+
+def assert_held(run: Run, counts: Counter) -> None:
+    """No violation, and every kind of change and answer happened."""
+    violations = sum(v for k, v in counts.items() if k.startswith("violation"))
+    assert violations == 0, "\n".join(run.examples[:10])
+    kinds = Counter(c.kind for c in run.changes)
+    assert kinds["disable"] and kinds["uninstall"] and kinds["revoke"], kinds
+    assert counts["introspect 200"] and counts["issue 200"] and counts["refresh 200"], counts
+
+
+def load_with_changes(
+    app,
+    servers,
+    make_user,
+    make_app,
+    auth_header,
+    capsys,
+    *,
+    label: str,
+    seconds: float = SECONDS,
+    midway=None,
+) -> tuple[Run, Counter]:
+    """The load and the changes against `servers` (anything with a .url: server processes, or
+    one proxy in front of several); `midway()` runs halfway through. Prints the counts."""
     owner = make_user()
     headers = auth_header(owner)
     personal = personal_id(app, owner)
@@ -195,11 +224,12 @@ def test_access_changes_hold_under_load_across_two_processes(
     run = Run()
     chains: queue.Queue = queue.Queue()
     for n in range(4):
-        tokens = obo_tokens(servers[n % 2].url, browsers[n % 2], pkce.client_id)
+        tokens = obo_tokens(servers[n % len(servers)].url, browsers[n % len(servers)],
+                            pkce.client_id)  # fmt: skip
         run.keep(tokens["access_token"], pkce.client_id)
         chains.put(tokens)
     stop = threading.Event()
-    deadline = time.monotonic() + SECONDS + 3600  # set for real when the threads start
+    deadline = time.monotonic() + seconds + 3600  # set for real when the threads start
 
     # Keys parsed once: loading a PEM (with its checks) costs far more than signing.
     keys = {app_id: load_pem_private_key(pem.encode(), None) for app_id, _, pem in (flipped, moved)}
@@ -307,8 +337,8 @@ def test_access_changes_hold_under_load_across_two_processes(
         rng = random.Random(7)
         step = 0
         while time.monotonic() < deadline - 0.5:
-            server = servers[step % 2]
-            other = servers[(step + 1) % 2]
+            server = servers[step % len(servers)]
+            other = servers[(step + 1) % len(servers)]
             what = step % 3
             if what == 0:
                 target = rng.choice([flipped[0], pkce.client_id])
@@ -335,10 +365,12 @@ def test_access_changes_hold_under_load_across_two_processes(
     workers = [threading.Thread(target=load, args=(n,)) for n in range(LOAD_THREADS)]
     changer = threading.Thread(target=changes)
     started = time.monotonic()
-    deadline = started + SECONDS
+    deadline = started + seconds
     for t in [*workers, changer]:
         t.start()
-    changer.join(timeout=SECONDS + 60)
+    if midway is not None:
+        threading.Timer(seconds / 2, midway).start()
+    changer.join(timeout=seconds + 60)
     stop.set()
     for t in workers:
         t.join(timeout=60)
@@ -362,7 +394,7 @@ def test_access_changes_hold_under_load_across_two_processes(
     rate = len(run.answers) / elapsed
     lines = [
         f"load with changes: {len(run.answers)} requests in {elapsed:.1f} s ({rate:.0f}/s) "
-        f"over 2 processes, {len(run.changes)} changes, {dropped[0]} connections dropped",
+        f"over {label}, {len(run.changes)} changes, {dropped[0]} connections dropped",
         *(f"  {key:40} {counts[key]}" for key in sorted(counts)),
     ]
     for kind in ("introspect", "issue", "refresh"):
@@ -376,12 +408,7 @@ def test_access_changes_hold_under_load_across_two_processes(
     # Shown even without -s, so that every CI log carries the counts.
     with capsys.disabled():
         print("\n" + "\n".join(lines))
-    assert counts["5xx"] == 0, counts
-    assert violations == 0, "\n".join(run.examples[:10])
-    kinds = Counter(c.kind for c in run.changes)
-    assert kinds["disable"] and kinds["uninstall"] and kinds["revoke"], kinds
-    assert counts["introspect 200"] and counts["issue 200"] and counts["refresh 200"], counts
-    assert_consistent(app)
+    return run, counts
 
 
 def test_the_checker_counts_a_late_active_answer():
