@@ -129,3 +129,19 @@ def test_one_sum_over_two_gunicorn_workers(base_config, _schema, tmp_path):
             assert served() - before == 60
     finally:
         server.stop()
+
+
+def test_the_dashboard_charts_only_series_the_server_has():
+    import json
+
+    from server import metrics
+    from tests.live import ROOT
+
+    ours = {m._name for m in (metrics.REQUESTS, metrics.LATENCY, metrics.TOKENS, metrics.REFUSALS,
+                              metrics.RATE_LIMITED, metrics.LIFECYCLE)}  # fmt: skip
+    exprs = [t["expr"] for p in json.loads((ROOT / "docs/grafana-dashboard.json").read_text())
+             ["panels"] for t in p["targets"]]  # fmt: skip
+    used = {re.sub(r"_(total|bucket|count|sum)$", "", name)
+            for e in exprs for name in re.findall(r"oauth_[a-z_]+", e)}  # fmt: skip
+    assert used and used <= ours, used - ours
+    assert used == ours, ours - used  # every series is on the dashboard
