@@ -340,6 +340,8 @@ def main() -> int:
             "REDIS_URL": redis_url,
             "SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
             "RATELIMIT_ENABLED": "false",
+            # gunicorn.conf.py (read from the project root) drains 5 s before a stop; not here.
+            "SHUTDOWN_DRAIN_SECONDS": "0",
         }
         server = Gunicorn("wsgi:app", env, work / "server.log", args.workers)
         bare = Gunicorn("bench.bare:app", {}, work / "bare.log", args.workers)
