@@ -12,7 +12,7 @@ import requests
 from tests.live import LiveServer
 from tests.oauth_support import resource_server
 
-DRAIN = 2.0
+DRAIN = 1.5
 
 
 def test_sigterm_under_load_loses_nothing_and_readiness_goes_first(
@@ -56,7 +56,7 @@ def test_sigterm_under_load_loses_nothing_and_readiness_goes_first(
     for t in threads:
         t.start()
     try:
-        time.sleep(1.5)
+        time.sleep(1.0)
         stopped_at = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(timeout=30) == 0
