@@ -119,3 +119,24 @@ def test_readiness_names_what_failed_in_process(base_config, _schema, app, dead)
     r = create_app(config).test_client().get("/readyz")
     assert r.status_code == 503
     assert dead in r.get_json()["failed"]
+
+
+def test_readiness_needs_no_slot_in_the_apps_pool(app, client):
+    """Every pooled connection busy (a saturated worker): readiness still answers at once, and
+    leaves the pool as it found it."""
+    from server.extensions import db
+
+    with app.app_context():
+        pool = db.engine.pool
+        held = []
+        try:
+            while pool.checkedout() < pool.size() + pool._max_overflow:
+                held.append(db.engine.connect())
+            busy = pool.checkedout()
+            started = time.monotonic()
+            r = client.get("/readyz")
+            assert r.status_code == 200 and time.monotonic() - started < 3
+            assert pool.checkedout() == busy
+        finally:
+            for connection in held:
+                connection.close()
