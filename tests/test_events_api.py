@@ -19,6 +19,7 @@ from tests.oauth_support import REDIRECT_URI, Browser, basic, hidden, query
 from tests.test_console import Console
 
 API = "/api/v1"
+pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 
 @pytest.fixture

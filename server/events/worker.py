@@ -114,6 +114,10 @@ class Worker:
             future.result()
         self.inflight.clear()
 
+    def close(self) -> None:
+        self.wait()
+        self.pool.shutdown()
+
     def run(self, *, burst: bool = False, now: datetime | None = None) -> int:
         """Deliver until stopped; `burst` stops once nothing is due or in flight. Returns how
         many attempts were started."""
