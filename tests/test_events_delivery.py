@@ -14,11 +14,11 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from server.events import delivery, signing
+from server.events import signing
 from server.events.worker import Worker
 from server.extensions import db
 from server.models import EventDelivery
