@@ -284,3 +284,50 @@ def test_every_event_type_through_the_console(
     # member.removed has no console action: members are managed through the API.
     expected = sorted(set(EVENT_TYPES) - {"member.removed"})
     assert sorted({e.type for e in produced}) == expected
+
+
+def test_console_subscriptions_and_delivery_log(app, client, make_user, make_app, receiver):
+    from server.events.worker import Worker
+
+    owner = make_user()
+    web, _ = make_app(owner)
+    console = Console(app.test_client(), owner)
+    page = f"/console/apps/{web.client_id}/events"
+    assert page in console.get(f"/console/apps/{web.client_id}").get_data(as_text=True)
+    refused = console.post(page, {"url": "https://10.0.0.1/x", "events": "*"}, page=page)
+    assert refused.status_code == 422 and "public address" in refused.get_data(as_text=True)
+
+    shown = console.post(page, {"url": receiver.url, "events": "app.disabled"}, page=page)
+    html = shown.get_data(as_text=True)
+    secret = hidden(html, "signing-secret") or html.split('id="signing-secret"')[1]
+    assert shown.status_code == 200 and "whsec_" in secret
+    assert "whsec_" not in console.get(page).get_data(as_text=True)  # shown once
+
+    console.post(f"/console/apps/{web.client_id}/disable", page=f"/console/apps/{web.client_id}")
+    receiver.status = 500
+    worker = Worker(app)
+    worker.run(burst=True)
+    worker.close()
+    with app.app_context():
+        (sub,) = db.session.query(EventDelivery).all()
+        subscription_id, delivery_id = sub.subscription_id, sub.id
+    log = f"/console/subscriptions/{subscription_id}"
+    html = console.get(log).get_data(as_text=True)
+    assert "app.disabled" in html and "HTTP 500" in html and "Pending" in html
+
+    receiver.status = 200
+    console.post(f"{log}/deliveries/{delivery_id}/redeliver", page=log)
+    worker = Worker(app)
+    worker.run(burst=True)
+    worker.close()
+    html = console.get(log).get_data(as_text=True)
+    assert "Delivered" in html and "HTTP 200" in html
+    assert len(receiver.received) == 2
+
+    client.set_cookie("lang", "zh")
+    console.client.set_cookie("lang", "zh")
+    assert "投递日志" in console.get(log).get_data(as_text=True)
+    console.post(f"/console/subscriptions/{subscription_id}/delete", page=page)
+    assert "whsec_" not in console.get(page).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(EventDelivery).count() == 0

@@ -29,7 +29,8 @@ def _admin_app(actor: User, client_id: str) -> App:
     return app
 
 
-def _subscription(actor: User, subscription_id: int) -> EventSubscription:
+def get_subscription(actor: User, subscription_id: int) -> EventSubscription:
+    """The subscription, if the actor is an admin of its app's tenant (else 404 or 403)."""
     subscription = db.session.get(EventSubscription, subscription_id)
     if subscription is None:
         raise not_found("subscription")
@@ -107,7 +108,7 @@ def create_subscription(
 
 def delete_subscription(actor: User, subscription_id: int) -> None:
     """Delete a subscription with its deliveries and their log."""
-    subscription = _subscription(actor, subscription_id)
+    subscription = get_subscription(actor, subscription_id)
     deliveries = select(EventDelivery.id).where(EventDelivery.subscription_id == subscription.id)
     db.session.execute(
         EventAttempt.__table__.delete().where(EventAttempt.delivery_id.in_(deliveries))
@@ -123,7 +124,7 @@ def deliveries(
     actor: User, subscription_id: int, *, limit: int = 50, before: int | None = None
 ) -> tuple[EventSubscription, list[tuple[EventDelivery, Event, list[EventAttempt]]]]:
     """The subscription's deliveries, newest first, each with its event and its attempts."""
-    subscription = _subscription(actor, subscription_id)
+    subscription = get_subscription(actor, subscription_id)
     if not 1 <= limit <= MAX_PAGE:
         raise DomainError(422, "invalid_value", f"limit must be between 1 and {MAX_PAGE}")
     stmt = (
@@ -149,7 +150,7 @@ def redeliver(
     actor: User, subscription_id: int, delivery_id: int
 ) -> tuple[EventDelivery, Event, list[EventAttempt]]:
     """Queue a delivery again now, whatever its state; the receiver sees the same event id."""
-    subscription = _subscription(actor, subscription_id)
+    subscription = get_subscription(actor, subscription_id)
     delivery = db.session.get(EventDelivery, delivery_id)
     if delivery is None or delivery.subscription_id != subscription.id:
         raise not_found("delivery")
