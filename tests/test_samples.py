@@ -237,3 +237,20 @@ def test_resource_server_cache_is_dropped_by_the_event(
     finally:
         served.close()
         receiver.shutdown()
+
+
+def test_samples_read_the_demo_credentials_unless_the_environment_says(tmp_path, monkeypatch):
+    import json
+
+    from examples.demo import setting
+
+    saved = {"url": "http://127.0.0.1:5000", "apps": {"web": {"client_id": "123"}}}
+    (tmp_path / "demo.json").write_text(json.dumps(saved))
+    monkeypatch.setenv("DEMO_CREDENTIALS", str(tmp_path / "demo.json"))
+    monkeypatch.delenv("CLIENT_ID", raising=False)
+    assert setting("CLIENT_ID", "apps", "web", "client_id") == "123"
+    assert setting("OAUTH_SERVER", "url") == "http://127.0.0.1:5000"
+    assert setting("SCOPE", default="Bot.read") == "Bot.read"
+    assert setting("CLIENT_ID", "apps", "pkce", "client_id") == ""
+    monkeypatch.setenv("CLIENT_ID", "456")
+    assert setting("CLIENT_ID", "apps", "web", "client_id") == "456"
