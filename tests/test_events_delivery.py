@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -244,3 +244,44 @@ def test_a_worker_killed_mid_delivery_loses_nothing(app, client, make_app, owner
     assert len(ids) >= 6 and set(ids) == sent and len(sent) == 3  # duplicates share the id
     items = client.get(f"{API}/subscriptions/{sub['id']}/deliveries", headers=h).json["items"]
     assert [i["status"] for i in items] == ["delivered"] * 3
+
+
+def test_purge_keeps_what_is_owed_and_the_recent_log(app, client, make_app, owner, receivers):
+    from server.events.purge import purge
+    from server.models import Event, EventAttempt, EventSubscription
+
+    user, h = owner
+    receiver = receivers()
+    kept, _ = make_app(user)
+    deleted, _ = make_app(user)
+    subscribe(client, h, kept.client_id, receiver.url)
+    subscribe(client, h, deleted.client_id, receiver.url)
+    client.post(f"{API}/apps/{kept.client_id}/disable", headers=h)
+    assert burst(app) == 1
+    client.post(f"{API}/apps/{kept.client_id}/enable", headers=h)  # pending, never purged
+    assert client.delete(f"{API}/apps/{deleted.client_id}", headers=h).status_code == 204
+
+    def rows() -> tuple[int, ...]:
+        with app.app_context():
+            return tuple(
+                db.session.query(m).count()
+                for m in (EventSubscription, Event, EventDelivery, EventAttempt)
+            )
+
+    with app.app_context():
+        assert purge() == {"deliveries": 0, "subscriptions": 0, "events": 0}  # app.deleted owed
+    assert rows() == (2, 3, 3, 1)
+    receiver.status = 500
+    assert burst(app) == 2
+    with app.app_context():
+        late = datetime.now(UTC) + timedelta(days=31)
+        assert purge(late) == {"deliveries": 1, "subscriptions": 0, "events": 1}
+    assert rows() == (2, 2, 2, 2)  # retries still owed: the deleted app's subscription stays
+    receiver.status = 200
+    with app.app_context():
+        db.session.query(EventDelivery).update({"next_attempt_at": datetime.now(UTC)})
+        db.session.commit()
+    assert burst(app) == 2
+    with app.app_context():
+        assert purge() == {"deliveries": 1, "subscriptions": 1, "events": 1}
+    assert rows() == (1, 1, 1, 2)

@@ -32,6 +32,7 @@ DEFAULTS: dict[str, int | bool] = {
     "EVENTS_CLAIM_IDLE_SECONDS": 60,  # a stream message a worker holds this long is reclaimed
     "EVENTS_CONCURRENCY": 8,  # deliveries in flight per worker
     "EVENTS_MAX_SUBSCRIPTIONS": 10,  # per app
+    "EVENTS_KEEP_DAYS": 30,  # finished deliveries stay in the log this long (events purge)
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -44,8 +45,10 @@ def init_app(app: Flask) -> None:
             app.config.setdefault(name, default)
         elif isinstance(default, bool):
             app.config[name] = raw.strip().lower() in _TRUE
-        else:
+        elif raw.strip().isdigit():
             app.config[name] = int(raw)
+        else:
+            raise RuntimeError(f"{name} must be a whole number of seconds or items, not {raw!r}")
     from server.events import cli
 
     app.cli.add_command(cli.events)

@@ -1,11 +1,14 @@
-"""`flask --app wsgi events worker [--burst]`."""
+"""`flask --app wsgi events worker [--burst]` and `events purge`."""
 
 from __future__ import annotations
+
+import json
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from server.events.purge import purge as purge_log
 from server.events.worker import Worker
 
 events = AppGroup("events", help="Lifecycle events: the delivery worker.")
@@ -18,3 +21,9 @@ def worker(burst: bool) -> None:
     done = Worker(current_app._get_current_object()).run(burst=burst)
     if burst:
         click.echo(f"{done} delivery attempts")
+
+
+@events.command("purge")
+def purge() -> None:
+    """Delete finished deliveries older than EVENTS_KEEP_DAYS, and orphaned subscriptions."""
+    click.echo(json.dumps(purge_log()))

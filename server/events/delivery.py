@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import socket
 import ssl
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from server.extensions import db
 from server.models import Event, EventAttempt, EventDelivery, EventSubscription
 
 BATCH = 50
+log = logging.getLogger("server.events")
 USER_AGENT = "oauth-server-events/1"
 
 
@@ -167,4 +169,11 @@ def record(delivery_id: int, status_code: int | None, error: str | None, now: da
         )
     )
     db.session.commit()
+    log.info(
+        "event delivery %s attempt %s: %s -> %s",
+        delivery_id,
+        delivery.attempts,
+        status_code if status_code is not None else error,
+        delivery.status,
+    )
     return delivery.status

@@ -6,6 +6,7 @@ Either way a delivery is acknowledged only after its attempt is recorded: at lea
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -18,6 +19,7 @@ from flask import Flask
 from server.events import delivery
 from server.extensions import db
 
+log = logging.getLogger("server.events")
 STREAM = "oauth:events:deliveries"
 GROUP = "workers"
 STREAM_MAX_LENGTH = 100_000  # a trimmed message is relayed again once its claim's lease ends
@@ -123,7 +125,15 @@ class Worker:
         many attempts were started."""
         total = 0
         while True:
-            started = self.tick(block_ms=None if burst else 1000, now=now)
+            try:
+                started = self.tick(block_ms=None if burst else 1000, now=now)
+            except redis.ConnectionError as exc:
+                if burst:
+                    raise
+                # The outbox keeps everything owed; carry on once Redis answers again.
+                log.warning("Redis unavailable, retrying: %s", exc)
+                time.sleep(2)
+                continue
             total += started
             if burst and started == 0:
                 if self._free() == self.slots:
