@@ -254,3 +254,21 @@ def test_samples_read_the_demo_credentials_unless_the_environment_says(tmp_path,
     assert setting("CLIENT_ID", "apps", "pkce", "client_id") == ""
     monkeypatch.setenv("CLIENT_ID", "456")
     assert setting("CLIENT_ID", "apps", "web", "client_id") == "456"
+
+
+def test_only_the_browser_facing_oauth_endpoints_answer_other_origins(client):
+    open_to_all = [
+        client.post("/oauth/token", data={"grant_type": "refresh_token"}),
+        client.post("/oauth/revoke", data={"token": "x", "client_id": "1"}),
+        client.get("/.well-known/oauth-authorization-server"),
+    ]
+    for response in open_to_all:
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert "Access-Control-Allow-Credentials" not in response.headers
+    for response in (
+        client.post("/oauth/introspect", data={"token": "x"}),
+        client.get("/api/v1/permissions"),
+        client.get("/login"),
+        client.post("/api/permission/oauth2/token", json={}),
+    ):
+        assert "Access-Control-Allow-Origin" not in response.headers
