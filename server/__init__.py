@@ -26,19 +26,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     app.extensions["store"] = make_store(app.config["REDIS_URL"])
 
-    from server import (
-        api,
-        cli,
-        console,
-        events,
-        i18n,
-        logsafety,
-        oauth,
-        pages,
-        proxy,
-        ratelimit,
-        web,
-    )
+    from server import api, cli, console, i18n, logsafety, oauth, pages, proxy, ratelimit, web
+    from server.events import init_app as init_events
 
     logsafety.init_app(app)
     proxy.init_app(app)
@@ -50,5 +39,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     console.init_app(app)
     api.init_app(app)
     cli.init_app(app)
-    events.init_app(app)
+    init_events(app)
     return app

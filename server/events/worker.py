@@ -48,6 +48,10 @@ class Worker:
         with self.app.app_context():
             try:
                 return delivery.attempt(delivery_id, now)
+            except Exception:
+                # Still owed: the claim's lease runs out and the delivery is taken again.
+                log.exception("event delivery %s: attempt failed", delivery_id)
+                return None
             finally:
                 db.session.remove()
                 if message is not None:
