@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -272,3 +273,25 @@ def test_only_the_browser_facing_oauth_endpoints_answer_other_origins(client):
         client.post("/api/permission/oauth2/token", json={}),
     ):
         assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_device_sample_honours_slow_down(live_server, person, make_app, monkeypatch, capsys):
+    from examples.device_cli import device
+
+    created, _ = make_app(person.user, "device", permissions=["Bot.read"])
+    asked: list[float] = []
+    real_sleep = time.sleep
+
+    def sleep(seconds: float) -> None:
+        """Skip the first two waits (so the second poll comes too early and is told to slow
+        down), then approve and wait only as long as the server's own pace needs."""
+        asked.append(seconds)
+        if len(asked) == 3:
+            user_code = capsys.readouterr().out.split("enter the code ")[1].split()[0]
+            assert person.approve_device(user_code)[0] == 200
+            real_sleep(5.2)
+
+    monkeypatch.setattr(device, "time", SimpleNamespace(sleep=sleep, monotonic=time.monotonic))
+    token = device.sign_in(live_server.url, created.client_id, "Bot.read")
+    assert token["scope"] == "Bot.read"
+    assert asked == [5, 5, 10]  # five seconds more after the slow_down, as RFC 8628 says
