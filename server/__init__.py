@@ -53,6 +53,7 @@ def _create_app(test_config: dict[str, Any] | None) -> Flask:
         ratelimit,
         web,
     )
+    from server.events import init_app as init_events
 
     logsafety.init_app(app)
     logformat.init_app(app)
@@ -66,4 +67,5 @@ def _create_app(test_config: dict[str, Any] | None) -> Flask:
     console.init_app(app)
     api.init_app(app)
     cli.init_app(app)
+    init_events(app)
     return app

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from server import metrics
+from server.events import outbox
 from server.extensions import db
 from server.models import AuditEntry, OAuthToken
 
@@ -21,7 +22,8 @@ def record(
     target: str = "",
     **detail: Any,
 ) -> AuditEntry:
-    """Add an entry to the session; the caller's commit writes it with the change itself."""
+    """Add an entry to the session; the caller's commit writes it with the change itself,
+    and with the lifecycle event it stands for, if any app subscribed to it."""
     entry = AuditEntry(
         tenant_id=tenant_id,
         actor_user_id=actor_user_id,
@@ -32,15 +34,26 @@ def record(
     )
     db.session.add(entry)
     metrics.lifecycle_change(db.session, action)
+    outbox.from_audit(entry)
     return entry
+
+
+def _usable() -> ColumnElement[bool]:
+    now = int(time.time())
+    return or_(
+        and_(OAuthToken.revoked.is_(False), OAuthToken.expires_at > now),
+        and_(OAuthToken.refresh_revoked.is_(False), OAuthToken.refresh_expires_at > now),
+    )
 
 
 def live_tokens(scope: ColumnElement[bool]) -> int:
     """How many access or refresh tokens in `scope` were still usable: one COUNT, recorded as
     `destroyed_tokens` by the actions that end them."""
-    now = int(time.time())
-    live = or_(
-        and_(OAuthToken.revoked.is_(False), OAuthToken.expires_at > now),
-        and_(OAuthToken.refresh_revoked.is_(False), OAuthToken.refresh_expires_at > now),
-    )
-    return db.session.scalar(select(func.count()).select_from(OAuthToken).where(scope, live)) or 0
+    stmt = select(func.count()).select_from(OAuthToken).where(scope, _usable())
+    return db.session.scalar(stmt) or 0
+
+
+def live_token_apps(scope: ColumnElement[bool]) -> list[str]:
+    """The apps holding usable tokens in `scope`, recorded as `apps` so that events reach them."""
+    stmt = select(OAuthToken.client_id).where(scope, _usable()).distinct()
+    return list(db.session.scalars(stmt))

@@ -298,3 +298,79 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(128), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime]
+
+
+class EventSubscription(Base):
+    """Where an app's developer wants its lifecycle events; the signing secret is kept
+    encrypted (server/events/sealing.py) because every delivery must be signed with it.
+
+    No foreign key to apps: the `app.deleted` event still reaches the subscriptions of the
+    app it announces."""
+
+    __tablename__ = "event_subscriptions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(19), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
+class Event(Base):
+    """The outbox: one row per lifecycle event, written in the change's own transaction."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_client_time", "client_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    type: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[int | None] = mapped_column(BigInteger)
+    client_id: Mapped[str] = mapped_column(String(19))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+
+
+class EventDelivery(Base):
+    """One event owed to one subscription: its state, its next attempt and its attempts.
+
+    `claimed_at` marks a delivery handed to a worker (or to the Redis stream); a claim older
+    than the lease is taken again, so a dead worker loses nothing."""
+
+    __tablename__ = "event_deliveries"
+    __table_args__ = (
+        CheckConstraint(
+            _in("status", ("pending", "delivered", "failed")), name="ck_event_deliveries_status"
+        ),
+        Index("ix_event_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_event_deliveries_subscription", "subscription_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("event_subscriptions.id", ondelete="CASCADE")
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class EventAttempt(Base):
+    """One try at a delivery: when, the answer's status code or the network error, and when
+    the next try is due (none once delivered or failed)."""
+
+    __tablename__ = "event_attempts"
+    __table_args__ = (Index("ix_event_attempts_delivery", "delivery_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("event_deliveries.id", ondelete="CASCADE"))
+    attempted_at: Mapped[datetime]
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(200))
+    next_attempt_at: Mapped[datetime | None]

@@ -192,6 +192,13 @@ def remove_member(actor: User, tenant_id: int, user_id: int) -> None:
     db.session.execute(
         delete(Membership).where(Membership.tenant_id == tenant_id, Membership.user_id == user_id)
     )
+    apps = audit.live_token_apps(
+        and_(
+            OAuthToken.tenant_id == tenant_id,
+            OAuthToken.user_id == user_id,
+            OAuthToken.auth_type == "obo",
+        )
+    )
     destroyed = _end_delegated_access(tenant_id, user_id)
     audit.record(
         "member.remove",
@@ -199,6 +206,7 @@ def remove_member(actor: User, tenant_id: int, user_id: int) -> None:
         actor_user_id=actor.id,
         target=str(user_id),
         destroyed_tokens=destroyed,
+        apps=sorted(apps),
     )
 
 

@@ -56,6 +56,11 @@ NEEDS: dict[str, tuple[str | None, str]] = {
     "authorize_app": ("admin", "service"),
     "put_installation": ("admin", "app"),
     "delete_installation": ("admin", "installed"),
+    "list_subscriptions": ("admin", "app"),
+    "create_subscription": ("admin", "app"),
+    "delete_subscription": ("admin", "subscription"),
+    "list_deliveries": ("admin", "subscription"),
+    "redeliver": ("admin", "delivery"),
 }
 
 
@@ -70,6 +75,7 @@ def _body(endpoint: str, values: dict[str, str]) -> dict[str, Any] | None:
                        "redirect_uris": ["https://app.example.com/cb"]},
         "update_app": {"description": f"edited {n}"},
         "put_installation": {"kind": "obo"},
+        "create_subscription": {"url": "https://93.184.215.14/hook", "events": ["*"]},
     }.get(endpoint)  # fmt: skip
 
 
@@ -102,7 +108,7 @@ class Tenancy:
                 target = self.make_user()
                 add_member(self.app, tenant_id, target, "member")
                 values["user_id"] = str(target.id)
-            if kind in ("app", "installed", "consented"):
+            if kind in ("app", "installed", "consented", "subscription", "delivery"):
                 created, _ = clients.register_app(
                     actor, tenant_id, name=f"M{n}", client_type="web",
                     redirect_uris=["https://app.example.com/cb"],
@@ -114,6 +120,22 @@ class Tenancy:
                     from server.oauth.consent import ensure_authorization
 
                     ensure_authorization(caller.id, created.client_id, "")
+            if kind in ("subscription", "delivery"):
+                from server.events import subscriptions
+                from server.models import EventDelivery
+
+                sub, _ = subscriptions.create_subscription(
+                    actor, created.client_id, "https://93.184.215.14/hook", ["*"]
+                )
+                values["subscription_id"] = str(sub.id)
+                if kind == "delivery":
+                    clients.set_status(actor, created.client_id, "disabled")
+                    db.session.flush()
+                    values["delivery_id"] = str(
+                        db.session.query(EventDelivery.id)
+                        .filter_by(subscription_id=sub.id)
+                        .scalar()
+                    )
             if kind in ("service", "key"):
                 created, _ = clients.register_app(
                     actor, tenant_id, name=f"S{n}", client_type="service"

@@ -11,6 +11,18 @@ from server.web import error_response
 
 bp = Blueprint("rfc", __name__)
 
+# Browser apps (pkce) call these from their own origin. They carry no cookie and no ambient
+# credential, so any origin may read the answer; credentialed CORS is never allowed.
+BROWSER_ENDPOINTS = {"rfc.metadata", "rfc.token", "rfc.revoke"}
+
+
+@bp.after_request
+def allow_browser_apps(response: Response) -> Response:
+    if request.endpoint in BROWSER_ENDPOINTS:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
 GRANT_TYPES = [
     "authorization_code",
     "refresh_token",

@@ -1,0 +1,1 @@
+"""Sample client apps of the authorization server; each runs against `make run`'s demo."""

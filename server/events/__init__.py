@@ -1,0 +1,54 @@
+"""Lifecycle events for apps: an outbox written with each change, subscriptions, signed delivery
+by a worker (`flask --app wsgi events worker`), through Redis Streams when REDIS_URL is set."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+EVENT_TYPES = (
+    "app.installed",
+    "app.uninstalled",
+    "app.install_requested",
+    "app.enabled",
+    "app.disabled",
+    "app.deleted",
+    "authorization.granted",
+    "authorization.revoked",
+    "member.removed",
+    "key.added",
+    "key.removed",
+    "secret.rotated",
+)
+
+# Settings and their defaults; the environment overrides them, a test mapping overrides both.
+DEFAULTS: dict[str, int | bool] = {
+    "EVENTS_ALLOW_PRIVATE_HOSTS": False,  # loopback subscription URLs (tests, local demos)
+    "EVENTS_BACKOFF_SECONDS": 30,  # the first retry's delay, doubling after each failure
+    "EVENTS_RETRY_FOR_SECONDS": 24 * 3600,  # then the delivery is marked failed
+    "EVENTS_TIMEOUT_SECONDS": 10,  # per connect and per read, so a hung subscriber costs this
+    "EVENTS_LEASE_SECONDS": 300,  # a claimed delivery not finished by then is taken again
+    "EVENTS_CLAIM_IDLE_SECONDS": 60,  # a stream message a worker holds this long is reclaimed
+    "EVENTS_CONCURRENCY": 8,  # deliveries in flight per worker
+    "EVENTS_MAX_SUBSCRIPTIONS": 10,  # per app
+    "EVENTS_KEEP_DAYS": 30,  # finished deliveries stay in the log this long (events purge)
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def init_app(app: Flask) -> None:
+    for name, default in DEFAULTS.items():
+        raw = os.environ.get(name)
+        if raw is None or name in app.config:
+            app.config.setdefault(name, default)
+        elif isinstance(default, bool):
+            app.config[name] = raw.strip().lower() in _TRUE
+        elif raw.strip().isdigit():
+            app.config[name] = int(raw)
+        else:
+            raise RuntimeError(f"{name} must be a whole number of seconds or items, not {raw!r}")
+    from server.events import cli
+
+    app.cli.add_command(cli.events)
