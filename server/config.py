@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "APP_QUOTA_PERSONAL": 10,
     "APP_QUOTA_TEAM": 100,
     "MAX_KEYS_PER_APP": 3,
+    "SAT_QUOTA": 100,  # live service access tokens per tenant
 }
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -6,7 +6,7 @@ from flask import Flask
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
-from server.permissions import CATALOGUE
+from server.permissions import CATALOGUE, PRIVILEGED_CATALOGUE
 
 CLIENT_TYPES = {
     "web": _l("Web back-end app"),
@@ -79,7 +79,8 @@ ERROR_ADVICE = {
 def permission_words(scope: str | list[str]) -> list[tuple[str, str]]:
     """Each permission name with its description in the person's language."""
     names = scope.split() if isinstance(scope, str) else scope
-    return [(name, gettext(CATALOGUE[name]) if name in CATALOGUE else name) for name in names]
+    every = CATALOGUE | PRIVILEGED_CATALOGUE
+    return [(name, gettext(every[name]) if name in every else name) for name in names]
 
 
 def label(table: dict[str, object], value: str) -> str:
