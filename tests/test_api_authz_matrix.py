@@ -241,8 +241,8 @@ def test_management_api_authorization_matrix(client, tenancy, token_of):
         cells += 1
         if not expected(response.status_code):
             wrong.append(
-                f"{label}: {route.method} {route.path} as {role} on {whose}: {response.status_code} "
-                f"{response.get_data(as_text=True)[:120]}"
+                f"{label}: {route.method} {route.path} as {role} on {whose}: "
+                f"{response.status_code} {response.get_data(as_text=True)[:120]}"
             )
         if not route.public:
             anonymous = _call(client, route, values, {})
