@@ -487,7 +487,7 @@ def document(issuer: str) -> dict[str, Any]:
             "cozeEnterpriseToken",
             "coze",
             "JWT grant of an enterprise-privileged app, the only path that serves one; "
-            "`enterprise_id` is the tenant's id (other apps: 400 `access_deny`, `invalid app type`)",
+            "`enterprise_id` is the tenant's id (other apps: 400 `access_deny`)",
             _coze_body(_COZE_TOKEN_BODY),
             "CozeTokenResponse",
             coze_token_errors,
