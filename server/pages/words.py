@@ -36,6 +36,21 @@ STATUSES = {
     "installed": _l("Installed"),
     "pending": _l("Pending approval"),
 }
+APP_KINDS = {
+    "normal": _l("Normal app"),
+    "channel": _l("Channel app"),
+    "privileged": _l("Enterprise-privileged app"),
+}
+APP_KIND_HINTS = {
+    "normal": _l("Gets tokens for its own tenant, or for the tenants that install it."),
+    "channel": _l(
+        "A service app bound to one of your connectors; it gets tokens only while bound."
+    ),
+    "privileged": _l(
+        "A service app that administers this enterprise (members, billing, organisations, "
+        "workspaces); tokens only through the enterprise path. Team and enterprise tenants only."
+    ),
+}
 KINDS = {
     "obo": _l("On behalf of users (OBO)"),
     "appauth": _l("As the app itself (AppAuth)"),
@@ -96,6 +111,8 @@ def init_app(app: Flask) -> None:
         "edition_label": EDITIONS,
         "status_label": STATUSES,
         "kind_label": KINDS,
+        "app_kind_label": APP_KINDS,
+        "app_kind_hint": APP_KIND_HINTS,
     }
     for name, table in filters.items():
         app.jinja_env.filters[name] = lambda value, table=table: label(table, value)
