@@ -44,11 +44,11 @@ APP_KINDS = {
 APP_KIND_HINTS = {
     "normal": _l("Gets tokens for its own tenant, or for the tenants that install it."),
     "channel": _l(
-        "A service app bound to one of your connectors; it gets tokens only while bound."
+        "Bound to one of your connectors; gets tokens only while bound. Needs the service type."
     ),
     "privileged": _l(
-        "A service app that administers this enterprise (members, billing, organisations, "
-        "workspaces); tokens only through the enterprise path. Team and enterprise tenants only."
+        "Administers this enterprise (members, billing, organisations, workspaces); tokens only "
+        "through the enterprise path. Needs the service type; team and enterprise tenants only."
     ),
 }
 KINDS = {
