@@ -166,3 +166,10 @@ def test_personal_access_tokens_stay_inactive_at_introspection(client, team):
     made = issue(client, team).json
     refused = client.get(f"{API}/me", headers={"Authorization": f"Bearer {made['token']}"})
     assert refused.status_code == 401
+
+
+def test_never_logged(client, team):
+    from server.logsafety import redact
+
+    made = issue(client, team).json
+    assert made["token"] not in redact(f"Authorization: Bearer {made['token']}")
