@@ -3,18 +3,35 @@ enterprise-privileged apps and their token path, in both dialects."""
 
 from __future__ import annotations
 
+import functools
+
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from server import clients
 from server.extensions import db
 from server.models import AuditEntry, User
 from tests.api_helpers import API, add_member, make_team
-from tests.oauth_support import JWT_BEARER, assertion, resource_server, service_app
+from tests.oauth_support import JWT_BEARER, assertion, resource_server
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 AUD = "localhost"
 COZE_TOKEN = "/api/permission/oauth2/token"
+
+
+@functools.cache
+def key_pair() -> tuple[str, str]:
+    """One RSA pair for every app here (private PEM, public PEM): generating is the slow part."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, public.decode()
 
 
 class Team:
@@ -36,14 +53,17 @@ class Team:
         return response.json
 
     def service(self, kind, permissions=("Connector.botChat", "Bot.read"), bind=True):
-        client_id, kid, pem = service_app(
-            self.app,
-            self.owner,
-            self.make_app,
-            tenant_id=self.id,
-            app_kind=kind,
-            permissions=list(permissions),
+        """An authorized service app of this kind with the shared key: (client_id, kid, pem)."""
+        created, _ = self.make_app(
+            self.owner, "service", tenant_id=self.id, app_kind=kind, permissions=list(permissions)
         )
+        client_id = created.client_id
+        pem, public = key_pair()
+        with self.app.app_context():
+            actor = db.session.get(User, self.owner.id)
+            kid = clients.add_key(actor, client_id, public)[0].kid
+            clients.authorize_service_app(actor, client_id)
+            db.session.commit()
         if kind == "channel" and bind:
             self.bind(client_id, self.connector)
         return client_id, kid, pem
@@ -271,30 +291,30 @@ def _scope(perms=None, bots=None):
     }
 
 
-@pytest.mark.parametrize(
-    "scope, code",
-    [
-        (_scope(perms=["Dataset.delete"]), "invalid_scope"),  # never wider than the app
-        (_scope(perms=["Enterprise.members.read"]), "invalid_scope"),
-        ({"account_permission": {"permission_list": []}}, "invalid_request"),
-        ({"account_permission": {"permissions": ["Bot.read"]}}, "invalid_request"),
-        ({"account_permission": ["Bot.read"]}, "invalid_request"),
-        ({"attribute_constraint": {"connector_bot_chat_attribute": {"bot_id_list": []}}},
-         "invalid_request"),
-        ({"attribute_constraint": {"other_attribute": {}}}, "invalid_request"),
-        ({"attribute_constraint": {"connector_bot_chat_attribute": {"bot_id_list": [7]}}},
-         "invalid_request"),
-        ({"workspace_permission": {"workspace_id_list": ["1"]}}, "invalid_request"),
-        ({"extra": 1}, "invalid_request"),
-        (_scope(bots=["a b"]), "invalid_request"),
-        (["Bot.read"], "invalid_request"),
-    ],
-)  # fmt: skip
-def test_scope_object_shapes_refused(team, scope, code):
+REFUSED_SCOPES = [
+    (_scope(perms=["Dataset.delete"]), "invalid_scope"),  # never wider than the app
+    (_scope(perms=["Enterprise.members.read"]), "invalid_scope"),
+    ({"account_permission": {"permission_list": []}}, "invalid_request"),
+    ({"account_permission": {"permissions": ["Bot.read"]}}, "invalid_request"),
+    ({"account_permission": ["Bot.read"]}, "invalid_request"),
+    ({"attribute_constraint": {"connector_bot_chat_attribute": {"bot_id_list": []}}},
+     "invalid_request"),
+    ({"attribute_constraint": {"other_attribute": {}}}, "invalid_request"),
+    ({"attribute_constraint": {"connector_bot_chat_attribute": {"bot_id_list": [7]}}},
+     "invalid_request"),
+    ({"workspace_permission": {"workspace_id_list": ["1"]}}, "invalid_request"),
+    ({"extra": 1}, "invalid_request"),
+    (_scope(bots=["a b"]), "invalid_request"),
+    (["Bot.read"], "invalid_request"),
+]  # fmt: skip
+
+
+def test_scope_object_shapes_refused(team):
     channel = team.service("channel")
-    response = team.jwt(channel, scope=scope)
-    assert error_of(response, "coze") == (400, code), response.json
-    assert response.json["error_message"]
+    for scope, code in REFUSED_SCOPES:
+        response = team.jwt(channel, scope=scope)
+        assert error_of(response, "coze") == (400, code), (scope, response.json)
+        assert response.json["error_message"]
 
 
 @pytest.mark.parametrize("dialect", ["rfc", "coze"])
