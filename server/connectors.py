@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from server import audit, values
 from server.errors import DomainError, not_found
@@ -51,7 +51,9 @@ def create_connector(actor: User, tenant_id: int, *, name: str, description: str
         raise DomainError(
             422, "personal_tenant", "connectors are defined by team and enterprise tenants"
         )
-    count = len(list_connectors(actor, tenant_id))
+    count = db.session.scalar(
+        select(func.count()).select_from(Connector).where(Connector.tenant_id == tenant_id)
+    )
     if count >= MAX_CONNECTORS:
         raise DomainError(
             409, "quota_exceeded", f"a tenant may have at most {MAX_CONNECTORS} connectors"

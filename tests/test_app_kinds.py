@@ -212,7 +212,7 @@ def test_every_kind_counts_toward_the_quota(app, team):
 # Connectors and channel apps ---------------------------------------------------------------
 
 
-def test_connector_crud(team):
+def test_connector_crud(team, monkeypatch):
     base = f"/tenants/{team.id}/connectors"
     made = team.api("post", base, json={"name": "Web shop", "description": "Our store"})
     assert made["name"] == "Web shop" and made["tenant_id"] == str(team.id)
@@ -223,6 +223,16 @@ def test_connector_crud(team):
     team.api("delete", f"/connectors/{made['id']}")
     gone = team.client.get(f"{API}/connectors/{made['id']}", headers=team.headers)
     assert gone.status_code == 404
+    from tests.api_helpers import personal_id
+
+    personal = personal_id(team.app, team.owner)
+    refused = team.client.post(
+        f"{API}/tenants/{personal}/connectors", json={"name": "X"}, headers=team.headers
+    )
+    assert (refused.status_code, refused.json["error"]) == (422, "personal_tenant")
+    monkeypatch.setattr("server.connectors.MAX_CONNECTORS", 1)  # the team has one
+    over = team.client.post(f"{API}{base}", json={"name": "Y"}, headers=team.headers)
+    assert (over.status_code, over.json["error"]) == (409, "quota_exceeded")
 
 
 def test_binding_rules(team, make_user, auth_header):
