@@ -17,6 +17,10 @@ ADMIN_ROLES = ("super_admin", "admin")
 CLIENT_TYPES = ("web", "pkce", "device", "service")
 OBO_CLIENT_TYPES = ("web", "pkce", "device")
 AUTH_TYPES = ("obo", "appauth")
+# Coze's app types: normal apps, channel apps (bound to a connector) and enterprise-privileged
+# apps (tokens only through the enterprise path); the last two are service apps.
+APP_KINDS = ("normal", "channel", "privileged")
+SERVICE_ONLY_KINDS = ("channel", "privileged")
 
 
 class Denial(StrEnum):
@@ -32,6 +36,8 @@ class Denial(StrEnum):
     TOKEN_EXPIRED = "token_expired"
     TOKEN_REVOKED = "token_revoked"
     SUPERSEDED = "superseded"  # issued under an installation or consent that has since ended
+    NO_CONNECTOR = "no_connector"  # a channel app with no connector bound
+    WRONG_PATH = "wrong_path"  # privileged apps only through the enterprise path, and only they
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +45,8 @@ class AppView:
     client_id: str
     client_type: str
     status: str
+    app_kind: str = "normal"
+    connector_binding: int | None = None  # channel apps: the current binding's generation
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,16 @@ class TokenView:
     revoked: bool
     installation_id: int | None
     authorization_id: int | None
+    connector_binding: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceTokenView:
+    """A service access token and what it reaches, as read at introspection."""
+
+    expires_at: int | None  # None: never expires
+    tenant_exists: bool
+    workspaces_missing: int  # workspaces on its list that no longer exist in its tenant
 
 
 def auth_type_of(client_type: str) -> str:
@@ -83,6 +101,22 @@ def app_may_act(app: AppView | None, *, auth_type: str | None = None) -> Denial 
     return None
 
 
+def kind_denial(
+    app: AppView, *, enterprise_path: bool | None, connector_binding: int | None = None
+) -> Denial | None:
+    """What the app's kind requires: a privileged app acts only through the enterprise path and
+    that path serves nothing else (`enterprise_path` None: not an issuance, nothing to check);
+    a channel app needs a connector, and its tokens the binding they were issued under."""
+    if enterprise_path is not None and enterprise_path != (app.app_kind == "privileged"):
+        return Denial.WRONG_PATH
+    if app.app_kind == "channel":
+        if app.connector_binding is None:
+            return Denial.NO_CONNECTOR
+        if connector_binding is not None and connector_binding != app.connector_binding:
+            return Denial.SUPERSEDED
+    return None
+
+
 def standing_denial(
     app: AppView | None,
     *,
@@ -92,6 +126,8 @@ def standing_denial(
     authorization_id: int | None,
     member: bool,
     issued_under: tuple[int | None, int | None] | None = None,
+    enterprise_path: bool | None = None,
+    connector_binding: int | None = None,
 ) -> Denial | None:
     """May `app` act in this tenant (for this user) right now? None when it may.
 
@@ -101,9 +137,14 @@ def standing_denial(
     id, authorization id) a code, device approval, refresh token or access token was issued
     under: those must still be the current ones, so that a reinstall or re-consent never
     revives what was destroyed. (A member's removal deletes what was issued to them in the
-    tenant, so a re-add revives nothing either.)
+    tenant, so a re-add revives nothing either.) `enterprise_path` and `connector_binding`:
+    see kind_denial.
     """
     denial = app_may_act(app, auth_type=auth_type)
+    if denial:
+        return denial
+    assert app is not None
+    denial = kind_denial(app, enterprise_path=enterprise_path, connector_binding=connector_binding)
     if denial:
         return denial
     if tenant_edition is None:
@@ -148,4 +189,15 @@ def token_denial(
         authorization_id=authorization_id,
         member=member,
         issued_under=(token.installation_id, token.authorization_id),
+        # A channel app's token carries its binding; 0 stands for "none", which never matches.
+        connector_binding=token.connector_binding or 0,
     )
+
+
+def service_token_denial(token: ServiceTokenView, *, now: int) -> Denial | None:
+    """Is this service access token usable now? (A revoked one no longer exists at all.)"""
+    if token.expires_at is not None and token.expires_at <= now:
+        return Denial.TOKEN_EXPIRED
+    if not token.tenant_exists or token.workspaces_missing:
+        return Denial.SUPERSEDED
+    return None

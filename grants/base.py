@@ -37,8 +37,15 @@ class GrantSupport:
             raise AccessRefused(denial, client.name)
         return client
 
-    def enforce_access(self, context: IssueContext, *, issued_under: bool = True) -> None:
-        """The access rule, at issuance: raise AccessRefused unless the app may act now."""
+    def enforce_access(
+        self,
+        context: IssueContext,
+        *,
+        issued_under: bool = True,
+        enterprise_path: bool | None = None,
+    ) -> None:
+        """The access rule, at issuance: raise AccessRefused unless the app may act now.
+        `enterprise_path`: whether a JWT grant came through the enterprise (privileged) path."""
         client = self.storage.client(context.client_id)
         standing = self.storage.standing(context.client_id, context.tenant_id, context.user_id)
         denial = standing_denial(
@@ -51,12 +58,15 @@ class GrantSupport:
             issued_under=(context.installation_id, context.authorization_id)
             if issued_under
             else None,
+            enterprise_path=enterprise_path,
+            connector_binding=context.connector_binding if issued_under else None,
         )
         if denial:
             raise AccessRefused(denial, client.name if client else None)
         if not issued_under:
             context.installation_id = standing.installation.id if standing.installation else None
             context.authorization_id = standing.authorization_id
+            context.connector_binding = client.connector_binding if client else None
 
     def save_issued_token(self, token: dict[str, Any], context: IssueContext) -> None:
         self.storage.save_token(token, context, self.now())

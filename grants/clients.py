@@ -40,10 +40,14 @@ class Client(ClientMixin):
     redirect_uris: tuple[str, ...]
     permissions: tuple[str, ...]
     client_secret_hash: str | None
+    app_kind: str = "normal"
+    connector_binding: int | None = None
 
     @property
     def view(self) -> AppView:
-        return AppView(self.client_id, self.client_type, self.status)
+        return AppView(
+            self.client_id, self.client_type, self.status, self.app_kind, self.connector_binding
+        )
 
     @property
     def is_public(self) -> bool:

@@ -18,6 +18,8 @@ _RFC = {
     Denial.SUPERSEDED: ("invalid_grant", 400),
     Denial.TOKEN_EXPIRED: ("invalid_grant", 400),
     Denial.TOKEN_REVOKED: ("invalid_grant", 400),
+    Denial.NO_CONNECTOR: ("unauthorized_client", 400),
+    Denial.WRONG_PATH: ("unauthorized_client", 400),
 }
 
 _DESCRIPTIONS = {
@@ -31,6 +33,10 @@ _DESCRIPTIONS = {
     Denial.SUPERSEDED: "The grant was issued under an installation or consent that has ended.",
     Denial.TOKEN_EXPIRED: "The grant has expired.",
     Denial.TOKEN_REVOKED: "The grant has been revoked.",
+    # Coze's own words, in both dialects.
+    Denial.NO_CONNECTOR: "connector app should bind connector id",
+    Denial.WRONG_PATH: "invalid app type: privileged apps get tokens only through the "
+    "enterprise path, and that path serves no other app",
 }
 
 

@@ -1,7 +1,12 @@
-"""JWT bearer grant (RFC 7523) for service apps: AppAuth tokens, never a refresh token."""
+"""JWT bearer grant (RFC 7523) for service apps: AppAuth tokens, never a refresh token.
+
+Beyond RFC 7523 it takes Coze's parameters: `duration_seconds`, `enterprise_id` (the enterprise
+path of privileged apps) and `bot_id_list` (a channel app's token narrowed to some bots).
+"""
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -15,6 +20,9 @@ from grants.storage import IssueContext
 
 MIN_JTI_LENGTH = 16
 MAX_CLAIM_LENGTH = 256
+MAX_BOTS = 100
+_BOT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ID = re.compile(r"^[1-9][0-9]{0,18}$")
 
 
 class ServiceItself:
@@ -99,7 +107,11 @@ class JWTBearerGrant(GrantSupport, _JWTBearerGrant):
         super().validate_token_request()
         client: Client = self.request.client
         duration = self._duration()
-        tenant_id = getattr(self.request, "target_tenant_id", None) or client.tenant_id
+        enterprise_id = self._enterprise_id()
+        bot_ids = self._bot_ids(client)
+        tenant_id = (
+            enterprise_id or getattr(self.request, "target_tenant_id", None) or client.tenant_id
+        )
         context = IssueContext(
             client_id=client.client_id,
             auth_type="appauth",
@@ -108,9 +120,32 @@ class JWTBearerGrant(GrantSupport, _JWTBearerGrant):
             session_name=self._claims.get("session_name"),
             family_id=secrets.token_hex(16),
             access_ttl=duration,
+            bot_ids=bot_ids,
         )
-        self.enforce_access(context, issued_under=False)
+        self.enforce_access(context, issued_under=False, enterprise_path=enterprise_id is not None)
         self.request.issue_context = context
+
+    def _enterprise_id(self) -> int | None:
+        raw = self.request.payload.data.get("enterprise_id")
+        if raw is None or raw == "":
+            return None
+        if not isinstance(raw, str) or not _ID.match(raw) or int(raw) > 2**63 - 1:
+            raise InvalidRequestError("'enterprise_id' must be a tenant's numeric id.")
+        return int(raw)
+
+    def _bot_ids(self, client: Client) -> list[str] | None:
+        """The bots a channel app's token is narrowed to (space-separated ids), or None."""
+        raw = self.request.payload.data.get("bot_id_list")
+        if raw is None:
+            return None
+        if client.app_kind != "channel":
+            raise InvalidScopeError("A bot list narrows only a channel app's token.")
+        bots = list(dict.fromkeys(raw.split())) if isinstance(raw, str) else []
+        if not bots or len(bots) > MAX_BOTS or not all(_BOT_ID.match(b) for b in bots):
+            raise InvalidRequestError(
+                f"'bot_id_list' must hold 1 to {MAX_BOTS} bot ids (letters, digits, '-', '_')."
+            )
+        return bots
 
     def _duration(self) -> int:
         raw = self.request.payload.data.get("duration_seconds")

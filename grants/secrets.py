@@ -18,6 +18,7 @@ AUTHORIZATION_CODE = "code_"
 DEVICE_CODE = "czd_"
 CLIENT_SECRET = "cs_"
 PERSONAL_ACCESS_TOKEN = "pat_"
+SERVICE_ACCESS_TOKEN = "sat_"  # a tenant's service access token
 RESOURCE_SERVER_SECRET = "rss_"
 
 

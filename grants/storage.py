@@ -28,6 +28,8 @@ class IssueContext:
     session_name: str | None = None
     family_id: str = ""
     access_ttl: int | None = None
+    connector_binding: int | None = None  # channel apps: the binding issued under
+    bot_ids: list[str] | None = None  # channel apps: the bots a scope object narrowed to
 
 
 @dataclass(frozen=True, slots=True)

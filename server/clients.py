@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from flask import current_app
 from sqlalchemy import and_, delete, func, or_, select, update
 
-from grants.access import ADMIN_ROLES, CLIENT_TYPES, auth_type_of
+from grants.access import ADMIN_ROLES, APP_KINDS, CLIENT_TYPES, SERVICE_ONLY_KINDS, auth_type_of
 from grants.secrets import CLIENT_SECRET, digest, new_secret
 from keys import KeyError_, generate_key_pair, load_public_key, thumbprint
 from keys import public_key_pem as pem_of
@@ -25,6 +25,7 @@ from server.models import (
     AppKey,
     Authorization,
     AuthorizationCode,
+    Connector,
     DeviceCode,
     Installation,
     OAuthToken,
@@ -35,6 +36,7 @@ from server.models import (
 from server.tenants import require_role
 
 STATUSES = ("enabled", "disabled")
+UNCHANGED = object()  # a field left out of an edit, where None is a value of its own
 _CLIENT_ID_LOW = 10**18  # 19 digits, the first not zero, like Coze's numeric app ids
 
 
@@ -104,19 +106,22 @@ def register_app(
     description: str = "",
     redirect_uris: list[str] | None = None,
     permissions: list[str] | None = None,
+    app_kind: str = "normal",
 ) -> tuple[App, str | None]:
-    """A new app in the tenant, within its quota; returns the clear secret for web apps."""
+    """A new app in the tenant, within its quota (apps of every kind count); returns the clear
+    secret for web apps."""
     tenant, _ = require_role(actor, tenant_id, admin=True, lock=True)
     if client_type not in CLIENT_TYPES:
         raise DomainError(
             422, "invalid_value", f"client_type must be one of {', '.join(CLIENT_TYPES)}"
         )
+    _check_kind(app_kind, client_type, tenant)
     name = values.text(name, "name", max_length=100)
     description = values.text(
         description, "description", max_length=1000, min_length=0, multiline=True
     )
     uris = values.redirect_uris(redirect_uris, client_type)
-    perms = _permissions(permissions)
+    perms = _permissions(permissions, app_kind)
     quota = _quota(tenant)
     count = db.session.scalar(
         select(func.count()).select_from(App).where(App.tenant_id == tenant_id)
@@ -140,6 +145,7 @@ def register_app(
         created_by=actor.id,
         created_at=now,
         updated_at=now,
+        app_kind=app_kind,
     )
     db.session.add(app)
     db.session.flush()
@@ -149,12 +155,27 @@ def register_app(
         actor_user_id=actor.id,
         target=app.client_id,
         client_type=client_type,
+        app_kind=app_kind,
     )
     return app, secret
 
 
-def _permissions(names: list[str] | None) -> list[str]:
-    return permissions.validate(names if names is not None else [])
+def _check_kind(app_kind: str, client_type: str, tenant: Tenant) -> None:
+    # Only admins create apps at all (require_role), so privileged apps too.
+    if app_kind not in APP_KINDS:
+        raise DomainError(422, "invalid_value", f"app_kind must be one of {', '.join(APP_KINDS)}")
+    if app_kind in SERVICE_ONLY_KINDS and client_type != "service":
+        raise DomainError(422, "kind_mismatch", f"{app_kind} apps must be service apps")
+    if app_kind == "privileged" and tenant.edition == "personal":
+        raise DomainError(
+            422,
+            "personal_tenant",
+            "privileged apps are created only in team and enterprise tenants",
+        )
+
+
+def _permissions(names: list[str] | None, app_kind: str = "normal") -> list[str]:
+    return permissions.validate(names if names is not None else [], app_kind)
 
 
 def update_app(
@@ -166,12 +187,20 @@ def update_app(
     redirect_uris: list[str] | None = None,
     permissions: list[str] | None = None,
     client_type: str | None = None,
+    app_kind: str | None = None,
+    connector_id: int | None | object = UNCHANGED,
 ) -> App:
-    """Edit what may change; `client_type` may be repeated but never changed (422)."""
-    app = _app(actor, client_id, admin=True)
+    """Edit what may change; `client_type` and `app_kind` may be repeated but never changed
+    (422). `connector_id` binds a channel app to a connector of its tenant, None unbinds."""
+    app = _app(actor, client_id, admin=True, lock=connector_id is not UNCHANGED)
     if client_type is not None and client_type != app.client_type:
         raise DomainError(422, "immutable_field", "client_type cannot change after creation")
+    if app_kind is not None and app_kind != app.app_kind:
+        raise DomainError(422, "immutable_field", "app_kind cannot change after creation")
     changed: list[str] = []
+    if connector_id is not UNCHANGED:
+        _bind(app, connector_id)  # type: ignore[arg-type]
+        changed.append("connector_id")
     if name is not None:
         app.name = values.text(name, "name", max_length=100)
         changed.append("name")
@@ -184,7 +213,7 @@ def update_app(
         app.redirect_uris = values.redirect_uris(redirect_uris, app.client_type)
         changed.append("redirect_uris")
     if permissions is not None:
-        app.permissions = _permissions(permissions)
+        app.permissions = _permissions(permissions, app.app_kind)
         changed.append("permissions")
     if changed:
         app.updated_at = _now()
@@ -197,6 +226,24 @@ def update_app(
         fields=changed,
     )
     return app
+
+
+def _bind(app: App, connector_id: int | None) -> None:
+    """Bind (or rebind, or with None unbind) a channel app. Every change draws a new binding
+    generation, so the tokens of the previous binding end at once and never come back."""
+    if app.app_kind != "channel":
+        raise DomainError(422, "not_channel_app", "only channel apps are bound to a connector")
+    if connector_id is not None:
+        connector = db.session.get(Connector, connector_id)
+        if connector is None or connector.tenant_id != app.tenant_id:
+            raise not_found("connector")
+    app.connector_id = connector_id
+    app.connector_binding = new_binding() if connector_id is not None else None
+
+
+def new_binding() -> int:
+    """A fresh binding generation: random, so no process need coordinate with another."""
+    return 1 + secrets.randbelow(2**62)
 
 
 def rotate_secret(actor: User, client_id: str) -> str:
@@ -420,6 +467,10 @@ def install(actor: User, tenant_id: int, client_id: str, kind: str) -> Installat
     """
     tenant, _ = require_role(actor, tenant_id, admin=True)
     app = _any_app(client_id)
+    if app.app_kind == "privileged" and app.tenant_id != tenant_id:
+        raise DomainError(
+            422, "kind_mismatch", "a privileged app acts only in the enterprise that owns it"
+        )
     expected = auth_type_of(app.client_type)
     if kind not in ("obo", "appauth"):
         raise DomainError(422, "invalid_value", "kind must be 'obo' or 'appauth'")

@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "APP_QUOTA_PERSONAL": 10,
     "APP_QUOTA_TEAM": 100,
     "MAX_KEYS_PER_APP": 3,
+    "SAT_QUOTA": 100,  # live service access tokens per tenant
     # Operations (server/ops.py, server/logformat.py).
     "METRICS_ENABLED": False,
     "METRICS_TOKEN": None,  # when set, /metrics wants `Authorization: Bearer <it>`

@@ -20,7 +20,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, redirect, request
 from flask_babel import Babel, get_locale
 
-from server.permissions import CATALOGUE
+from server.permissions import CATALOGUE, PRIVILEGED_CATALOGUE
 
 LANGUAGES = {"en": "English", "zh": "简体中文"}
 # The `lang` attribute of <html>, per locale: zh here is Simplified Chinese.
@@ -75,7 +75,7 @@ def extract_catalogue(
     fileobj: Any, keywords: Any, comment_tags: Any, options: Any
 ) -> Iterator[tuple[int, str, str, list[str]]]:
     """A Babel extractor for the permission descriptions, which the consent page translates."""
-    for name, description in CATALOGUE.items():
+    for name, description in (CATALOGUE | PRIVILEGED_CATALOGUE).items():
         yield 0, "gettext", description, [f"permission {name}"]
 
 

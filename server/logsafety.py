@@ -14,8 +14,8 @@ from typing import Any
 from flask import Flask
 
 # The prefixes of grants/secrets.py: access, service, refresh, device, code, client secret,
-# personal access token, resource server secret.
-CREDENTIAL = re.compile(r"\b(czu|czs|czr|czd|code|cs|pat|rss)_[A-Za-z0-9_-]{20,}")
+# personal access token, service access token, resource server secret.
+CREDENTIAL = re.compile(r"\b(czu|czs|czr|czd|code|cs|pat|sat|rss)_[A-Za-z0-9_-]{20,}")
 _installed = False
 
 

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 from sqlalchemy.types import TypeDecorator
 
-from grants.access import AUTH_TYPES, CLIENT_TYPES, EDITIONS, ROLES
+from grants.access import APP_KINDS, AUTH_TYPES, CLIENT_TYPES, EDITIONS, ROLES
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -106,6 +106,7 @@ class App(Base):
     __table_args__ = (
         CheckConstraint(_in("client_type", CLIENT_TYPES), name="ck_apps_client_type"),
         CheckConstraint("status IN ('enabled', 'disabled')", name="ck_apps_status"),
+        CheckConstraint(_in("app_kind", APP_KINDS), name="ck_apps_app_kind"),
     )
 
     client_id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -118,6 +119,24 @@ class App(Base):
     permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
     client_secret_hash: Mapped[str | None] = mapped_column(String(64))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    app_kind: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
+    # A channel app's connector, and the generation of that binding: tokens carry it, so an
+    # unbind, a rebind or the connector's deletion ends them in one UPDATE of this row.
+    connector_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    connector_binding: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Connector(Base):
+    """A team's custom publish channel, to which channel apps are bound."""
+
+    __tablename__ = "connectors"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(String(1000), default="")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -219,6 +238,9 @@ class OAuthToken(Base):
     refresh_expires_at: Mapped[int | None] = mapped_column(BigInteger)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     refresh_revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Channel apps: the connector binding issued under, and the bots a scope object narrowed to.
+    connector_binding: Mapped[int | None] = mapped_column(BigInteger)
+    bot_ids: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class AuthorizationCode(Base):
@@ -274,6 +296,35 @@ class PersonalAccessToken(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
+
+
+class ServiceToken(Base):
+    """A tenant's service access token (SAT): a bearer credential for the platform's APIs."""
+
+    __tablename__ = "service_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    workspace_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    # Epoch seconds, None for a token that never expires; read and compared on the hot path.
+    expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ServiceTokenWorkspace(Base):
+    """A workspace a SAT reaches: introspection counts those still there against the list."""
+
+    __tablename__ = "service_token_workspaces"
+
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("service_tokens.id", ondelete="CASCADE"), primary_key=True
+    )
+    workspace_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
 
 
 class ResourceServer(Base):

@@ -32,16 +32,36 @@ CATALOGUE: dict[str, str] = {
     "Variable.edit": "Change agent and workflow variables",
 }
 
+# Enterprise administration, granted only to enterprise-privileged apps (and never to the others).
+PRIVILEGED_CATALOGUE: dict[str, str] = {
+    "Enterprise.members.read": "List the enterprise's members and their roles",
+    "Enterprise.members.manage": "Invite, remove and change the roles of the enterprise's members",
+    "Enterprise.billing.read": "Read the enterprise's bills, balance and usage",
+    "Enterprise.organization.read": "Read the enterprise's organisations and their settings",
+    "Enterprise.organization.manage": "Create and change the enterprise's organisations",
+    "Enterprise.workspaces.manage": "Create, change and archive workspaces and their members",
+}
+
 NAMES: tuple[str, ...] = tuple(CATALOGUE)
+ALL_NAMES: tuple[str, ...] = NAMES + tuple(PRIVILEGED_CATALOGUE)
 
 
-def validate(names: list[str]) -> list[str]:
-    """The given permission names, deduplicated in order; unknown names are a 422."""
+def catalogue_for(app_kind: str) -> dict[str, str]:
+    return PRIVILEGED_CATALOGUE if app_kind == "privileged" else CATALOGUE
+
+
+def validate(names: list[str], app_kind: str = "normal") -> list[str]:
+    """The given permission names, deduplicated in order; names outside the catalogue of the
+    app's kind (privileged apps have their own) are a 422."""
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise DomainError(422, "invalid_value", "permissions must be a list of names")
-    unknown = [n for n in names if n not in CATALOGUE]
+    catalogue = catalogue_for(app_kind)
+    unknown = [n for n in names if n not in catalogue]
     if unknown:
-        raise DomainError(
-            422, "invalid_permission", f"unknown permission {unknown[0][:64]!r}; see /permissions"
-        )
+        which = "privileged apps" if app_kind == "privileged" else "this kind of app"
+        if unknown[0] in ALL_NAMES:
+            message = f"permission {unknown[0]!r} is not available to {which}"
+        else:
+            message = f"unknown permission {unknown[0][:64]!r}; see /permissions"
+        raise DomainError(422, "invalid_permission", message)
     return list(dict.fromkeys(names))

@@ -458,3 +458,137 @@ def test_rule_refuses_what_outlives_a_membership(app, team_member):
         assert t.introspect(token) == {"active": False}
     assert refusal(t.refresh(t.tokens["refresh_token"]), "rfc") == (400, "invalid_grant")
     assert refusal(t.exchange(t.pending_code), "rfc") == (400, "invalid_grant")
+
+
+# Every app kind, every lifecycle change, at introspection and issuance ----------------------
+
+KIND_REFUSALS = {
+    # change -> (RFC dialect, Coze dialect) answers at issuance after it
+    "disable": ((400, "unauthorized_client"), (400, "access_deny")),
+    "uninstall": ((400, "unauthorized_client"), (400, "access_deny")),
+    "delete": ((400, "invalid_grant"), (401, "invalid_client")),
+    "unbind connector": ((400, "unauthorized_client"), (400, "access_deny")),
+    "delete connector": ((400, "unauthorized_client"), (400, "access_deny")),
+}
+KIND_CHANGES = [
+    (kind, change)
+    for kind in ("normal", "channel", "privileged")
+    for change in ("disable", "enable", "uninstall", "delete")
+] + [("channel", "unbind connector"), ("channel", "delete connector")]
+
+
+@pytest.fixture
+def kinds_team(app, client, make_user, make_app, auth_header, fast_passwords):
+    from tests.test_app_kinds import Team
+
+    return Team(app, client, make_user, make_app, auth_header)
+
+
+def _kind_token(team, service, kind, dialect):
+    if kind == "privileged":
+        if dialect == "coze":
+            return team.enterprise(service)
+        return team.jwt(service, "rfc", enterprise_id=str(team.id))
+    return team.jwt(service, dialect)
+
+
+@pytest.mark.parametrize("kind, change", KIND_CHANGES)
+def test_every_kind_under_every_change(app, kinds_team, kind, change):
+    team = kinds_team
+    perms = ["Enterprise.members.read"] if kind == "privileged" else ["Connector.botChat"]
+    service = team.service(kind, permissions=perms)
+    tokens = {d: _kind_token(team, service, kind, d).json["access_token"] for d in ("rfc", "coze")}
+    for token in tokens.values():
+        assert team.introspect(token)["active"] is True
+    client_id = service[0]
+    with app.app_context():
+        actor = db.session.get(User, team.owner.id)
+        if change in ("disable", "enable"):
+            clients.set_status(actor, client_id, "disabled")
+            if change == "enable":
+                db.session.commit()
+                assert team.introspect(tokens["rfc"]) == {"active": False}
+                clients.set_status(actor, client_id, "enabled")
+        elif change == "uninstall":
+            clients.uninstall(actor, team.id, client_id)
+        elif change == "delete":
+            clients.delete_app(actor, client_id)
+        elif change == "unbind connector":
+            clients.update_app(actor, client_id, connector_id=None)
+        else:
+            from server import connectors
+
+            connectors.delete_connector(actor, int(team.connector))
+        db.session.commit()
+    for dialect, token in tokens.items():
+        answer = team.introspect(token)
+        issued = _kind_token(team, service, kind, dialect)
+        if change == "enable":
+            assert answer["active"] is True and answer["app_kind"] == kind
+            assert issued.status_code == 200, issued.json
+            continue
+        assert answer == {"active": False}
+        expected = KIND_REFUSALS[change][0 if dialect == "rfc" else 1]
+        field = "error" if dialect == "rfc" else "error_code"
+        assert (issued.status_code, issued.json[field]) == expected, issued.json
+    if change == "uninstall":
+        # Authorized again: new tokens, and the old ones never come back.
+        with app.app_context():
+            clients.authorize_service_app(db.session.get(User, team.owner.id), client_id)
+            db.session.commit()
+        assert _kind_token(team, service, kind, "coze").status_code == 200
+        assert all(team.introspect(t) == {"active": False} for t in tokens.values())
+
+
+@pytest.mark.parametrize("ending", ["revoked", "expired"])
+def test_service_access_tokens_in_the_rule(app, client, kinds_team, ending):
+    from sqlalchemy import update
+
+    from server.models import ServiceToken
+
+    team = kinds_team
+    workspace = team.api("get", f"/tenants/{team.id}/workspaces")["items"][0]["id"]
+    made = team.api(
+        "post",
+        f"/tenants/{team.id}/service-tokens",
+        json={"name": "s", "permissions": ["Bot.read"], "workspace_ids": [workspace],
+              "expires_in_days": None},
+    )  # fmt: skip
+    assert team.introspect(made["token"])["active"] is True
+    if ending == "revoked":
+        team.api("delete", f"/service-tokens/{made['id']}")
+    else:
+        with app.app_context():
+            db.session.execute(
+                update(ServiceToken).where(ServiceToken.id == int(made["id"])).values(expires_at=1)
+            )
+            db.session.commit()
+    assert team.introspect(made["token"]) == {"active": False}
+
+
+def test_kinds_in_the_rule_as_plain_functions():
+    from grants.access import ServiceTokenView, kind_denial, service_token_denial
+
+    channel = AppView("1", "service", "enabled", "channel", connector_binding=5)
+    unbound = AppView("1", "service", "enabled", "channel", connector_binding=None)
+    privileged = AppView("2", "service", "enabled", "privileged")
+    normal = AppView("3", "service", "enabled")
+    assert kind_denial(channel, enterprise_path=False) is None
+    assert kind_denial(unbound, enterprise_path=False) == Denial.NO_CONNECTOR
+    assert kind_denial(channel, enterprise_path=None, connector_binding=5) is None
+    assert kind_denial(channel, enterprise_path=None, connector_binding=4) == Denial.SUPERSEDED
+    assert kind_denial(privileged, enterprise_path=True) is None
+    assert kind_denial(privileged, enterprise_path=False) == Denial.WRONG_PATH
+    assert kind_denial(normal, enterprise_path=True) == Denial.WRONG_PATH
+    assert kind_denial(privileged, enterprise_path=None) is None  # introspection
+    token = TokenView("appauth", "team", 200, False, 7, None, connector_binding=5)
+    own = InstallationView(7, "appauth", "installed")
+    rows = dict(installation=own, authorization_id=None, member=False, now=100)
+    assert token_denial(token, channel, **rows) is None
+    rebound = AppView("1", "service", "enabled", "channel", connector_binding=6)
+    assert token_denial(token, rebound, **rows) == Denial.SUPERSEDED
+    assert token_denial(token, unbound, **rows) == Denial.NO_CONNECTOR
+    assert service_token_denial(ServiceTokenView(None, True, 0), now=100) is None
+    assert service_token_denial(ServiceTokenView(100, True, 0), now=100) == Denial.TOKEN_EXPIRED
+    assert service_token_denial(ServiceTokenView(200, False, 0), now=100) == Denial.SUPERSEDED
+    assert service_token_denial(ServiceTokenView(200, True, 1), now=100) == Denial.SUPERSEDED

@@ -78,7 +78,10 @@ def test_create_each_type(app, client, make_user, auth_header, client_type):
         "created_at",
         "updated_at",
         "client_secret",
+        "app_kind",
+        "connector_id",
     }
+    assert (body["app_kind"], body["connector_id"]) == ("normal", None)
     if client_type == "web":
         assert body["client_secret"].startswith("cs_")
     else:

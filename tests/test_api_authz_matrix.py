@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from server import clients
+from server import clients, connectors, service_tokens, tenants
 from server.api.routing import ROUTES
 from server.extensions import db
 from server.models import User
@@ -61,12 +61,40 @@ NEEDS: dict[str, tuple[str | None, str]] = {
     "delete_subscription": ("admin", "subscription"),
     "list_deliveries": ("admin", "subscription"),
     "redeliver": ("admin", "delivery"),
+    "list_connectors": ("member", "tenant"),
+    "create_connector": ("admin", "tenant"),
+    "get_connector": ("member", "connector"),
+    "update_connector": ("admin", "connector"),
+    "delete_connector": ("admin", "connector"),
+    "list_service_tokens": ("admin", "tenant"),
+    "create_service_token": ("admin", "workspace"),
+    "revoke_service_token": ("admin", "sat"),
+}
+
+# Cells beyond one per route: the same endpoint with another body, for the decisions that
+# depend on it (who may create each kind of app, who may bind a channel app to a connector).
+# label -> (endpoint, role needed, what the path names)
+VARIANTS: dict[str, tuple[str, str, str]] = {
+    "create channel app": ("create_app", "admin", "tenant"),
+    "create privileged app": ("create_app", "admin", "tenant"),
+    "bind connector": ("update_app", "admin", "channel"),
+    "unbind connector": ("update_app", "admin", "channel"),
 }
 
 
 def _body(endpoint: str, values: dict[str, str]) -> dict[str, Any] | None:
     n = next(_n)
+    service = {"client_type": "service", "name": f"K{n}"}
     return {
+        "create channel app": {**service, "app_kind": "channel"},
+        "create privileged app": {**service, "app_kind": "privileged"},
+        "bind connector": {"connector_id": values.get("connector_id")},
+        "unbind connector": {"connector_id": None},
+        "create_connector": {"name": f"C{n}", "description": "a channel"},
+        "update_connector": {"name": f"C{n}"},
+        "create_service_token": {"name": f"S{n}", "permissions": ["Bot.read"],
+                                 "workspace_ids": [values.get("workspace_id")],
+                                 "expires_in_days": 30},
         "create_tenant": {"name": f"T{n}", "edition": "team"},
         "add_member": {"email": values.get("email"), "role": "member"},
         "update_member": {"role": "admin"},
@@ -136,6 +164,25 @@ class Tenancy:
                         .filter_by(subscription_id=sub.id)
                         .scalar()
                     )
+            if kind == "workspace":
+                values["workspace_id"] = str(
+                    next(w.id for w in tenants.list_workspaces(actor, tenant_id))
+                )
+            if kind in ("connector", "channel", "sat"):
+                connector = connectors.create_connector(actor, tenant_id, name=f"C{n}")
+                values["connector_id"] = str(connector.id)
+            if kind == "channel":
+                created, _ = clients.register_app(
+                    actor, tenant_id, name=f"Ch{n}", client_type="service", app_kind="channel"
+                )
+                values["client_id"] = created.client_id
+            if kind == "sat":
+                workspace = next(w.id for w in tenants.list_workspaces(actor, tenant_id))
+                token, _ = service_tokens.create_service_token(
+                    actor, tenant_id, name=f"S{n}", permission_names=["Bot.read"],
+                    workspace_ids=[workspace], expires_in_days=None,
+                )  # fmt: skip
+                values["service_token_id"] = str(token.id)
             if kind in ("service", "key"):
                 created, _ = clients.register_app(
                     actor, tenant_id, name=f"S{n}", client_type="service"
@@ -148,19 +195,19 @@ class Tenancy:
         return values
 
 
-def _call(client, route, values: dict[str, str], headers: dict[str, str]):
+def _call(client, route, values: dict[str, str], headers: dict[str, str], label: str = ""):
     path = route.path.format(**values)
-    body = _body(route.endpoint, values)
+    body = _body(label or route.endpoint, values)
     method = getattr(client, route.method.lower())
     return method(path, json=body, headers=headers) if body else method(path, headers=headers)
 
 
 def _cases() -> list[tuple[str, str, str]]:
     cases = []
-    for route in ROUTES:
+    for label in [r.endpoint for r in ROUTES] + list(VARIANTS):
         for role in ROLES:
             for whose in ("ours", "theirs"):
-                cases.append((route.endpoint, role, whose))
+                cases.append((label, role, whose))
     return cases
 
 
@@ -195,9 +242,9 @@ def test_management_api_authorization_matrix(client, tenancy, token_of):
     wrong: list[str] = []
     cells = 0
     routes = {r.endpoint: r for r in ROUTES}
-    for endpoint, role, whose in _cases():
+    for label, role, whose in _cases():
+        endpoint, need, kind = VARIANTS.get(label) or (label, *NEEDS[label])
         route = routes[endpoint]
-        need, kind = NEEDS[endpoint]
         caller = tenancy.people[role]
         tenant_id = tenancy.ours if whose == "ours" else tenancy.theirs
         values = tenancy.path_values(kind, tenant_id, caller) if kind else {}
@@ -212,16 +259,16 @@ def test_management_api_authorization_matrix(client, tenancy, token_of):
             expected = lambda s: 200 <= s < 300  # noqa: E731
         else:
             expected = lambda s: s == 403  # noqa: E731
-        response = _call(client, route, values, token_of(caller))
+        response = _call(client, route, values, token_of(caller), label)
         cells += 1
         if not expected(response.status_code):
             wrong.append(
-                f"{route.method} {route.path} as {role} on {whose}: {response.status_code} "
-                f"{response.get_data(as_text=True)[:120]}"
+                f"{label}: {route.method} {route.path} as {role} on {whose}: "
+                f"{response.status_code} {response.get_data(as_text=True)[:120]}"
             )
         if not route.public:
             anonymous = _call(client, route, values, {})
             if anonymous.status_code != 401:
                 wrong.append(f"{route.method} {route.path} anonymous: {anonymous.status_code}")
-    assert cells == len(ROUTES) * len(ROLES) * 2
+    assert cells == (len(ROUTES) + len(VARIANTS)) * len(ROLES) * 2
     assert not wrong, "\n".join(wrong)

@@ -193,3 +193,37 @@ def test_an_idle_connection_is_checked_before_use(app, own_app, tokens, monkeypa
         headers=basic(created.client_id, secret),
     )
     assert refreshed.status_code == 200, refreshed.json
+
+
+def test_channel_and_sat_introspection_is_one_statement(app, client, make_user, make_app):
+    from server import clients, connectors, service_tokens, tenants
+    from server.models import User
+    from tests.api_helpers import make_team
+
+    owner = make_user()
+    team = make_team(app, owner)
+    client_id, kid, pem = service_app(
+        app, owner, make_app, tenant_id=team, app_kind="channel", permissions=["Bot.read"]
+    )
+    with app.app_context():
+        actor = db.session.get(User, owner.id)
+        connector = connectors.create_connector(actor, team, name="Shop")
+        clients.update_app(actor, client_id, connector_id=connector.id)
+        workspace = next(w.id for w in tenants.list_workspaces(actor, team))
+        _, sat = service_tokens.create_service_token(
+            actor, team, name="s", permission_names=["Bot.read"], workspace_ids=[workspace],
+            expires_in_days=None,
+        )  # fmt: skip
+        db.session.commit()
+    token = client.post(
+        "/oauth/token",
+        data={"grant_type": JWT_BEARER, "assertion": assertion(client_id, kid, pem, "localhost"),
+              "bot_id_list": "1 2"},
+    ).json["access_token"]  # fmt: skip
+    rs = resource_server(app)
+    client.post("/oauth/introspect", data={"token": sat}, headers=rs)  # writes "last used"
+    for presented in (token, sat):
+        with statements(app) as seen:
+            answer = client.post("/oauth/introspect", data={"token": presented}, headers=rs)
+        assert answer.json["active"] is True
+        assert seen == ["SELECT"]

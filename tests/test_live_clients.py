@@ -16,6 +16,7 @@ from cozepy import (
     JWTAuth,
     JWTOAuthApp,
     PKCEOAuthApp,
+    Scope,
     WebOAuthApp,
 )
 from cozepy.exception import CozeAPIError, CozePKCEAuthError
@@ -173,6 +174,32 @@ def test_cozepy_disabled_app_gets_access_deny(app, live_server, make_user, make_
     with pytest.raises(CozeAPIError) as caught:
         JWTOAuthApp(client_id, pem, kid, base_url=live_server.url).get_access_token()
     assert "deactivated" in caught.value.msg and caught.value.logid
+
+
+def test_cozepy_channel_app_with_bot_chat_scope(app, live_server, make_user, make_app, introspect):
+    from server import connectors
+    from tests.api_helpers import make_team
+
+    owner = make_user()
+    team = make_team(app, owner)
+    client_id, kid, pem = service_app(
+        app, owner, make_app, tenant_id=team, app_kind="channel", permissions=["Connector.botChat"]
+    )
+    oauth = JWTOAuthApp(client_id, pem, kid, base_url=live_server.url)
+    with pytest.raises(CozeAPIError) as caught:
+        oauth.get_access_token(scope=Scope.build_bot_chat(["7351"]))
+    assert caught.value.msg == "connector app should bind connector id"
+    with app.app_context():
+        actor = db.session.get(User, owner.id)
+        connector_id = connectors.create_connector(actor, team, name="Shop").id
+        clients.update_app(actor, client_id, connector_id=connector_id)
+        db.session.commit()
+    token = oauth.get_access_token(scope=Scope.build_bot_chat(["7351", "7352"]))
+    info = introspect(token.access_token)
+    assert (info["app_kind"], info["connector_id"]) == ("channel", str(connector_id))
+    assert info["bot_id_list"] == ["7351", "7352"] and info["scope"] == "Connector.botChat"
+    unconstrained = introspect(oauth.get_access_token(scope=Scope.build_bot_chat([])).access_token)
+    assert unconstrained["active"] and "bot_id_list" not in unconstrained
 
 
 # Authlib's client, RFC dialect -----------------------------------------------------------

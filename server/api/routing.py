@@ -48,6 +48,10 @@ PATH_PARAMS: dict[str, PathParam] = {
     "user_id": PathParam(r"^[1-9][0-9]{0,18}$", "member", _to_id, "A user's id."),
     "client_id": PathParam(r"^[1-9][0-9]{18}$", "app", str, "An app's client_id (19 digits)."),
     "kid": PathParam(r"^[A-Za-z0-9_-]{43}$", "key", str, "A key's RFC 7638 thumbprint."),
+    "connector_id": PathParam(r"^[1-9][0-9]{0,18}$", "connector", _to_id, "A connector's id."),
+    "service_token_id": PathParam(
+        r"^[1-9][0-9]{0,18}$", "service token", _to_id, "A service access token's id."
+    ),
 }
 
 

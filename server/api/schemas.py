@@ -6,12 +6,12 @@ length limits as the database, so what the document says is exactly what the cod
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from grants.access import CLIENT_TYPES, ROLES
+from grants.access import APP_KINDS, CLIENT_TYPES, ROLES
 from keys.rsa import MAX_PEM_LENGTH
 from server import values
 from server.models import (
@@ -19,13 +19,15 @@ from server.models import (
     AppKey,
     AuditEntry,
     Authorization,
+    Connector,
     Installation,
     Membership,
+    ServiceToken,
     Tenant,
     User,
     Workspace,
 )
-from server.permissions import NAMES
+from server.permissions import ALL_NAMES, NAMES
 
 # No control characters (PostgreSQL refuses NUL; the others break logs and displays).
 _LINE = r"^[^\x00-\x1f\x7f]*$"
@@ -38,9 +40,11 @@ RedirectUri = Annotated[
     str, Field(min_length=1, max_length=values.MAX_REDIRECT_URI_LENGTH, pattern=_LINE)
 ]
 RedirectUris = Annotated[list[RedirectUri], Field(max_length=values.MAX_REDIRECT_URIS)]
-PermissionName = Literal[NAMES]  # type: ignore[valid-type]
-Permissions = Annotated[list[PermissionName], Field(max_length=len(NAMES))]
+PermissionName = Literal[ALL_NAMES]  # type: ignore[valid-type]
+Permissions = Annotated[list[PermissionName], Field(max_length=len(ALL_NAMES))]
+StandardPermission = Literal[NAMES]  # type: ignore[valid-type]
 ClientType = Literal[CLIENT_TYPES]  # type: ignore[valid-type]
+AppKind = Literal[APP_KINDS]  # type: ignore[valid-type]
 Role = Literal[ROLES]  # type: ignore[valid-type]
 Id = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,18}$", description="a numeric id, as a string")]
 
@@ -87,7 +91,17 @@ class AppCreate(Strict):
         default_factory=list,
         description="Required (one or more) for web and pkce apps; none for device and service.",
     )
-    permissions: Permissions = Field(default_factory=list)
+    permissions: Permissions = Field(
+        default_factory=list,
+        description="From the catalogue of the app's kind: privileged apps take only the "
+        "privileged catalogue (GET /permissions?app_kind=privileged), the others never.",
+    )
+    app_kind: AppKind = Field(
+        default="normal",
+        description="normal, channel (bound to a connector before it gets tokens) or "
+        "privileged (tokens only at the enterprise path; team and enterprise tenants only). "
+        "channel and privileged apps are service apps. Never changes after creation.",
+    )
 
 
 class AppUpdate(Strict):
@@ -99,6 +113,47 @@ class AppUpdate(Strict):
         default=None,
         json_schema_extra=_no_default,
         description="Accepted only when equal to the app's type; any other value is a 422.",
+    )
+    app_kind: AppKind = Field(
+        default=None,
+        json_schema_extra=_no_default,
+        description="Accepted only when equal to the app's kind; any other value is a 422.",
+    )
+    connector_id: Id | None = Field(
+        default=None,
+        json_schema_extra=_no_default,
+        description="Channel apps: bind to a connector of the app's tenant; null unbinds. "
+        "Any change ends the tokens issued under the previous binding.",
+    )
+
+
+class ConnectorCreate(Strict):
+    name: Name
+    description: Description = ""
+
+
+class ConnectorUpdate(Strict):
+    name: Name = _optional()
+    description: Description = _optional()
+
+
+class ServiceTokenCreate(Strict):
+    name: Name
+    permissions: Annotated[list[StandardPermission], Field(min_length=1, max_length=len(NAMES))]
+    workspace_ids: Annotated[list[Id], Field(min_length=1, max_length=100)]
+    expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = Field(
+        description="1, 30, 90 or 180 (the console's choices), any other number of days up to "
+        "3650, or null for a token that never expires."
+    )
+
+
+class PermissionQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    app_kind: AppKind = Field(
+        default="normal",
+        description="privileged: the enterprise administration catalogue of privileged apps; "
+        "otherwise the catalogue of every other app.",
     )
 
 
@@ -226,6 +281,8 @@ class AppOut(Strict):
     permissions: list[str]
     created_at: datetime
     updated_at: datetime
+    app_kind: AppKind
+    connector_id: Id | None = Field(description="A channel app's connector; null otherwise.")
 
     @classmethod
     def fields_of(cls, app: App) -> dict[str, Any]:
@@ -240,6 +297,8 @@ class AppOut(Strict):
             "permissions": list(app.permissions),
             "created_at": app.created_at,
             "updated_at": app.updated_at,
+            "app_kind": app.app_kind,
+            "connector_id": str(app.connector_id) if app.connector_id is not None else None,
         }
 
     @classmethod
@@ -345,6 +404,70 @@ class AuthorizedAppOut(Strict):
 
 class AuthorizedAppList(Strict):
     items: list[AuthorizedAppOut]
+
+
+class ConnectorOut(Strict):
+    id: Id
+    tenant_id: Id
+    name: str
+    description: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, connector: Connector) -> ConnectorOut:
+        return cls(
+            id=str(connector.id),
+            tenant_id=str(connector.tenant_id),
+            name=connector.name,
+            description=connector.description,
+            created_at=connector.created_at,
+            updated_at=connector.updated_at,
+        )
+
+
+class ConnectorList(Strict):
+    items: list[ConnectorOut]
+
+
+def _at(epoch: int | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
+
+
+class ServiceTokenOut(Strict):
+    id: Id
+    tenant_id: Id
+    name: str
+    permissions: list[str]
+    workspace_ids: list[Id]
+    expires_at: datetime | None = Field(description="null: never expires")
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="last seen at introspection (to a minute)")
+
+    @classmethod
+    def fields_of(cls, token: ServiceToken) -> dict[str, Any]:
+        return {
+            "id": str(token.id),
+            "tenant_id": str(token.tenant_id),
+            "name": token.name,
+            "permissions": list(token.permissions),
+            "workspace_ids": [str(w) for w in token.workspace_ids],
+            "expires_at": _at(token.expires_at),
+            "created_at": token.created_at,
+            "last_used_at": _at(token.last_used_at),
+        }
+
+    @classmethod
+    def of(cls, token: ServiceToken) -> ServiceTokenOut:
+        return cls(**cls.fields_of(token))
+
+
+class ServiceTokenCreated(ServiceTokenOut):
+    token: str = Field(description="The token itself (prefix `sat_`), shown only here.")
+
+
+class ServiceTokenList(Strict):
+    items: list[ServiceTokenOut]
 
 
 class AuditEntryOut(Strict):

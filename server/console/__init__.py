@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, abort, flash, g, redirect, request, url_for
@@ -76,11 +77,16 @@ def _b64encode(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
+def _epoch_datetime(value: int | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
 def init_app(app: Flask) -> None:
     # For the private key's download link (a data: URL), built in the response that shows it.
     app.jinja_env.filters["b64encode"] = _b64encode
+    app.jinja_env.filters["epoch_datetime"] = _epoch_datetime
     app.register_blueprint(bp)
 
 
 # The views, registered on `bp` when imported.
-from server.console import account_views, app_views, event_views, tenant_views  # noqa: E402, F401, I001
+from server.console import account_views, app_views, event_views, kind_views, tenant_views  # noqa: E402, F401, I001

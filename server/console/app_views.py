@@ -12,13 +12,13 @@ from flask import abort, current_app, flash, g, redirect, render_template, url_f
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from server import clients
+from server import clients, connectors
 from server.console import act, bp, shown, tenant_nav
-from server.console.forms import ActionForm, AppForm, DeleteForm, KeyForm, NewAppForm
+from server.console.forms import ActionForm, AppForm, BindForm, DeleteForm, KeyForm, NewAppForm
 from server.errors import DomainError
 from server.extensions import db
 from server.models import App, Installation
-from server.permissions import CATALOGUE
+from server.permissions import CATALOGUE, PRIVILEGED_CATALOGUE, catalogue_for
 from server.web import error_response
 
 
@@ -48,6 +48,7 @@ def new_app(tenant_id: int) -> Any:
                 description=form.description.data or "",
                 redirect_uris=form.uri_list(),
                 permissions=list(form.permissions.data or []),
+                app_kind=form.app_kind.data or "normal",
             )
             key, private_pem = None, None
             if app.client_type == "service":
@@ -59,8 +60,14 @@ def new_app(tenant_id: int) -> Any:
         else:
             flash(_("App %(name)s created.", name=app.name), "notice")
             return _reveal({"app": app, "secret": secret, "key": key, "private_pem": private_pem})
+    team = nav["current_tenant"].edition != "personal"
     return render_template(
-        "console/app_new.html", form=form, error=error, catalogue=CATALOGUE, **nav
+        "console/app_new.html",
+        form=form,
+        error=error,
+        catalogue=CATALOGUE,
+        privileged_catalogue=PRIVILEGED_CATALOGUE if team else None,
+        **nav,
     ), (422 if error else 200)
 
 
@@ -96,7 +103,11 @@ def _render_detail(app: App, form: AppForm, error: str | None) -> Any:
         key_form=KeyForm(),
         action_form=ActionForm(),
         own_installation=own_installation,
-        catalogue=CATALOGUE,
+        catalogue=catalogue_for(app.app_kind),
+        connectors=connectors.list_connectors(g.user, app.tenant_id)
+        if app.app_kind == "channel"
+        else [],
+        bind_form=BindForm(),
         is_admin=nav["role"] in ("super_admin", "admin"),
         **nav,
     ), (422 if error else 200)
@@ -149,6 +160,29 @@ def edit_app(client_id: str) -> Any:
         app = db.session.get(App, client_id)
         return _render_detail(app, form, exc.message)
     flash(_("Changes saved."), "notice")
+    return redirect(url_for("console.app_detail", client_id=client_id))
+
+
+@bp.post("/apps/<client_id>/connector")
+def bind_connector(client_id: str) -> Any:
+    """Bind a channel app to a connector, or unbind it (an empty choice)."""
+    form = BindForm()
+    if form.validate_on_submit():
+        raw = (form.connector_id.data or "").strip()
+        if raw and not raw.isdigit():
+            flash(_("Choose a connector."), "error")
+        else:
+            act(
+                lambda: clients.update_app(
+                    g.user, client_id, connector_id=int(raw) if raw else None
+                ),
+                _(
+                    "Bound: the app gets tokens for this connector; tokens of any earlier binding "
+                    "stopped working."
+                )
+                if raw
+                else _("Unbound: the app's tokens stopped working."),
+            )
     return redirect(url_for("console.app_detail", client_id=client_id))
 
 

@@ -37,6 +37,35 @@ class AppForm(FlaskForm):
 
 class NewAppForm(AppForm):
     client_type = StringField(_l("Type"), default="web")
+    app_kind = StringField(_l("App kind"), default="normal")
+
+
+class BindForm(FlaskForm):
+    """A channel app's connector: an id, or empty to unbind."""
+
+    connector_id = StringField(_l("Connector"))
+
+
+class ConnectorForm(FlaskForm):
+    name = StringField(_l("Name"))
+    description = TextAreaField(_l("Description"))
+
+
+class ServiceTokenForm(FlaskForm):
+    name = StringField(_l("Name"))
+    permissions = ValuesField(_l("Permissions"), default=list)
+    workspace_ids = ValuesField(_l("Workspaces"), default=list)
+    expiry = StringField(_l("Expires"), default="30")
+    custom_days = StringField(_l("Days"))
+
+    def days(self) -> int | None | str:
+        """The chosen expiry in days, None for never, or the raw text when it is not a number."""
+        choice = (self.expiry.data or "").strip()
+        if choice == "never":
+            return None
+        if choice == "custom":
+            choice = (self.custom_days.data or "").strip()
+        return int(choice) if choice.isdigit() and len(choice) < 6 else choice
 
 
 class KeyForm(FlaskForm):

@@ -30,8 +30,15 @@ class BadBody(ValueError):
     pass
 
 
+# Top-level body fields the core would read as its own parameters, which the Coze dialect takes
+# elsewhere (the path, the scope object): coze-go sends `account_id` and `enterprise_id` in the
+# body of every JWT request, so they are ignored there.
+_NOT_FROM_BODY = ("enterprise_id", "account_id", "bot_id_list")
+
+
 def _parameters() -> dict[str, Any]:
-    """The body as a flat dict of strings (plus `duration_seconds` and a `scope` object)."""
+    """The body as a flat dict of strings (plus `duration_seconds`; a `scope` object becomes
+    `scope` and `bot_id_list`, space-separated)."""
     if request.is_json:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
@@ -48,10 +55,12 @@ def _parameters() -> dict[str, Any]:
         raise BadBody("the body must be JSON")
     data: dict[str, Any] = {}
     for name, value in body.items():
-        if value is None:
+        if value is None or name in _NOT_FROM_BODY:
             continue
         if name == "scope":
-            data["scope"] = _scope(value)
+            data["scope"], bots = _scope(value)
+            if bots is not None:
+                data["bot_id_list"] = bots
         elif name == "duration_seconds":
             data[name] = value
         elif isinstance(value, bool) or not isinstance(value, str | int):
@@ -61,18 +70,57 @@ def _parameters() -> dict[str, Any]:
     return data
 
 
-def _scope(value: Any) -> str:
-    """Coze's scope object ({"account_permission": {"permission_list": [...]}, ...}) → names."""
+_SCOPE_FIELDS = {"account_permission", "attribute_constraint", "workspace_permission"}
+
+
+def _words(value: Any, where: str) -> str:
+    """A non-empty JSON list of strings without spaces, as one space-separated string."""
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, str) and v and not any(c.isspace() for c in v) for v in value)
+    ):
+        raise BadBody(f"{where} must be a non-empty list of names")
+    return " ".join(value)
+
+
+def _only(value: Any, field: str, where: str) -> Any:
+    """`value` must be an object holding `field` and nothing else; returns that field."""
+    if not isinstance(value, dict) or set(value) != {field}:
+        raise BadBody(f'{where} must be {{"{field}": ...}}')
+    return value[field]
+
+
+def _scope(value: Any) -> tuple[str, str | None]:
+    """Coze's scope object → (permission names, bot ids or None), both space-separated.
+
+    {"account_permission": {"permission_list": [...]}, "attribute_constraint":
+    {"connector_bot_chat_attribute": {"bot_id_list": [...]}}}: each part may be null (cozepy's
+    Scope.build_bot_chat sends a null constraint when it has no bots); any other shape is
+    refused, since ignoring a narrowing the client meant would widen its token.
+    """
     if isinstance(value, str):
-        return value
+        return value, None
     if not isinstance(value, dict):
         raise BadBody("scope must be an object")
-    permissions = (value.get("account_permission") or {}).get("permission_list")
-    if permissions is None:
-        return ""
-    if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
-        raise BadBody("scope.account_permission.permission_list must be a list of strings")
-    return " ".join(permissions)
+    unknown = sorted(set(value) - _SCOPE_FIELDS)
+    if unknown:
+        raise BadBody(f"scope.{unknown[0][:40]} is not supported")
+    if value.get("workspace_permission") is not None:
+        raise BadBody("scope.workspace_permission is not supported")
+    names = ""
+    account = value.get("account_permission")
+    if account is not None:
+        where = "scope.account_permission"
+        names = _words(_only(account, "permission_list", where), where + ".permission_list")
+    bots = None
+    constraint = value.get("attribute_constraint")
+    if constraint is not None:
+        where = "scope.attribute_constraint"
+        chat = _only(constraint, "connector_bot_chat_attribute", where)
+        where += ".connector_bot_chat_attribute"
+        bots = _words(_only(chat, "bot_id_list", where), where + ".bot_id_list")
+    return names, bots
 
 
 def _bearer() -> str | None:
@@ -144,7 +192,7 @@ def _message(error: str, description: str, grant_type: str | None) -> str:
     return description or error.replace("_", " ")
 
 
-def _token(account_id: int | None = None) -> Response:
+def _token(account_id: int | None = None, enterprise_id: int | None = None) -> Response:
     refused = hygiene.refuse_malformed_credentials()
     if refused:
         return refused
@@ -152,6 +200,8 @@ def _token(account_id: int | None = None) -> Response:
         data = _parameters()
     except BadBody as exc:
         return error_response(400, "invalid_request", f"invalid request: {exc}")
+    if enterprise_id is not None:
+        data["enterprise_id"] = str(enterprise_id)
     core_request = _core_request(data)
     core_request.target_tenant_id = account_id
     refused = throttle.check_token_request(core_request)
@@ -170,9 +220,19 @@ def token() -> Response:
 
 @bp.post("/account/<account_id>/token")
 def account_token(account_id: str) -> Response:
-    tenant_id = _path_id(account_id)
+    return _jwt_only_token(account_id, "account_id")
+
+
+@bp.post("/enterprise_id/<enterprise_id>/token")
+def enterprise_token(enterprise_id: str) -> Response:
+    """Enterprise-privileged apps' JWT grant; `enterprise_id` is the tenant's id."""
+    return _jwt_only_token(enterprise_id, "enterprise_id")
+
+
+def _jwt_only_token(raw_id: str, name: str) -> Response:
+    tenant_id = _path_id(raw_id)
     if tenant_id is None:
-        return error_response(400, "invalid_request", "invalid request: account_id")
+        return error_response(400, "invalid_request", f"invalid request: {name}")
     try:
         grant_type = _parameters().get("grant_type")
     except BadBody as exc:
@@ -181,6 +241,8 @@ def account_token(account_id: str) -> Response:
         return error_response(
             400, "unsupported_grant_type", f"not supported grant type: {grant_type}"
         )
+    if name == "enterprise_id":
+        return _token(enterprise_id=tenant_id)
     return _token(account_id=tenant_id)
 
 

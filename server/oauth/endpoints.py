@@ -15,10 +15,18 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
-from grants.access import AppView, InstallationView, TokenView, token_denial
-from grants.secrets import REFRESH_TOKEN, digest, matches
+from grants.access import (
+    AppView,
+    InstallationView,
+    ServiceTokenView,
+    TokenView,
+    service_token_denial,
+    token_denial,
+)
+from grants.secrets import REFRESH_TOKEN, SERVICE_ACCESS_TOKEN, digest, matches
 from server import metrics
 from server.credentials import authenticate_resource_server
+from server.extensions import db
 from server.models import OAuthToken
 from server.oauth import statements as sql
 from server.oauth.execute import read_row
@@ -36,8 +44,11 @@ def introspect(token: str, hint: str | None = None) -> dict[str, Any]:
     if not _plausible(token):
         return dict(_INACTIVE)
     value = digest(token)
-    row = read_row(sql.INTROSPECT[_kind(token)], {"digest": value})
-    return _payload(row, value) if row is not None else dict(_INACTIVE)
+    kind = _kind(token)
+    row = read_row(sql.INTROSPECT[kind], {"digest": value})
+    if row is None:
+        return dict(_INACTIVE)
+    return _sat_payload(row) if kind == "sat" else _payload(row, value)
 
 
 def introspect_for(server_id: str, secret: str, token: str) -> dict[str, Any] | None:
@@ -45,18 +56,51 @@ def introspect_for(server_id: str, secret: str, token: str) -> dict[str, Any] | 
     the credentials are wrong (whatever the token)."""
     plausible = _plausible(token)
     value = digest(token) if plausible else ""
-    statement = sql.INTROSPECT_FOR[_kind(token) if plausible else "access"]
-    row = read_row(statement, {"server_id": server_id, "digest": value})
+    kind = _kind(token) if plausible else "access"
+    row = read_row(sql.INTROSPECT_FOR[kind], {"server_id": server_id, "digest": value})
     # Compare even when the id is unknown, so timing does not tell which ids exist.
     if not matches(secret, row.caller_secret_hash if row is not None else _NO_SECRET):
         return None
+    if kind == "sat":
+        return _sat_payload(row) if row.sat_id is not None else dict(_INACTIVE)
     if row is None or row.access_token_hash is None or not value:
         return dict(_INACTIVE)
     return _payload(row, value)
 
 
 def _kind(token: str) -> str:
+    if token.startswith(SERVICE_ACCESS_TOKEN):
+        return "sat"
     return "refresh" if token.startswith(REFRESH_TOKEN) else "access"
+
+
+SAT_LAST_USED_GRANULARITY = 60  # seconds
+
+
+def _sat_payload(row: Any) -> dict[str, Any]:
+    """A service access token's answer: active while the access rule says so."""
+    now = int(time.time())
+    view = ServiceTokenView(row.expires_at, row.tenant_row is not None, row.workspaces_missing)
+    if service_token_denial(view, now=now):
+        return dict(_INACTIVE)
+    if row.last_used_at is None or row.last_used_at < now - SAT_LAST_USED_GRANULARITY:
+        # "Last used" for the list, written at most once a minute per token.
+        db.session.execute(
+            sql.SAT_USED,
+            {"sat_id": row.sat_id, "stale": now - SAT_LAST_USED_GRANULARITY, "now": now},
+        )
+        db.session.commit()
+    payload: dict[str, Any] = {
+        "active": True,
+        "auth_type": "sat",
+        "token_type": "Bearer",
+        "tenant_id": str(row.tenant_id),
+        "scope": " ".join(row.permissions or ()),
+        "workspace_ids": [str(w) for w in row.workspace_ids or ()],
+    }
+    if row.expires_at is not None:
+        payload["exp"] = row.expires_at
+    return payload
 
 
 def _plausible(token: Any) -> bool:
@@ -73,15 +117,27 @@ def _payload(row: Any, value: str) -> dict[str, Any]:
         revoked=row.refresh_revoked if is_refresh else row.revoked,
         installation_id=row.installation_id,
         authorization_id=row.authorization_id,
+        connector_binding=row.connector_binding,
     )
     installation = (
         InstallationView(row.installation_row, row.installation_kind, row.installation_status)
         if row.installation_row is not None
         else None
     )
+    app = (
+        AppView(
+            row.client_id,
+            row.client_type,
+            row.app_status,
+            row.app_kind,
+            row.app_connector_binding,
+        )
+        if row.client_type
+        else None
+    )
     denial = token_denial(
         view,
-        AppView(row.client_id, row.client_type, row.app_status) if row.client_type else None,
+        app,
         installation=installation,
         authorization_id=row.authorization_row,
         member=row.member_role is not None,
@@ -107,6 +163,11 @@ def _payload(row: Any, value: str) -> dict[str, Any]:
         payload["workspace_id"] = str(row.workspace_id)
     if row.session_name is not None:
         payload["session_name"] = row.session_name
+    payload["app_kind"] = row.app_kind
+    if row.app_kind == "channel":
+        payload["connector_id"] = str(row.connector_id)
+        if row.bot_ids:
+            payload["bot_id_list"] = list(row.bot_ids)
     return payload
 
 

@@ -129,6 +129,36 @@ _SCHEMAS: dict[str, Any] = {
                     "tenant_id": _STR,
                     "workspace_id": _STR,
                     "session_name": _STR,
+                    "app_kind": {"enum": ["normal", "channel", "privileged"]},
+                    "connector_id": {**_STR, "description": "A channel app's connector"},
+                    "bot_id_list": {
+                        "type": "array",
+                        "items": _STR,
+                        "description": "The bots a channel app's token was narrowed to; absent: "
+                        "every bot published to the connector",
+                    },
+                },
+            },
+            {
+                "type": "object",
+                "description": "A service access token (SAT)",
+                "required": [
+                    "active",
+                    "auth_type",
+                    "token_type",
+                    "tenant_id",
+                    "scope",
+                    "workspace_ids",
+                ],
+                "additionalProperties": False,
+                "properties": {
+                    "active": {"const": True},
+                    "auth_type": {"const": "sat"},
+                    "token_type": {"const": "Bearer"},
+                    "tenant_id": _STR,
+                    "scope": _STR,
+                    "workspace_ids": {"type": "array", "items": _STR},
+                    "exp": {**_INT, "description": "Absent when it never expires"},
                 },
             },
         ]
@@ -177,6 +207,47 @@ _RFC_TOKEN_BODY = {
         **_TOKEN_FIELDS,
         "client_secret": {**_STR, "description": "client_secret_post"},
         "assertion": {**_STR, "description": "RFC 7523 JWT (service apps); at most 8 KiB"},
+        "enterprise_id": {
+            **_STR,
+            "description": "JWT grant of an enterprise-privileged app: the enterprise (tenant) "
+            "id; the only way such an app gets a token here, and refused for other apps",
+        },
+        "bot_id_list": {
+            **_STR,
+            "description": "JWT grant of a channel app: space-separated bot ids the token is "
+            "narrowed to (400 `invalid_scope` for other apps)",
+        },
+    },
+}
+_SCOPE_OBJECT = {
+    "type": ["object", "string", "null"],
+    "description": "Coze's scope object. `account_permission.permission_list` narrows the "
+    "token's permissions (never beyond the app's: 400 `invalid_scope`); "
+    "`attribute_constraint.connector_bot_chat_attribute.bot_id_list` narrows a channel app's "
+    "token to those bots (400 `invalid_scope` for other apps). Either part may be null; any "
+    "other shape is a 400 `invalid_request`.",
+    "additionalProperties": False,
+    "properties": {
+        "account_permission": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "required": ["permission_list"],
+            "properties": {"permission_list": {"type": "array", "items": _STR, "minItems": 1}},
+        },
+        "attribute_constraint": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "required": ["connector_bot_chat_attribute"],
+            "properties": {
+                "connector_bot_chat_attribute": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["bot_id_list"],
+                    "properties": {"bot_id_list": {"type": "array", "items": _STR, "minItems": 1}},
+                }
+            },
+        },
+        "workspace_permission": {"type": "null", "description": "Not supported: null only"},
     },
 }
 _COZE_TOKEN_BODY = {
@@ -186,10 +257,7 @@ _COZE_TOKEN_BODY = {
     "properties": {
         **_TOKEN_FIELDS,
         "duration_seconds": {"type": "integer", "minimum": 1, "maximum": 86399},
-        "scope": {
-            "type": ["object", "string", "null"],
-            "description": "Coze's scope object (`account_permission.permission_list`)",
-        },
+        "scope": _SCOPE_OBJECT,
     },
 }
 _TOKEN_LINKS = {
@@ -414,6 +482,17 @@ def document(issuer: str) -> dict[str, Any]:
             coze_token_errors,
             security=[{"bearer": []}],
             parameters=_path_id("account_id"),
+        ),
+        "/api/permission/oauth2/enterprise_id/{enterprise_id}/token": _post(
+            "cozeEnterpriseToken",
+            "coze",
+            "JWT grant of an enterprise-privileged app, the only path that serves one; "
+            "`enterprise_id` is the tenant's id (other apps: 400 `access_deny`)",
+            _coze_body(_COZE_TOKEN_BODY),
+            "CozeTokenResponse",
+            coze_token_errors,
+            security=[{"bearer": []}],
+            parameters=_path_id("enterprise_id"),
         ),
         "/api/permission/oauth2/device/code": _post(
             "cozeDeviceCode",

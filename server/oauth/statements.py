@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server.models import (
@@ -23,7 +23,10 @@ from server.models import (
     Membership,
     OAuthToken,
     ResourceServer,
+    ServiceToken,
+    ServiceTokenWorkspace,
     Tenant,
+    Workspace,
 )
 
 apps = App.__table__
@@ -36,6 +39,9 @@ memberships = Membership.__table__
 tokens = OAuthToken.__table__
 resource_servers = ResourceServer.__table__
 tenants = Tenant.__table__
+service_tokens = ServiceToken.__table__
+sat_workspaces = ServiceTokenWorkspace.__table__
+workspaces = Workspace.__table__
 
 # What the access rule reads about one app in one tenant for one user ------------------------
 
@@ -62,6 +68,8 @@ CLIENT = (
         apps.c.redirect_uris,
         apps.c.permissions,
         apps.c.client_secret_hash,
+        apps.c.app_kind,
+        apps.c.connector_binding,
         keys.c.kid,
         keys.c.public_key_pem,
         *STANDING_COLUMNS[:5],
@@ -169,6 +177,8 @@ TOKEN_COLUMNS = (
     tokens.c.refresh_expires_at,
     tokens.c.revoked,
     tokens.c.refresh_revoked,
+    tokens.c.connector_binding,
+    tokens.c.bot_ids,
 )
 TOKEN_STANDING = (
     apps.c.client_type,
@@ -202,6 +212,9 @@ _INTROSPECTED = (
     *(c for c in TOKEN_COLUMNS if c.name not in ("id", "family_id")),
     apps.c.client_type,
     apps.c.status.label("app_status"),
+    apps.c.app_kind,
+    apps.c.connector_id,
+    apps.c.connector_binding.label("app_connector_binding"),
     # Introspection writes no "last used" times, so it needs none.
     *(c for c in STANDING_COLUMNS if c.name not in ("installation_used", "authorization_used")),
 )
@@ -221,6 +234,55 @@ INTROSPECT_FOR = {
     ).where(resource_servers.c.id == bindparam("server_id"))
     for kind, column in _DIGEST_COLUMN.items()
 }
+
+# Service access tokens: their own statement (their prefix says so), with what the access rule
+# asks of them: the tenant still there, and how many of their workspaces are gone from it.
+_SAT = (
+    service_tokens.c.id.label("sat_id"),
+    service_tokens.c.tenant_id,
+    service_tokens.c.permissions,
+    service_tokens.c.workspace_ids,
+    service_tokens.c.expires_at,
+    service_tokens.c.last_used_at,
+    tenants.c.id.label("tenant_row"),
+    select(func.count())
+    .select_from(
+        sat_workspaces.outerjoin(
+            workspaces,
+            and_(
+                workspaces.c.id == sat_workspaces.c.workspace_id,
+                workspaces.c.tenant_id == service_tokens.c.tenant_id,
+            ),
+        )
+    )
+    .where(sat_workspaces.c.token_id == service_tokens.c.id, workspaces.c.id.is_(None))
+    .scalar_subquery()
+    .label("workspaces_missing"),
+)
+INTROSPECT["sat"] = (
+    select(*_SAT)
+    .select_from(service_tokens)
+    .outerjoin(tenants, tenants.c.id == service_tokens.c.tenant_id)
+    .where(service_tokens.c.token_hash == bindparam("digest"))
+)
+INTROSPECT_FOR["sat"] = (
+    select(resource_servers.c.secret_hash.label("caller_secret_hash"), *_SAT)
+    .select_from(resource_servers)
+    .outerjoin(service_tokens, service_tokens.c.token_hash == bindparam("digest"))
+    .outerjoin(tenants, tenants.c.id == service_tokens.c.tenant_id)
+    .where(resource_servers.c.id == bindparam("server_id"))
+)
+SAT_USED = (
+    update(service_tokens)
+    .where(
+        service_tokens.c.id == bindparam("sat_id"),
+        or_(
+            service_tokens.c.last_used_at.is_(None),
+            service_tokens.c.last_used_at < bindparam("stale"),
+        ),
+    )
+    .values(last_used_at=bindparam("now"))
+)
 
 # Authorization codes --------------------------------------------------------------------------
 

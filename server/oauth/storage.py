@@ -74,6 +74,8 @@ class SqlStorage:
                     redirect_uris=tuple(app.redirect_uris or ()),
                     permissions=tuple(app.permissions or ()),
                     client_secret_hash=app.client_secret_hash,
+                    app_kind=app.app_kind,
+                    connector_binding=app.connector_binding,
                 )
                 if app is not None
                 else None
@@ -210,6 +212,8 @@ class SqlStorage:
                 "refresh_expires_at": now + self.settings["REFRESH_TOKEN_TTL"] if refresh else None,
                 "revoked": False,
                 "refresh_revoked": False,
+                "connector_binding": context.connector_binding,
+                "bot_ids": context.bot_ids,
             },
         )
         self._mark_used(context, now)

@@ -6,7 +6,7 @@ from flask import Flask
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
-from server.permissions import CATALOGUE
+from server.permissions import CATALOGUE, PRIVILEGED_CATALOGUE
 
 CLIENT_TYPES = {
     "web": _l("Web back-end app"),
@@ -35,6 +35,21 @@ STATUSES = {
     "disabled": _l("Disabled"),
     "installed": _l("Installed"),
     "pending": _l("Pending approval"),
+}
+APP_KINDS = {
+    "normal": _l("Normal app"),
+    "channel": _l("Channel app"),
+    "privileged": _l("Enterprise-privileged app"),
+}
+APP_KIND_HINTS = {
+    "normal": _l("Gets tokens for its own tenant, or for the tenants that install it."),
+    "channel": _l(
+        "Bound to one of your connectors; gets tokens only while bound. Needs the service type."
+    ),
+    "privileged": _l(
+        "Administers this enterprise (members, billing, organisations, workspaces); tokens only "
+        "through the enterprise path. Needs the service type; team and enterprise tenants only."
+    ),
 }
 KINDS = {
     "obo": _l("On behalf of users (OBO)"),
@@ -79,7 +94,8 @@ ERROR_ADVICE = {
 def permission_words(scope: str | list[str]) -> list[tuple[str, str]]:
     """Each permission name with its description in the person's language."""
     names = scope.split() if isinstance(scope, str) else scope
-    return [(name, gettext(CATALOGUE[name]) if name in CATALOGUE else name) for name in names]
+    every = CATALOGUE | PRIVILEGED_CATALOGUE
+    return [(name, gettext(every[name]) if name in every else name) for name in names]
 
 
 def label(table: dict[str, object], value: str) -> str:
@@ -95,6 +111,8 @@ def init_app(app: Flask) -> None:
         "edition_label": EDITIONS,
         "status_label": STATUSES,
         "kind_label": KINDS,
+        "app_kind_label": APP_KINDS,
+        "app_kind_hint": APP_KIND_HINTS,
     }
     for name, table in filters.items():
         app.jinja_env.filters[name] = lambda value, table=table: label(table, value)

@@ -106,6 +106,19 @@ def test_every_page(
     check("console-delete")
     page.goto(f"/console/tenants/{team}/installations")
     check("console-installations")
+    channel, _ = make_app(owner, "service", tenant_id=team, name="Shop Bot", app_kind="channel")
+    with app.app_context():
+        from server import connectors
+
+        connectors.create_connector(db.session.get(User, owner.id), team, name="Mini program")
+        db.session.commit()
+    for name, path in (
+        ("console-connectors", f"/console/tenants/{team}/connectors"),
+        ("console-channel-app", f"/console/apps/{channel.client_id}"),
+        ("console-service-tokens", f"/console/tenants/{team}/service-tokens"),
+    ):
+        page.goto(path)
+        check(name)
     page.goto(f"/console/tenants/{personal}/audit")
     check("console-audit")
     page.goto("/console/authorized")

@@ -37,7 +37,9 @@ def list_apps(user: User, tenant_id: int) -> AppList:
     "tenant, 100 per team or enterprise tenant (409 `quota_exceeded`). Redirect URIs are "
     "absolute, matched exactly, without fragment, https or http on a loopback host "
     "(localhost, 127.0.0.0/8, [::1]); pkce apps may also use a private-use scheme holding a "
-    "dot, such as `com.example.app:/callback`.",
+    "dot, such as `com.example.app:/callback`. `app_kind` channel or privileged needs "
+    "`client_type` service (422 `kind_mismatch`); privileged apps only in team and enterprise "
+    "tenants (422 `personal_tenant`). Apps of every kind count toward the quota.",
     tag="apps",
     status=201,
     body=AppCreate,
@@ -53,6 +55,7 @@ def create_app(user: User, tenant_id: int, body: AppCreate) -> AppWithSecret:
         description=body.description,
         redirect_uris=body.redirect_uris,
         permissions=body.permissions,
+        app_kind=body.app_kind,
     )
     return AppWithSecret.with_secret(app, secret)
 
@@ -66,7 +69,10 @@ def get_app(user: User, client_id: str) -> AppOut:
     "PATCH",
     "/apps/<client_id>",
     summary="Edit an app",
-    description="`client_type` never changes: a different value is a 422 `immutable_field`.",
+    description="`client_type` and `app_kind` never change: a different value is a 422 "
+    "`immutable_field`. `connector_id` binds a channel app (422 `not_channel_app` for others; "
+    "404 for a connector of another tenant); null unbinds; every change of binding ends the "
+    "tokens issued under the previous one.",
     tag="apps",
     body=AppUpdate,
     response=AppOut,
@@ -81,6 +87,10 @@ def update_app(user: User, client_id: str, body: AppUpdate) -> AppOut:
         redirect_uris=body.redirect_uris,
         permissions=body.permissions,
         client_type=body.client_type,
+        app_kind=body.app_kind,
+        connector_id=(int(body.connector_id) if body.connector_id is not None else None)
+        if "connector_id" in body.model_fields_set
+        else clients.UNCHANGED,
     )
     return AppOut.of(app)
 

@@ -9,6 +9,7 @@ from server.api.schemas import (
     AuthorizedAppOut,
     PermissionList,
     PermissionOut,
+    PermissionQuery,
     UserOut,
 )
 from server.models import User
@@ -45,9 +46,13 @@ def revoke_authorized_app(user: User, client_id: str) -> None:
     "GET",
     "/permissions",
     summary="The permission catalogue",
+    description="`?app_kind=privileged` lists the enterprise administration catalogue, which "
+    "only privileged apps may ask for.",
     tag="permissions",
+    query=PermissionQuery,
     response=PermissionList,
 )
-def list_permissions(user: User) -> PermissionList:
-    items = [PermissionOut(name=n, description=d) for n, d in permissions.CATALOGUE.items()]
+def list_permissions(user: User, query: PermissionQuery) -> PermissionList:
+    catalogue = permissions.catalogue_for(query.app_kind)
+    items = [PermissionOut(name=n, description=d) for n, d in catalogue.items()]
     return PermissionList(items=items)

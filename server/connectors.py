@@ -1,0 +1,117 @@
+"""Connectors: a team's custom publish channels, to which its channel apps are bound.
+
+Deleting a connector unbinds its apps in one UPDATE, which ends their tokens at once (they
+carry the binding they were issued under; see grants/access.py).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, update
+
+from server import audit, values
+from server.errors import DomainError, not_found
+from server.extensions import db
+from server.models import App, Connector, User
+from server.tenants import require_role
+
+MAX_CONNECTORS = 100  # per tenant
+
+
+def _connector(actor: User, connector_id: int, *, admin: bool = False) -> Connector:
+    connector = db.session.get(Connector, connector_id)
+    if connector is None:
+        raise not_found("connector")
+    try:
+        require_role(actor, connector.tenant_id, admin=admin)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise not_found("connector") from None
+        raise
+    return connector
+
+
+def list_connectors(actor: User, tenant_id: int) -> list[Connector]:
+    require_role(actor, tenant_id)
+    return list(
+        db.session.scalars(
+            select(Connector).where(Connector.tenant_id == tenant_id).order_by(Connector.id)
+        )
+    )
+
+
+def get_connector(actor: User, connector_id: int) -> Connector:
+    return _connector(actor, connector_id)
+
+
+def create_connector(actor: User, tenant_id: int, *, name: str, description: str = "") -> Connector:
+    tenant, _ = require_role(actor, tenant_id, admin=True, lock=True)
+    if tenant.edition == "personal":
+        raise DomainError(
+            422, "personal_tenant", "connectors are defined by team and enterprise tenants"
+        )
+    count = db.session.scalar(
+        select(func.count()).select_from(Connector).where(Connector.tenant_id == tenant_id)
+    )
+    if count >= MAX_CONNECTORS:
+        raise DomainError(
+            409, "quota_exceeded", f"a tenant may have at most {MAX_CONNECTORS} connectors"
+        )
+    now = datetime.now(UTC)
+    connector = Connector(
+        tenant_id=tenant_id,
+        name=values.text(name, "name", max_length=100),
+        description=_description(description),
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(connector)
+    db.session.flush()
+    audit.record(
+        "connector.create", tenant_id=tenant_id, actor_user_id=actor.id, target=str(connector.id)
+    )
+    return connector
+
+
+def _description(value: str) -> str:
+    return values.text(value, "description", max_length=1000, min_length=0, multiline=True)
+
+
+def update_connector(
+    actor: User, connector_id: int, *, name: str | None = None, description: str | None = None
+) -> Connector:
+    connector = _connector(actor, connector_id, admin=True)
+    if name is not None:
+        connector.name = values.text(name, "name", max_length=100)
+    if description is not None:
+        connector.description = _description(description)
+    connector.updated_at = datetime.now(UTC)
+    db.session.flush()
+    audit.record(
+        "connector.update",
+        tenant_id=connector.tenant_id,
+        actor_user_id=actor.id,
+        target=str(connector_id),
+    )
+    return connector
+
+
+def delete_connector(actor: User, connector_id: int) -> None:
+    """Delete it and unbind its apps: one UPDATE, and their tokens end with it."""
+    connector = _connector(actor, connector_id, admin=True)
+    unbound = db.session.execute(
+        update(App)
+        .where(App.connector_id == connector_id)
+        .values(connector_id=None, connector_binding=None, updated_at=datetime.now(UTC))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.delete(connector)
+    db.session.flush()
+    audit.record(
+        "connector.delete",
+        tenant_id=connector.tenant_id,
+        actor_user_id=actor.id,
+        target=str(connector_id),
+        unbound_apps=unbound,
+    )

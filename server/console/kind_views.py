@@ -1,0 +1,146 @@
+"""Console pages for a team's connectors and its service access tokens (SATs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, g, redirect, render_template, url_for
+from flask_babel import gettext as _
+
+from server import connectors, service_tokens, tenants
+from server.console import act, bp, shown, tenant_nav
+from server.console.forms import ActionForm, ConnectorForm, ServiceTokenForm
+from server.errors import DomainError
+from server.extensions import db
+from server.models import Connector, ServiceToken
+from server.permissions import CATALOGUE
+from server.service_tokens import PRESET_DAYS
+
+
+@bp.get("/tenants/<int:tenant_id>/connectors")
+def connector_list(tenant_id: int) -> Any:
+    items = shown(lambda: connectors.list_connectors(g.user, tenant_id))
+    if not isinstance(items, list):
+        return items
+    nav = tenant_nav(tenant_id)
+    return render_template(
+        "console/connectors.html",
+        connectors=items,
+        form=ConnectorForm(),
+        action_form=ActionForm(),
+        is_admin=nav["role"] in ("super_admin", "admin"),
+        **nav,
+    )
+
+
+@bp.post("/tenants/<int:tenant_id>/connectors")
+def create_connector(tenant_id: int) -> Any:
+    form = ConnectorForm()
+    if not form.validate_on_submit():
+        abort(400)
+    act(
+        lambda: connectors.create_connector(
+            g.user, tenant_id, name=form.name.data or "", description=form.description.data or ""
+        ),
+        _("Connector created. Bind channel apps to it on their pages."),
+    )
+    return redirect(url_for("console.connector_list", tenant_id=tenant_id))
+
+
+@bp.post("/connectors/<int:connector_id>")
+def edit_connector(connector_id: int) -> Any:
+    form = ConnectorForm()
+    if not form.validate_on_submit():
+        abort(400)
+    connector = shown(lambda: connectors.get_connector(g.user, connector_id))
+    if not isinstance(connector, Connector):
+        return connector
+    act(
+        lambda: connectors.update_connector(
+            g.user, connector_id, name=form.name.data or "", description=form.description.data or ""
+        ),
+        _("Changes saved."),
+    )
+    return redirect(url_for("console.connector_list", tenant_id=connector.tenant_id))
+
+
+@bp.post("/connectors/<int:connector_id>/delete")
+def delete_connector(connector_id: int) -> Any:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    connector = shown(lambda: connectors.get_connector(g.user, connector_id))
+    if not isinstance(connector, Connector):
+        return connector
+    tenant_id = connector.tenant_id
+    act(
+        lambda: connectors.delete_connector(g.user, connector_id),
+        _("Connector deleted: its channel apps are unbound and their tokens stopped working."),
+    )
+    return redirect(url_for("console.connector_list", tenant_id=tenant_id))
+
+
+def _token_page(tenant_id: int, form: ServiceTokenForm, error: str | None) -> Any:
+    items = shown(lambda: service_tokens.list_service_tokens(g.user, tenant_id))
+    if not isinstance(items, list):
+        return items
+    return render_template(
+        "console/service_tokens.html",
+        tokens=items,
+        form=form,
+        error=error,
+        action_form=ActionForm(),
+        catalogue=CATALOGUE,
+        workspaces=tenants.list_workspaces(g.user, tenant_id),
+        presets=PRESET_DAYS,
+        **tenant_nav(tenant_id),
+    ), (422 if error else 200)
+
+
+@bp.get("/tenants/<int:tenant_id>/service-tokens")
+def service_token_list(tenant_id: int) -> Any:
+    return _token_page(tenant_id, ServiceTokenForm(), None)
+
+
+@bp.post("/tenants/<int:tenant_id>/service-tokens")
+def issue_service_token(tenant_id: int) -> Any:
+    """Issue a SAT: the one response that shows it."""
+    form = ServiceTokenForm()
+    if not form.validate_on_submit():
+        abort(400)
+    days = form.days()
+    try:
+        if isinstance(days, str):
+            raise DomainError(422, "invalid_value", _("Enter a number of days."))
+        ids = [int(w) for w in form.workspace_ids.data or [] if str(w).isdigit()]
+        token, secret = service_tokens.create_service_token(
+            g.user,
+            tenant_id,
+            name=form.name.data or "",
+            permission_names=list(form.permissions.data or []),
+            workspace_ids=ids,
+            expires_in_days=days,
+        )
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        return _token_page(tenant_id, form, exc.message)
+    flash(_("Service access token %(name)s issued.", name=token.name), "notice")
+    return render_template(
+        "console/service_token_revealed.html", token=token, secret=secret, **tenant_nav(tenant_id)
+    )
+
+
+@bp.post("/service-tokens/<int:token_id>/revoke")
+def revoke_service_token(token_id: int) -> Any:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    token = db.session.get(ServiceToken, token_id)
+    mine = {t.id for t, _role in g.tenants}
+    if token is None or token.tenant_id not in mine:
+        return redirect(url_for("console.overview"))
+    tenant_id = token.tenant_id
+    act(
+        lambda: service_tokens.revoke_service_token(g.user, token_id),
+        _("Revoked: the token no longer works."),
+    )
+    return redirect(url_for("console.service_token_list", tenant_id=tenant_id))
