@@ -8,6 +8,7 @@ the number of tokens: tokens are judged at use by the access rule (grants/access
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import UTC, datetime
 
 from flask import current_app
@@ -199,21 +200,68 @@ def update_app(
     return app
 
 
-def rotate_secret(actor: User, client_id: str) -> str:
-    """A new secret for a web app, returned once; the old one stops working at once."""
+MAX_SECRET_GRACE_HOURS = 168
+
+
+def rotate_secret(actor: User, client_id: str, grace_hours: int = 0) -> str:
+    """A new secret for a web app, returned once. The old one stops working at once, or with
+    `grace_hours` keeps working beside the new one for that long (or until retired)."""
     app = _app(actor, client_id, admin=True)
     if app.client_type != "web":
         raise DomainError(422, "not_web_app", "only web apps have a client secret")
+    if not isinstance(grace_hours, int) or not 0 <= grace_hours <= MAX_SECRET_GRACE_HOURS:
+        raise DomainError(
+            422,
+            "invalid_value",
+            f"grace_hours must be a whole number from 0 to {MAX_SECRET_GRACE_HOURS}",
+        )
     secret = new_secret(CLIENT_SECRET)
+    until = int(time.time()) + grace_hours * 3600 if grace_hours else None
     db.session.execute(
         update(App)
         .where(App.client_id == client_id)
-        .values(client_secret_hash=digest(secret), updated_at=_now())
+        .values(
+            client_secret_hash=digest(secret),
+            previous_secret_hash=app.client_secret_hash if until else None,
+            previous_secret_until=until,
+            updated_at=_now(),
+        )
     )
+    db.session.refresh(app)
     audit.record(
-        "app.secret_rotate", tenant_id=app.tenant_id, actor_user_id=actor.id, target=client_id
+        "app.secret_rotate",
+        tenant_id=app.tenant_id,
+        actor_user_id=actor.id,
+        target=client_id,
+        grace_hours=grace_hours,
     )
     return secret
+
+
+def previous_secret_until(app: App) -> datetime | None:
+    """When the rotated-away secret stops working, if it still works now."""
+    if app.previous_secret_hash is None or (app.previous_secret_until or 0) <= time.time():
+        return None
+    return datetime.fromtimestamp(app.previous_secret_until or 0, UTC)
+
+
+def retire_previous_secret(actor: User, client_id: str) -> App:
+    """End a rotation's grace period now: only the current secret authenticates from here."""
+    app = _app(actor, client_id, admin=True)
+    if app.client_type != "web":
+        raise DomainError(422, "not_web_app", "only web apps have a client secret")
+    had_one = previous_secret_until(app) is not None
+    db.session.execute(
+        update(App)
+        .where(App.client_id == client_id)
+        .values(previous_secret_hash=None, previous_secret_until=None, updated_at=_now())
+    )
+    db.session.refresh(app)
+    if had_one:
+        audit.record(
+            "app.secret_retire", tenant_id=app.tenant_id, actor_user_id=actor.id, target=client_id
+        )
+    return app
 
 
 def set_status(actor: User, client_id: str, status: str) -> App:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from grants.access import CLIENT_TYPES, ROLES
 from keys.rsa import MAX_PEM_LENGTH
 from server import values
+from server.clients import previous_secret_until
 from server.models import (
     App,
     AppKey,
@@ -107,6 +108,16 @@ class KeyCreate(Strict):
         default=None,
         json_schema_extra=_no_default,
         description="PEM RSA public key (2048 bits or more). Left out: generate a pair.",
+    )
+
+
+class SecretRotate(Strict):
+    grace_hours: int = Field(
+        default=0,
+        ge=0,
+        le=168,
+        description="Hours during which the old secret keeps working beside the new one "
+        "(0, the default: it stops at once). POST `.../secret/retire` ends the grace early.",
     )
 
 
@@ -226,6 +237,10 @@ class AppOut(Strict):
     permissions: list[str]
     created_at: datetime
     updated_at: datetime
+    previous_secret_expires_at: datetime | None = Field(
+        description="While a rotated-away secret still works (a rotation's grace period): "
+        "when it stops; null otherwise."
+    )
 
     @classmethod
     def fields_of(cls, app: App) -> dict[str, Any]:
@@ -240,6 +255,7 @@ class AppOut(Strict):
             "permissions": list(app.permissions),
             "created_at": app.created_at,
             "updated_at": app.updated_at,
+            "previous_secret_expires_at": previous_secret_until(app),
         }
 
     @classmethod

@@ -62,6 +62,8 @@ CLIENT = (
         apps.c.redirect_uris,
         apps.c.permissions,
         apps.c.client_secret_hash,
+        apps.c.previous_secret_hash,
+        apps.c.previous_secret_until,
         keys.c.kid,
         keys.c.public_key_pem,
         *STANDING_COLUMNS[:5],

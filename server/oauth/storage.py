@@ -74,6 +74,8 @@ class SqlStorage:
                     redirect_uris=tuple(app.redirect_uris or ()),
                     permissions=tuple(app.permissions or ()),
                     client_secret_hash=app.client_secret_hash,
+                    previous_secret_hash=app.previous_secret_hash,
+                    previous_secret_until=app.previous_secret_until,
                 )
                 if app is not None
                 else None
