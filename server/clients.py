@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -264,6 +265,17 @@ def retire_previous_secret(actor: User, client_id: str) -> App:
     return app
 
 
+def rotation_effect(actor: User, client_id: str) -> dict[str, Any]:
+    """What rotating would touch: no token ends (tokens do not depend on the secret)."""
+    app = _app(actor, client_id, admin=True)
+    if app.client_type != "web":
+        raise DomainError(422, "not_web_app", "only web apps have a client secret")
+    return {
+        "live_tokens": audit.live_tokens(OAuthToken.client_id == client_id),
+        "previous_until": previous_secret_until(app),
+    }
+
+
 def set_status(actor: User, client_id: str, status: str) -> App:
     """Enable or disable: one UPDATE; the access rule reads the status at every use."""
     if status not in STATUSES:
@@ -379,6 +391,19 @@ def add_key(
         generated=private_pem is not None,
     )
     return key, private_pem
+
+
+def key_removal_effect(actor: User, client_id: str, kid: str) -> dict[str, Any]:
+    """What removing a key would do: how many keys would remain; tokens already issued keep
+    working until they expire."""
+    _service_app(actor, client_id, admin=True)
+    kids = list(db.session.scalars(select(AppKey.kid).where(AppKey.client_id == client_id)))
+    if kid not in kids:
+        raise not_found("key")
+    return {
+        "remaining": len(kids) - 1,
+        "live_tokens": audit.live_tokens(OAuthToken.client_id == client_id),
+    }
 
 
 def delete_key(actor: User, client_id: str, kid: str) -> None:
@@ -511,6 +536,30 @@ def request_installation(user: User, tenant_id: int, client_id: str) -> Installa
     return installation
 
 
+def _installation_tokens(tenant_id: int, client_id: str, installation_id: int) -> Any:
+    return and_(
+        OAuthToken.client_id == client_id,  # the leading columns of an index
+        OAuthToken.tenant_id == tenant_id,
+        OAuthToken.installation_id == installation_id,
+    )
+
+
+def uninstall_effect(actor: User, tenant_id: int, client_id: str) -> dict[str, Any]:
+    """What uninstalling would end: the tenant, the app and its live tokens there."""
+    tenant, _ = require_role(actor, tenant_id, admin=True)
+    installation = _installation(tenant_id, client_id)
+    if installation is None:
+        raise not_found("installation")
+    return {
+        "tenant": tenant,
+        "app": _any_app(client_id),
+        "installation": installation,
+        "live_tokens": audit.live_tokens(
+            _installation_tokens(tenant_id, client_id, installation.id)
+        ),
+    }
+
+
 def uninstall(actor: User, tenant_id: int, client_id: str) -> None:
     """Delete the installation row (or refuse a pending request); its tokens die with it."""
     require_role(actor, tenant_id, admin=True)
@@ -526,13 +575,7 @@ def uninstall(actor: User, tenant_id: int, client_id: str) -> None:
         tenant_id=tenant_id,
         actor_user_id=actor.id,
         target=client_id,
-        destroyed_tokens=audit.live_tokens(
-            and_(
-                OAuthToken.client_id == client_id,  # the leading columns of an index
-                OAuthToken.tenant_id == tenant_id,
-                OAuthToken.installation_id == removed,
-            )
-        ),
+        destroyed_tokens=audit.live_tokens(_installation_tokens(tenant_id, client_id, removed)),
     )
 
 
@@ -560,6 +603,33 @@ def list_authorizations(user: User) -> list[tuple[Authorization, App]]:
     return [(a, app) for a, app in rows]
 
 
+def _authorization_tokens(user_id: int, client_id: str, authorization_id: int) -> Any:
+    return and_(
+        OAuthToken.user_id == user_id,  # the leading columns of an index
+        OAuthToken.client_id == client_id,
+        OAuthToken.authorization_id == authorization_id,
+    )
+
+
+def revoke_effect(user: User, client_id: str) -> dict[str, Any]:
+    """What revoking the user's consent would end: the app and the user's live tokens for it."""
+    row = db.session.execute(
+        select(Authorization, App)
+        .join(App, App.client_id == Authorization.client_id)
+        .where(Authorization.user_id == user.id, Authorization.client_id == client_id)
+    ).first()
+    if row is None:
+        raise not_found("authorization")
+    authorization, app = row
+    return {
+        "app": app,
+        "authorization": authorization,
+        "live_tokens": audit.live_tokens(
+            _authorization_tokens(user.id, client_id, authorization.id)
+        ),
+    }
+
+
 def revoke_authorization(user: User, client_id: str) -> None:
     """Withdraw the user's consent: one DELETE; the tokens issued under it die with it."""
     removed = db.session.scalar(
@@ -575,11 +645,5 @@ def revoke_authorization(user: User, client_id: str) -> None:
         tenant_id=personal.id if personal else None,
         actor_user_id=user.id,
         target=client_id,
-        destroyed_tokens=audit.live_tokens(
-            and_(
-                OAuthToken.user_id == user.id,  # the leading columns of an index
-                OAuthToken.client_id == client_id,
-                OAuthToken.authorization_id == removed,
-            )
-        ),
+        destroyed_tokens=audit.live_tokens(_authorization_tokens(user.id, client_id, removed)),
     )

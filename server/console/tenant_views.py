@@ -98,12 +98,26 @@ def approve_installation(tenant_id: int, client_id: str) -> Any:
     return redirect(url_for("console.installations", tenant_id=tenant_id))
 
 
+@bp.get("/tenants/<int:tenant_id>/installations/<client_id>/uninstall")
+def confirm_uninstall(tenant_id: int, client_id: str) -> Any:
+    effect = shown(lambda: clients.uninstall_effect(g.user, tenant_id, client_id))
+    if not isinstance(effect, dict):
+        return effect
+    return render_template(
+        "console/confirm_uninstall.html",
+        effect=effect,
+        form=ActionForm(),
+        **tenant_nav(tenant_id),
+    )
+
+
 @bp.post("/tenants/<int:tenant_id>/installations/<client_id>/uninstall")
 def uninstall(tenant_id: int, client_id: str) -> Any:
     if ActionForm().validate_on_submit():
         act(
             lambda: clients.uninstall(g.user, tenant_id, client_id),
             _("Uninstalled: the app's tokens in this tenant stopped working."),
+            "destructive",
         )
     return redirect(url_for("console.installations", tenant_id=tenant_id))
 
