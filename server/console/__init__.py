@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 from flask import Blueprint, Flask, Response, abort, flash, g, redirect, request, url_for
 
 from server import tenants
-from server.console import once
 from server.accounts import current_user
+from server.console import once
 from server.errors import DomainError
 from server.extensions import db
 from server.web import error_response

@@ -68,7 +68,9 @@ def keep(client_id: str, **shown: Any) -> None:
     """Hold a one-time result for the next page: encrypted in the store, the key in the session."""
     reveal_id, key = secrets.token_urlsafe(16), Fernet.generate_key()
     payload = json.dumps({"user": g.user.id, "client_id": client_id, **shown})
-    _store().put(f"console:reveal:{reveal_id}", Fernet(key).encrypt(payload.encode()).decode(), REVEAL_TTL)
+    _store().put(
+        f"console:reveal:{reveal_id}", Fernet(key).encrypt(payload.encode()).decode(), REVEAL_TTL
+    )
     session["reveal"] = f"{reveal_id}:{key.decode()}"
 
 
