@@ -19,8 +19,9 @@ from grants.access import ADMIN_ROLES, CLIENT_TYPES, auth_type_of
 from grants.secrets import CLIENT_SECRET, digest, new_secret
 from keys import KeyError_, generate_key_pair, load_public_key, thumbprint
 from keys import public_key_pem as pem_of
+from keys.rsa import MIN_RSA_BITS
 from server import accounts, audit, permissions, values
-from server.errors import DomainError, forbidden, not_found
+from server.errors import DomainError, Msg, forbidden, not_found
 from server.extensions import db
 from server.models import (
     App,
@@ -111,7 +112,11 @@ def register_app(
     tenant, _ = require_role(actor, tenant_id, admin=True, lock=True)
     if client_type not in CLIENT_TYPES:
         raise DomainError(
-            422, "invalid_value", f"client_type must be one of {', '.join(CLIENT_TYPES)}"
+            422,
+            "invalid_value",
+            f"client_type must be one of {', '.join(CLIENT_TYPES)}",
+            field="client_type",
+            text=Msg("Choose one of the four types."),
         )
     name = values.text(name, "name", max_length=100)
     description = values.text(
@@ -125,7 +130,9 @@ def register_app(
     )
     if count >= quota:
         raise DomainError(
-            409, "quota_exceeded", f"this tenant already has {quota} apps, the most it may have"
+            409,
+            "quota_exceeded",
+            Msg("this tenant already has %(quota)d apps, the most it may have", quota=quota),
         )
     secret = new_secret(CLIENT_SECRET) if client_type == "web" else None
     now = _now()
@@ -209,12 +216,13 @@ def rotate_secret(actor: User, client_id: str, grace_hours: int = 0) -> str:
     `grace_hours` keeps working beside the new one for that long (or until retired)."""
     app = _app(actor, client_id, admin=True)
     if app.client_type != "web":
-        raise DomainError(422, "not_web_app", "only web apps have a client secret")
+        raise DomainError(422, "not_web_app", Msg("only web apps have a client secret"))
     if not isinstance(grace_hours, int) or not 0 <= grace_hours <= MAX_SECRET_GRACE_HOURS:
         raise DomainError(
             422,
             "invalid_value",
-            f"grace_hours must be a whole number from 0 to {MAX_SECRET_GRACE_HOURS}",
+            Msg("grace_hours must be a whole number from 0 to %(max)d", max=MAX_SECRET_GRACE_HOURS),
+            field="grace_hours",
         )
     secret = new_secret(CLIENT_SECRET)
     until = int(time.time()) + grace_hours * 3600 if grace_hours else None
@@ -250,7 +258,7 @@ def retire_previous_secret(actor: User, client_id: str) -> App:
     """End a rotation's grace period now: only the current secret authenticates from here."""
     app = _app(actor, client_id, admin=True)
     if app.client_type != "web":
-        raise DomainError(422, "not_web_app", "only web apps have a client secret")
+        raise DomainError(422, "not_web_app", Msg("only web apps have a client secret"))
     had_one = previous_secret_until(app) is not None
     db.session.execute(
         update(App)
@@ -269,7 +277,7 @@ def rotation_effect(actor: User, client_id: str) -> dict[str, Any]:
     """What rotating would touch: no token ends (tokens do not depend on the secret)."""
     app = _app(actor, client_id, admin=True)
     if app.client_type != "web":
-        raise DomainError(422, "not_web_app", "only web apps have a client secret")
+        raise DomainError(422, "not_web_app", Msg("only web apps have a client secret"))
     return {
         "live_tokens": audit.live_tokens(OAuthToken.client_id == client_id),
         "previous_until": previous_secret_until(app),
@@ -344,7 +352,7 @@ def delete_app(actor: User, client_id: str) -> None:
 def _service_app(actor: User, client_id: str, *, admin: bool = False, lock: bool = False) -> App:
     app = _app(actor, client_id, admin=admin, lock=lock)
     if app.client_type != "service":
-        raise DomainError(422, "not_service_app", "only service apps have keys")
+        raise DomainError(422, "not_service_app", Msg("only service apps have keys"))
     return app
 
 
@@ -367,11 +375,26 @@ def add_key(
         try:
             public_key = load_public_key(public_key_pem)
         except KeyError_ as exc:
-            raise DomainError(422, "invalid_key", str(exc)) from None
+            raise DomainError(
+                422,
+                "invalid_key",
+                str(exc),
+                field="public_key",
+                text=Msg(
+                    "This is not a PEM RSA public key of %(bits)d bits or more.", bits=MIN_RSA_BITS
+                ),
+            ) from None
         if thumbprint(public_key) in kids:
-            raise DomainError(409, "duplicate_key", "this key is already registered for the app")
+            raise DomainError(
+                409,
+                "duplicate_key",
+                Msg("this key is already registered for the app"),
+                field="public_key",
+            )
     if len(kids) >= limit:
-        raise DomainError(409, "key_limit", f"an app may have at most {limit} keys")
+        raise DomainError(
+            409, "key_limit", Msg("an app may have at most %(limit)d keys", limit=limit)
+        )
     if public_key_pem is None:
         private_pem, public_key = generate_key_pair()
     key = AppKey(
@@ -495,14 +518,25 @@ def install(actor: User, tenant_id: int, client_id: str, kind: str) -> Installat
     app = _any_app(client_id)
     expected = auth_type_of(app.client_type)
     if kind not in ("obo", "appauth"):
-        raise DomainError(422, "invalid_value", "kind must be 'obo' or 'appauth'")
+        raise DomainError(422, "invalid_value", "kind must be 'obo' or 'appauth'", field="kind")
     if kind != expected:
         raise DomainError(
-            422, "kind_mismatch", f"{app.client_type} apps are installed as {expected!r}"
+            422,
+            "kind_mismatch",
+            f"{app.client_type} apps are installed as {expected!r}",
+            field="kind",
+            text=Msg(
+                "Service apps are installed to act as themselves (AppAuth)."
+                if expected == "appauth"
+                else "Apps that act for people are installed as OBO."
+            ),
         )
     if kind == "obo" and tenant.edition == "personal":
         raise DomainError(
-            422, "personal_tenant", "OBO apps are installed only in team and enterprise tenants"
+            422,
+            "personal_tenant",
+            Msg("OBO apps are installed only in team and enterprise tenants"),
+            field="kind",
         )
     return _install(actor, tenant_id, app, kind)
 
@@ -512,10 +546,12 @@ def request_installation(user: User, tenant_id: int, client_id: str) -> Installa
     tenant, _ = require_role(user, tenant_id)
     app = _any_app(client_id)
     if app.client_type == "service":
-        raise DomainError(422, "kind_mismatch", "service apps are installed by an admin")
+        raise DomainError(422, "kind_mismatch", Msg("service apps are installed by an admin"))
     if tenant.edition == "personal":
         raise DomainError(
-            422, "personal_tenant", "OBO apps are installed only in team and enterprise tenants"
+            422,
+            "personal_tenant",
+            Msg("OBO apps are installed only in team and enterprise tenants"),
         )
     existing = _installation(tenant_id, client_id)
     if existing is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.errors import DomainError
+from server.errors import DomainError, Msg
 
 # Names follow Coze's `Resource.action` style; the descriptions are shown on the consent page.
 CATALOGUE: dict[str, str] = {
@@ -42,6 +42,10 @@ def validate(names: list[str]) -> list[str]:
     unknown = [n for n in names if n not in CATALOGUE]
     if unknown:
         raise DomainError(
-            422, "invalid_permission", f"unknown permission {unknown[0][:64]!r}; see /permissions"
+            422,
+            "invalid_permission",
+            f"unknown permission {unknown[0][:64]!r}; see /permissions",
+            field="permissions",
+            text=Msg("Unknown permission %(name)s.", name=unknown[0][:64]),
         )
     return list(dict.fromkeys(names))

@@ -128,7 +128,11 @@ def test_invalid_values_show_the_domain_message_and_create_nothing(app, console,
         f"/console/tenants/{tenant_id}/apps/new", {"name": "No URIs", "client_type": "web"}
     )
     assert response.status_code == 422
-    assert "web apps need at least one redirect URI" in text(response)
+    html = text(response)
+    assert 'aria-invalid="true" aria-describedby="uris-hint redirect_uris-error"' in html
+    assert re.search(
+        r'id="redirect_uris-error"[^>]*>Web and PKCE apps need at least one redirect URI.<', html
+    )
     assert 'value="No URIs"' in text(response)
     with app.app_context():
         assert db.session.scalar(select(App)) is None
@@ -179,7 +183,8 @@ def test_keys_generate_upload_and_remove(app, console, make_app, owner):
     assert uploaded.status_code == 302
     assert "Public key registered." in text(console.get(path))
     bad = console.post(path + "/keys", {"public_key": "not a key"}, page=path)
-    assert bad.status_code == 302
+    assert bad.status_code == 422
+    assert 'id="public_key-error"' in text(bad) and "not a key</textarea>" in text(bad)
     with app.app_context():
         kids = list(db.session.scalars(select(AppKey.kid)))
     assert len(kids) == 2
@@ -233,8 +238,11 @@ def test_install_by_client_id_reports_domain_errors(app, console, make_user, mak
     team = make_team(app, owner, name="Acme")
     created, _ = make_app(make_user(), "service")
     page = f"/console/tenants/{team}/installations"
-    console.post(page, {"client_id": created.client_id, "kind": "obo"}, page=page)
-    assert "service apps are installed as" in text(console.get(page))
+    wrong = console.post(page, {"client_id": created.client_id, "kind": "obo"}, page=page)
+    assert wrong.status_code == 422 and 'id="kind-error"' in text(wrong)
+    assert "Service apps are installed to act as themselves (AppAuth)." in text(wrong)
+    unknown = console.post(page, {"client_id": "1" * 19, "kind": "obo"}, page=page)
+    assert unknown.status_code == 422 and "No app has this client ID." in text(unknown)
     console.post(page, {"client_id": created.client_id, "kind": "appauth"}, page=page)
     assert "The app is installed." in text(console.get(page))
 
@@ -248,7 +256,7 @@ def test_a_member_cannot_act_as_an_admin(app, client, make_user, make_app, owner
     path = f"/console/apps/{created.client_id}"
     assert "Disable app" not in text(console.get(path))
     console.post(path + "/disable", page=path)
-    assert "your role in this tenant does not allow this" in text(console.get(path))
+    assert "Your role in this tenant does not allow this." in text(console.get(path))
     assert console.get(f"/console/tenants/{team}/audit").status_code == 403
     with app.app_context():
         assert db.session.get(App, created.client_id).status == "enabled"

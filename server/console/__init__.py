@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, abort, flash, g, redirect, request, url_for
+from flask_babel import gettext
 
 from server import tenants
 from server.accounts import current_user
@@ -56,10 +57,15 @@ def act(action: Callable[[], T], done: str, category: str = "notice") -> T | Non
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
-        flash(exc.message, "error")
+        flash(exc.text.render(gettext), "error")
         return None
     flash(done, category)
     return result
+
+
+def field_errors(exc: DomainError) -> dict[str, str]:
+    """A domain error as a form shows it: translated, under its field (or the whole form's)."""
+    return {exc.field or "form": exc.text.render(gettext)}
 
 
 def shown(action: Callable[[], T]) -> T | Response:
@@ -68,7 +74,7 @@ def shown(action: Callable[[], T]) -> T | Response:
         return action()
     except DomainError as exc:
         db.session.rollback()
-        return error_response(exc.status, exc.code, exc.message, "html")
+        return error_response(exc.status, exc.code, exc.text.render(gettext), "html")
 
 
 def tenant_nav(tenant_id: int | None) -> dict[str, Any]:

@@ -9,11 +9,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import abort, current_app, flash, g, redirect, render_template, url_for
+from flask_babel import gettext
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from server import clients
-from server.console import act, bp, once, shown, tenant_nav
+from server.console import act, bp, field_errors, once, shown, tenant_nav
 from server.console.forms import ActionForm, AppForm, DeleteForm, KeyForm, NewAppForm, RotateForm
 from server.errors import DomainError
 from server.extensions import db
@@ -66,7 +67,7 @@ def new_app(tenant_id: int) -> Any:
     if nav["current_tenant"] is None:
         return error_response(404, "not_found", _("Tenant not found."), "html")
     form = NewAppForm()
-    error = None
+    errors: dict[str, str] = {}
     if form.validate_on_submit():
         try:
             app, secret = clients.register_app(
@@ -84,7 +85,7 @@ def new_app(tenant_id: int) -> Any:
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
-            error = exc.message
+            errors = field_errors(exc)
         else:
             flash(_("App %(name)s created.", name=app.name), "notice")
             return _reveal(
@@ -95,8 +96,8 @@ def new_app(tenant_id: int) -> Any:
                 private_pem=private_pem,
             )
     return render_template(
-        "console/app_new.html", form=form, error=error, catalogue=CATALOGUE, **nav
-    ), (422 if error else 200)
+        "console/app_new.html", form=form, errors=errors, catalogue=CATALOGUE, **nav
+    ), (422 if errors else 200)
 
 
 @bp.get("/apps/<client_id>")
@@ -104,16 +105,22 @@ def app_detail(client_id: str) -> Any:
     app = _app_or_error(client_id)
     if not isinstance(app, App):
         return app
-    form = AppForm(
+    return _render_detail(app, _settings_form(app), {})
+
+
+def _settings_form(app: App) -> AppForm:
+    return AppForm(
+        formdata=None,
         name=app.name,
         description=app.description,
         redirect_uris="\n".join(app.redirect_uris),
         permissions=list(app.permissions),
     )
-    return _render_detail(app, form, None)
 
 
-def _render_detail(app: App, form: AppForm, error: str | None) -> Any:
+def _render_detail(
+    app: App, form: AppForm, errors: dict[str, str], key_form: KeyForm | None = None
+) -> Any:
     keys = clients.list_keys(g.user, app.client_id) if app.client_type == "service" else []
     own_installation = _own_installation(app)
     nav = tenant_nav(app.tenant_id)
@@ -122,16 +129,16 @@ def _render_detail(app: App, form: AppForm, error: str | None) -> Any:
         try_it=_try_it(app),
         app=app,
         form=form,
-        error=error,
+        errors=errors,
         keys=keys,
-        key_form=KeyForm(),
+        key_form=key_form or KeyForm(formdata=None),
         action_form=ActionForm(),
         own_installation=own_installation,
         previous_secret_until=clients.previous_secret_until(app),
         catalogue=CATALOGUE,
         is_admin=nav["role"] in ("super_admin", "admin"),
         **nav,
-    ), (422 if error else 200)
+    ), (422 if errors else 200)
 
 
 def _try_it(app: App) -> dict[str, str]:
@@ -179,7 +186,7 @@ def edit_app(client_id: str) -> Any:
     except DomainError as exc:
         db.session.rollback()
         app = db.session.get(App, client_id)
-        return _render_detail(app, form, exc.message)
+        return _render_detail(app, form, field_errors(exc))
     flash(_("Changes saved."), "notice")
     return redirect(url_for("console.app_detail", client_id=client_id))
 
@@ -257,11 +264,20 @@ def add_key(client_id: str) -> Any:
     if not form.validate_on_submit():
         abort(400)
     uploaded = (form.public_key.data or "").strip() or None
-    done = _("Public key registered.") if uploaded else _("Key pair generated.")
-    result = act(lambda: clients.add_key(g.user, client_id, uploaded), done)
-    if result is None or uploaded:
+    try:
+        key, private_pem = clients.add_key(g.user, client_id, uploaded)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        app = _app_or_error(client_id)
+        if not isinstance(app, App) or exc.field is None:
+            flash(exc.text.render(gettext), "error")
+            return redirect(url_for("console.app_detail", client_id=client_id))
+        return _render_detail(app, _settings_form(app), field_errors(exc), form)
+    if uploaded:
+        flash(_("Public key registered."), "notice")
         return redirect(url_for("console.app_detail", client_id=client_id))
-    key, private_pem = result
+    flash(_("Key pair generated."), "notice")
     return _reveal(client_id, event="key", kid=key.kid, private_pem=private_pem)
 
 
@@ -310,10 +326,12 @@ def delete_app(client_id: str) -> Any:
     if not isinstance(app, App):
         return app
     form = DeleteForm()
-    error = None
+    errors: dict[str, str] = {}
     if form.validate_on_submit():
         if (form.confirm_name.data or "").strip() != app.name:
-            error = _("The name you typed does not match. The app was not deleted.")
+            errors["confirm_name"] = _(
+                "The name you typed does not match. The app was not deleted."
+            )
         else:
             tenant_id, name = app.tenant_id, app.name
             try:
@@ -321,10 +339,10 @@ def delete_app(client_id: str) -> Any:
                 db.session.commit()
             except DomainError as exc:
                 db.session.rollback()
-                flash(exc.message, "error")
+                flash(exc.text.render(gettext), "error")
                 return redirect(url_for("console.app_detail", client_id=client_id))
             flash(_("%(name)s was deleted. Its tokens no longer work.", name=name), "destructive")
             return redirect(url_for("console.tenant", tenant_id=tenant_id))
     return render_template(
-        "console/app_delete.html", app=app, form=form, error=error, **tenant_nav(app.tenant_id)
-    ), (422 if error else 200)
+        "console/app_delete.html", app=app, form=form, errors=errors, **tenant_nav(app.tenant_id)
+    ), (422 if errors else 200)

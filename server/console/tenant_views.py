@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from grants.access import ADMIN_ROLES
 from server import clients, tenants
-from server.console import act, bp, shown, tenant_nav
+from server.console import act, bp, field_errors, shown, tenant_nav
 from server.console.forms import ActionForm, ApproveForm, InstallForm
+from server.errors import DomainError, Msg
 from server.extensions import db
 from server.models import App, User
 from server.web import error_response
@@ -60,6 +61,10 @@ def _users(ids: set[int | None]) -> dict[int, User]:
 
 @bp.get("/tenants/<int:tenant_id>/installations")
 def installations(tenant_id: int) -> Any:
+    return _render_installations(tenant_id, InstallForm(formdata=None), {})
+
+
+def _render_installations(tenant_id: int, install_form: InstallForm, errors: dict[str, str]) -> Any:
     rows = shown(lambda: clients.list_installations(g.user, tenant_id))
     if not isinstance(rows, list):
         return rows
@@ -69,21 +74,43 @@ def installations(tenant_id: int) -> Any:
         rows=rows,
         people=people,
         is_admin=_is_admin(tenant_id),
-        install_form=InstallForm(),
+        install_form=install_form,
+        errors=errors,
         action_form=ApproveForm(),
         **tenant_nav(tenant_id),
-    )
+    ), (422 if errors else 200)
 
 
 @bp.post("/tenants/<int:tenant_id>/installations")
 def install(tenant_id: int) -> Any:
     """Install an app by client_id (any tenant's), or approve a pending request."""
     form = InstallForm()
+    if not form.validate_on_submit():
+        abort(400)
     client_id = (form.client_id.data or "").strip()
-    if form.validate_on_submit():
-        done = _("The app is installed.")
-        if client_id:
-            act(lambda: clients.install(g.user, tenant_id, client_id, form.kind.data or ""), done)
+    try:
+        if not client_id:
+            raise DomainError(
+                422,
+                "invalid_value",
+                "client_id is required",
+                field="client_id",
+                text=Msg("Enter the app's client ID."),
+            )
+        clients.install(g.user, tenant_id, client_id, form.kind.data or "")
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        errors = (
+            {"client_id": _("No app has this client ID.")}
+            if exc.code == "not_found" and exc.message.startswith("app")
+            else field_errors(exc)
+        )
+        if "form" in errors:
+            flash(errors["form"], "error")
+            return redirect(url_for("console.installations", tenant_id=tenant_id))
+        return _render_installations(tenant_id, form, errors)
+    flash(_("The app is installed."), "notice")
     return redirect(url_for("console.installations", tenant_id=tenant_id))
 
 
