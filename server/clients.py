@@ -525,11 +525,9 @@ def install(actor: User, tenant_id: int, client_id: str, kind: str) -> Installat
             "kind_mismatch",
             f"{app.client_type} apps are installed as {expected!r}",
             field="kind",
-            text=Msg(
-                "Service apps are installed to act as themselves (AppAuth)."
-                if expected == "appauth"
-                else "Apps that act for people are installed as OBO."
-            ),
+            text=Msg("Service apps are installed to act as themselves (AppAuth).")
+            if expected == "appauth"
+            else Msg("Apps that act for people are installed as OBO."),
         )
     if kind == "obo" and tenant.edition == "personal":
         raise DomainError(

@@ -14,7 +14,14 @@ from server.permissions import CATALOGUE
 SERVER = Path(__file__).resolve().parent.parent / "server"
 PO = SERVER / "translations" / "zh" / "LC_MESSAGES" / "messages.po"
 MO = PO.with_suffix(".mo")
-KEYWORDS = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {
+    "_": None,
+    "gettext": None,
+    "_l": None,
+    "lazy_gettext": None,
+    "ngettext": (1, 2),
+    "Msg": None,
+}
 
 
 def test_accept_language_picks_the_language(client):

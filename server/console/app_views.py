@@ -76,7 +76,8 @@ def new_app(tenant_id: int) -> Any:
                 name=form.name.data or "",
                 client_type=form.client_type.data or "",
                 description=form.description.data or "",
-                redirect_uris=form.uri_list(),
+                # The field is hidden for the types that take none; what it held is not sent.
+                redirect_uris=form.uri_list() if form.client_type.data in ("web", "pkce") else [],
                 permissions=list(form.permissions.data or []),
             )
             key, private_pem = None, None

@@ -1,3 +1,10 @@
+// On a phone the console's navigation starts folded, so that the page itself is on screen.
+(function () {
+  "use strict";
+  var menu = document.querySelector("details.side-menu");
+  if (menu && window.matchMedia("(max-width: 820px)").matches) { menu.open = false; }
+})();
+
 // Focus on the first field with an error, so that it is read out and can be corrected at once.
 (function () {
   "use strict";
