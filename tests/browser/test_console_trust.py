@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE
 from tests.browser.helpers import authorize_url, exchange, landed_params, sign_in
+from tests.conftest import PASSWORD
 from tests.oauth_support import JWT_BEARER, REDIRECT_URI, assertion
 
 
@@ -146,7 +147,7 @@ def test_uninstall_confirmation(page, live_server, make_user, make_app, app, sho
     page.goto(f"/console/tenants/{team}/installations")
     page.get_by_role("link", name="Uninstall Vendor CRM").click()
     expect(page.get_by_role("heading", name="Uninstall Vendor CRM from Acme?")).to_be_visible()
-    expect(page.get_by_text("2 live tokens end now.")).to_be_visible()  # access + refresh pair
+    expect(page.get_by_text("1 live token ends now.")).to_be_visible()
     shoot(page, "console-confirm-uninstall")
     page.get_by_role("link", name="Cancel").click()
     expect(page.get_by_text("Vendor CRM")).to_be_visible()
@@ -161,7 +162,7 @@ def test_a_field_error_is_focused_and_translated(new_context, make_user, shoot):
     page = new_context(locale="zh-CN").new_page()
     page.goto("/console/")
     page.get_by_label("邮箱").fill(user.email)
-    page.get_by_label("密码").fill("correct horse battery staple")
+    page.get_by_label("密码").fill(PASSWORD)
     page.locator("button[type=submit]").last.click()
     page.locator("a.tenant-link").first.click()
     page.locator("a.button.primary").first.click()
