@@ -166,6 +166,9 @@ def _permissions(names: list[str] | None) -> list[str]:
     return permissions.validate(names if names is not None else [])
 
 
+_EDITABLE = ("name", "description", "redirect_uris", "permissions")
+
+
 def update_app(
     actor: User,
     client_id: str,
@@ -180,6 +183,7 @@ def update_app(
     app = _app(actor, client_id, admin=True)
     if client_type is not None and client_type != app.client_type:
         raise DomainError(422, "immutable_field", "client_type cannot change after creation")
+    before = {f: getattr(app, f) for f in _EDITABLE}
     changed: list[str] = []
     if name is not None:
         app.name = values.text(name, "name", max_length=100)
@@ -204,6 +208,8 @@ def update_app(
         actor_user_id=actor.id,
         target=client_id,
         fields=changed,
+        # Before and after, for the values that differ: what a reader of the log wants.
+        changes={f: [before[f], getattr(app, f)] for f in changed if before[f] != getattr(app, f)},
     )
     return app
 
@@ -342,6 +348,7 @@ def delete_app(actor: User, client_id: str) -> None:
         tenant_id=tenant_id,
         actor_user_id=actor.id,
         target=client_id,
+        app_name=app.name,
         destroyed_tokens=destroyed,
     )
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from grants.access import ADMIN_ROLES
 from server import clients, tenants
 from server.console import act, bp, field_errors, shown, tenant_nav
+from server.pages.words import ACTIONS
 from server.console.forms import ActionForm, ApproveForm, InstallForm
 from server.errors import DomainError, Msg
 from server.extensions import db
@@ -154,28 +155,28 @@ def audit(tenant_id: int) -> Any:
     before = request.args.get("before", type=int)
     if before is not None and before < 1:
         return error_response(400, "bad_request", _("Invalid page."), "html")
+    wanted = {
+        "action": request.args.get("action", "")[:64] or None,
+        "actor_user_id": request.args.get("actor", type=int),
+        "target": request.args.get("app", "")[:32] or None,
+    }
     entries = shown(
-        lambda: tenants.audit_entries(g.user, tenant_id, limit=AUDIT_PAGE + 1, before=before)
+        lambda: tenants.audit_entries(
+            g.user, tenant_id, limit=AUDIT_PAGE + 1, before=before, **wanted
+        )
     )
     if not isinstance(entries, list):
         return entries
     more = len(entries) > AUDIT_PAGE
     entries = entries[:AUDIT_PAGE]
-    targets = {e.target for e in entries if e.target.isdigit() and len(e.target) == 19}
-    apps = (
-        dict(
-            db.session.execute(
-                select(App.client_id, App.name).where(App.client_id.in_(targets))
-            ).all()
-        )
-        if targets
-        else {}
-    )
+    members = {u.id: u for u, _role in tenants.list_members(g.user, tenant_id)}
     return render_template(
         "console/audit.html",
         entries=entries,
-        apps=apps,
-        people=_users({e.actor_user_id for e in entries}),
+        members=members,
+        apps={a.client_id: a.name for a in clients.list_apps(g.user, tenant_id)},
+        actions=ACTIONS,
+        wanted=wanted,
         next_before=entries[-1].id if more else None,
         **tenant_nav(tenant_id),
     )

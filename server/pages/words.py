@@ -41,6 +41,44 @@ KINDS = {
     "appauth": _l("As the app itself (AppAuth)"),
 }
 # What the error page says about each error code a person can meet, beyond the server's text.
+# The audit log's actions as people say them; the code is shown beside, smaller.
+ACTIONS = {
+    "app.create": _l("App created"),
+    "app.update": _l("App edited"),
+    "app.delete": _l("App deleted"),
+    "app.enable": _l("App enabled"),
+    "app.disable": _l("App disabled"),
+    "app.secret_rotate": _l("Secret rotated"),
+    "app.secret_retire": _l("Old secret retired"),
+    "key.add": _l("Key added"),
+    "key.delete": _l("Key removed"),
+    "installation.install": _l("App installed"),
+    "installation.approve": _l("Installation request approved"),
+    "installation.request": _l("Installation requested"),
+    "installation.uninstall": _l("App uninstalled"),
+    "authorization.grant": _l("Access granted"),
+    "authorization.revoke": _l("Access revoked"),
+    "tenant.create": _l("Tenant created"),
+    "member.add": _l("Member added"),
+    "member.update": _l("Member's role changed"),
+    "member.remove": _l("Member removed"),
+    "workspace.create": _l("Workspace created"),
+    "user.create": _l("Account created"),
+}
+# Labels of the audit details; keys without one are shown as they are.
+DETAIL_LABELS = {
+    "client_type": _l("Type"),
+    "kind": _l("Kind"),
+    "kid": _l("Key ID (kid)"),
+    "role": _l("Role"),
+    "grace_hours": _l("Grace period (hours)"),
+    "generated": _l("Generated here"),
+    "unchanged": _l("Already installed"),
+    "name": _l("Name"),
+    "description": _l("Description"),
+    "redirect_uris": _l("Redirect URIs"),
+    "permissions": _l("Permissions"),
+}
 ERROR_TITLES = {
     "invalid_request": _l("This request cannot be completed"),
     "invalid_client": _l("This app is not recognised"),
@@ -95,6 +133,8 @@ def init_app(app: Flask) -> None:
         "edition_label": EDITIONS,
         "status_label": STATUSES,
         "kind_label": KINDS,
+        "action_label": ACTIONS,
+        "detail_label": DETAIL_LABELS,
     }
     for name, table in filters.items():
         app.jinja_env.filters[name] = lambda value, table=table: label(table, value)

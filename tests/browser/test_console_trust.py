@@ -208,3 +208,35 @@ def test_phone_layout_fits_and_targets_are_large(new_context, make_user, make_ap
               .filter(([, h]) => h > 0 && h < 44)"""
         )
         assert small == [], small
+
+
+def test_audit_log_after_rename_and_delete(page, make_user, make_app, shoot):
+    user = make_user()
+    created, _ = make_app(user, "web", name="First name")
+    _console(page, user.email)
+    page.goto(f"/console/apps/{created.client_id}")
+    page.get_by_label("Name", exact=True).fill("Second name")
+    page.get_by_role("button", name="Save changes").click()
+    page.get_by_role("link", name="Delete Second name…").click()
+    page.get_by_label("Type Second name to confirm").fill("Second name")
+    page.get_by_role("button", name="Delete this app").click()
+    expect(page.locator(".flashes .destructive")).to_contain_text("Second name was deleted.")
+    page.get_by_role("link", name="Audit log").click()
+    created_row = page.locator("tr", has_text="App created")
+    expect(created_row).to_contain_text("First name")  # the name it had then
+    expect(created_row).to_contain_text("app.create")  # the code, secondary
+    edited = page.locator("tr", has_text="App edited")
+    expect(edited.locator("del")).to_have_text("First name")
+    expect(edited.locator("ins")).to_have_text("Second name")
+    expect(page.locator("tr", has_text="App deleted")).to_contain_text("Second name")
+    shoot(page, "console-audit")
+    page.get_by_label("Action").select_option(label="App edited")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("table.audit tbody tr")).to_have_count(1)
+    page.get_by_label("Action").select_option(value="")
+    page.get_by_label("App", exact=True).select_option(label="Second name (deleted)")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("table.audit tbody tr")).to_have_count(3)
+    page.get_by_label("Who").select_option(label=user.email)
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("table.audit tbody tr")).to_have_count(3)
