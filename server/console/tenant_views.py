@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from grants.access import ADMIN_ROLES
 from server import clients, tenants
 from server.console import act, bp, field_errors, shown, tenant_nav
-from server.pages.words import ACTIONS
 from server.console.forms import ActionForm, ApproveForm, InstallForm
 from server.errors import DomainError, Msg
 from server.extensions import db
 from server.models import App, User
+from server.pages.words import ACTIONS
 from server.web import error_response
 
 AUDIT_PAGE = 50
