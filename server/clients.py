@@ -30,6 +30,7 @@ from server.models import (
     AuthorizationCode,
     DeviceCode,
     Installation,
+    Membership,
     OAuthToken,
     RetiredClientId,
     Tenant,
@@ -629,6 +630,32 @@ def list_installations(actor: User, tenant_id: int) -> list[tuple[Installation, 
         .order_by(Installation.id)
     ).all()
     return [(i, a) for i, a in rows]
+
+
+def pending_requests(actor: User) -> dict[int, int]:
+    """How many installation requests wait in each tenant where the actor is an admin."""
+    admin_of = select(Membership.tenant_id).where(
+        Membership.user_id == actor.id, Membership.role.in_(ADMIN_ROLES)
+    )
+    rows = db.session.execute(
+        select(Installation.tenant_id, func.count())
+        .where(Installation.status == "pending", Installation.tenant_id.in_(admin_of))
+        .group_by(Installation.tenant_id)
+    ).all()
+    return {tenant_id: count for tenant_id, count in rows}
+
+
+def my_requests(user: User) -> list[tuple[Installation, App, Tenant]]:
+    """The installations the user asked for, waiting or approved, newest first (a refused
+    request is deleted, so it is no longer listed)."""
+    rows = db.session.execute(
+        select(Installation, App, Tenant)
+        .join(App, App.client_id == Installation.client_id)
+        .join(Tenant, Tenant.id == Installation.tenant_id)
+        .where(Installation.requested_by == user.id)
+        .order_by(Installation.requested_at.desc(), Installation.id.desc())
+    ).all()
+    return [(i, a, t) for i, a, t in rows]
 
 
 # A user's consents

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, Flask, Response, abort, flash, g, redirect, request, url_for
 from flask_babel import gettext
 
-from server import tenants
+from server import clients, tenants
 from server.accounts import current_user
 from server.console import once
 from server.errors import DomainError
@@ -35,6 +35,8 @@ def require_user() -> Response | None:
             abort(401)
         return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
     g.tenants = tenants.list_tenants(g.user)
+    # For the badges in the navigation: requests waiting for this admin, by tenant.
+    g.pending = clients.pending_requests(g.user)
     if request.method == "POST":
         return once.claim()
     return None

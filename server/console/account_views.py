@@ -39,6 +39,13 @@ def authorized() -> Any:
     )
 
 
+@bp.get("/requests")
+def my_requests() -> Any:
+    return render_template(
+        "console/requests.html", rows=clients.my_requests(g.user), **tenant_nav(None)
+    )
+
+
 @bp.get("/authorized/<client_id>/revoke")
 def confirm_revoke(client_id: str) -> Any:
     effect = shown(lambda: clients.revoke_effect(g.user, client_id))

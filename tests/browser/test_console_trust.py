@@ -240,3 +240,31 @@ def test_audit_log_after_rename_and_delete(page, make_user, make_app, shoot):
     page.get_by_label("Who").select_option(label=user.email)
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("table.audit tbody tr")).to_have_count(3)
+
+
+def test_pending_badge_appears_and_clears(page, app, make_user, make_app, shoot):
+    from server import clients
+    from server.extensions import db
+    from server.models import User
+    from tests.api_helpers import add_member, make_team
+
+    admin, member = make_user(), make_user()
+    team = make_team(app, admin, name="Acme")
+    add_member(app, team, member, "member")
+    created, _ = make_app(make_user(), "web", name="Vendor CRM")
+    page.goto("/console/")
+    sign_in(page, admin.email)
+    expect(page.locator(".pending-count")).to_have_count(0)
+    with app.app_context():
+        clients.request_installation(db.session.get(User, member.id), team, created.client_id)
+        db.session.commit()
+    page.reload()
+    expect(
+        page.get_by_text("1 installation request waits for your approval in Acme.")
+    ).to_be_visible()
+    page.get_by_text("1 installation request waits for your approval in Acme.").click()
+    expect(page.locator("nav.side .pending-count")).to_have_text("1 request waits for approval")
+    shoot(page, "console-pending-badge")
+    page.get_by_role("button", name="Approve Vendor CRM").click()
+    expect(page.get_by_text("Installation approved")).to_be_visible()
+    expect(page.locator(".pending-count")).to_have_count(0)
