@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -98,6 +100,44 @@ ERROR_TITLES = {
     "bad_request": _l("This request cannot be completed"),
     "csrf_failed": _l("This form has expired"),
 }
+# Pages' words for Werkzeug's stock error descriptions (which are English).
+STOCK_DETAILS = {
+    400: _l("The request could not be understood."),
+    401: _l("Sign in to see this page."),
+    403: _l("You do not have access to this page."),
+    404: _l("There is no page at this address. Check the link or go back."),
+    405: _l("This page cannot be opened this way. Go back and use its buttons."),
+    413: _l("What was sent is too large."),
+    429: _l("Too many requests in a short time."),
+    500: _l("Something went wrong on our side."),
+}
+# The authorization endpoint's refusals, in the person's language; the protocol's own
+# description is shown beside them as a technical note.
+REFUSALS = {
+    "invalid_client": _l("No app is registered with this client ID."),
+    "invalid_request": _l("The app's authorization request is incomplete or malformed."),
+    "invalid_scope": _l("The app asked for permissions it does not have."),
+    "unauthorized_client": _l("This app may not sign people in this way."),
+    "unsupported_response_type": _l(
+        "The app asked for a kind of answer this server does not give."
+    ),
+    "access_denied": _l("Access was refused."),
+}
+REDIRECT_NOT_REGISTERED = re.compile(r"^Redirect URI (.+) is not supported by client\.$")
+
+
+def refusal_words(code: str, description: str | None) -> str:
+    """What a person is told when the authorization endpoint refuses before any redirect."""
+    found = REDIRECT_NOT_REGISTERED.match(description or "")
+    if found:
+        return gettext(
+            "This app asked to send you to %(uri)s, an address it has not registered. "
+            "Nothing was shared with it.",
+            uri=found.group(1),
+        )
+    return str(REFUSALS.get(code, _l("The app's authorization request cannot be completed.")))
+
+
 ERROR_ADVICE = {
     "invalid_request": _l("Go back to the app and start again."),
     "invalid_client": _l("The link you followed may be out of date. Go back to the app."),
