@@ -38,8 +38,8 @@ READ_TEXT = """() => {
     if (node.parentElement && !node.parentElement.closest(skip)) out.push(node.textContent);
   }
   document.querySelectorAll('[aria-label], [title], [placeholder]').forEach(e => {
-    if (!e.closest(skip)) out.push(e.getAttribute('aria-label') || '', e.getAttribute('title') || '',
-      e.getAttribute('placeholder') || '');
+    if (e.closest(skip)) return;
+    ['aria-label', 'title', 'placeholder'].forEach(a => out.push(e.getAttribute(a) || ''));
   });
   out.push(document.title);
   return out.join(' | ');
