@@ -77,3 +77,10 @@ def test_pending_badge_appears_and_clears_and_the_member_sees_the_status(
     admin.post(f"{page}/{team['web'].client_id}/approve", {"kind": "obo"}, page=page)
     assert "pending-count" not in text(admin.get("/console/"))
     assert "Approved: you can authorize the app now." in text(member.get("/console/requests"))
+
+
+def test_the_consent_page_names_where_the_person_goes(app, team):  # noqa: F811
+    member = browser_for(app.test_client, team["member"])
+    status, _, html = member.open_consent(authorize_url(team["web"].client_id))
+    assert status == 200
+    assert "Then you go to" in html and "<code>127.0.0.1:8765</code>" in html

@@ -84,6 +84,13 @@ def render_consent(
     )
 
 
+def _where(redirect_uri: str | None) -> str:
+    """Where the person goes after deciding, as they would recognise it: the host, or for an
+    app's own scheme the scheme."""
+    parts = urlsplit(redirect_uri or "")
+    return parts.netloc or (parts.scheme + ":" if parts.scheme else "")
+
+
 def render_installation_needed(
     client: Any, needed: consent.InstallationNeeded, form: ConsentForm
 ) -> tuple[str, int]:
@@ -120,7 +127,9 @@ def consent_page() -> Any:
         )
     form = ConsentForm(authorize_key=key, workspace_id=str(places[0].workspace.id))
     if request.method == "GET":
-        return render_consent(client, core_request.scope, places, form)
+        return render_consent(
+            client, core_request.scope, places, form, redirect_to=_where(grant.redirect_uri)
+        )
     if not form.validate_on_submit() or form.decision.data not in ("approve", "deny"):
         abort(400)
     if form.decision.data == "deny":
