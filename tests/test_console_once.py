@@ -19,6 +19,8 @@ from tests.oauth_support import REDIRECT_URI, Browser, exchange_code, hidden, qu
 from tests.test_console import Console, text
 from tests.test_secret_grace import secret_works
 
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
 
 @pytest.fixture
 def owner(make_user):

@@ -4,9 +4,13 @@ the app waiting at the end of the flow."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.oauth_support import REDIRECT_URI, hidden, query
 from tests.test_console import Console, text
 from tests.test_install_requests import authorize_url, browser_for, team  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 
 def _ask(app, team):  # noqa: F811

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlalchemy import update
 
 from server.extensions import db
 from server.models import App
 from tests.api_helpers import API
 from tests.oauth_support import basic
+
+pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 
 def secret_works(client, client_id: str, secret: str, dialect: str = "rfc") -> bool:

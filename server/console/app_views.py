@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import abort, current_app, flash, g, redirect, render_template, url_for
-from flask_babel import gettext
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -27,9 +26,9 @@ def _app_or_error(client_id: str) -> App | Any:
     return shown(lambda: clients.get_app(g.user, client_id))
 
 
-def _reveal(client_id: str, **shown: Any) -> Any:
+def _reveal(client_id: str, **result: Any) -> Any:
     """Hold a one-time result for the page after the redirect, and go there."""
-    once.keep(client_id, **shown)
+    once.keep(client_id, **result)
     return redirect(url_for("console.revealed", client_id=client_id), 303)
 
 
@@ -272,7 +271,7 @@ def add_key(client_id: str) -> Any:
         db.session.rollback()
         app = _app_or_error(client_id)
         if not isinstance(app, App) or exc.field is None:
-            flash(exc.text.render(gettext), "error")
+            flash(exc.text.render(_), "error")
             return redirect(url_for("console.app_detail", client_id=client_id))
         return _render_detail(app, _settings_form(app), field_errors(exc), form)
     if uploaded:
@@ -340,7 +339,7 @@ def delete_app(client_id: str) -> Any:
                 db.session.commit()
             except DomainError as exc:
                 db.session.rollback()
-                flash(exc.text.render(gettext), "error")
+                flash(exc.text.render(_), "error")
                 return redirect(url_for("console.app_detail", client_id=client_id))
             flash(_("%(name)s was deleted. Its tokens no longer work.", name=name), "destructive")
             return redirect(url_for("console.tenant", tenant_id=tenant_id))

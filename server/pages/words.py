@@ -7,6 +7,7 @@ import re
 from flask import Flask
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from jinja2 import pass_context
 
 from server.permissions import CATALOGUE
 
@@ -177,7 +178,11 @@ def init_app(app: Flask) -> None:
         "detail_label": DETAIL_LABELS,
     }
     for name, table in filters.items():
-        app.jinja_env.filters[name] = lambda value, table=table: label(table, value)
+        # pass_context keeps Jinja from folding `'obo'|kind_label` into the template once, in
+        # the language of whoever happened to load the template first.
+        app.jinja_env.filters[name] = pass_context(
+            lambda _context, value, table=table: label(table, value)
+        )
     app.jinja_env.globals["error_title"] = lambda code: str(
         ERROR_TITLES.get(code, _l("Something went wrong"))
     )
