@@ -35,6 +35,7 @@ from server.models import (
     RetiredClientId,
     Tenant,
     User,
+    Workspace,
 )
 from server.tenants import require_role
 
@@ -677,6 +678,32 @@ def _authorization_tokens(user_id: int, client_id: str, authorization_id: int) -
         OAuthToken.client_id == client_id,
         OAuthToken.authorization_id == authorization_id,
     )
+
+
+def authorized_places(user: User, client_ids: list[str]) -> dict[str, list[str]]:
+    """Where each of the user's authorized apps holds live tokens for them: "tenant ·
+    workspace" names, from one query (the user's tokens, by index)."""
+    if not client_ids:
+        return {}
+    now = int(time.time())
+    rows = db.session.execute(
+        select(OAuthToken.client_id, Tenant.name, Workspace.name)
+        .distinct()
+        .join(Tenant, Tenant.id == OAuthToken.tenant_id)
+        .outerjoin(Workspace, Workspace.id == OAuthToken.workspace_id)
+        .where(
+            OAuthToken.user_id == user.id,
+            OAuthToken.client_id.in_(client_ids),
+            or_(
+                and_(OAuthToken.revoked.is_(False), OAuthToken.expires_at > now),
+                and_(OAuthToken.refresh_revoked.is_(False), OAuthToken.refresh_expires_at > now),
+            ),
+        )
+    ).all()
+    places: dict[str, list[str]] = {}
+    for client_id, tenant, workspace in rows:
+        places.setdefault(client_id, []).append(f"{tenant} · {workspace}" if workspace else tenant)
+    return {k: sorted(v) for k, v in places.items()}
 
 
 def revoke_effect(user: User, client_id: str) -> dict[str, Any]:

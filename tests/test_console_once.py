@@ -253,6 +253,8 @@ def test_revoke_confirmation_counts_the_tokens(app, client, make_user, make_app,
     created, secret = make_app(make_user(), "web", name="Calendar")
     _issue_token(app, client, owner, created, secret)
     console = Console(client, owner)
+    listed = text(console.get("/console/authorized"))
+    assert re.search(r"Acts for you in <strong>[^<]+ · [^<]+</strong>", listed), listed[-3000:]
     page = f"/console/authorized/{created.client_id}/revoke"
     html = text(console.get(page))
     assert "Revoke access for Calendar?" in html and "1 live token ends now." in html

@@ -25,10 +25,12 @@ def authorized() -> Any:
         if owner_ids
         else {}
     )
+    places = clients.authorized_places(g.user, [app.client_id for _a, app in rows])
     items = [
         {
             "authorization": authorization,
             "app": app,
+            "places": places.get(app.client_id, []),
             "owner": owners.get(app.tenant_id),
             "permissions": permission_words(list(authorization.permissions)),
         }
