@@ -5,12 +5,13 @@ What an app may do follows from its client_type alone, decided here and nowhere 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from authlib.oauth2.rfc6749 import ClientMixin
 
 from grants.access import AppView
-from grants.secrets import matches
+from grants.secrets import digest, matches
 
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -30,6 +31,10 @@ AUTH_METHODS = {
 }
 
 
+# Compared against when an app has no (previous) secret: the digest of no presentable value.
+_NO_SECRET = digest("\x00")
+
+
 @dataclass(frozen=True, slots=True)
 class Client(ClientMixin):
     client_id: str
@@ -42,6 +47,9 @@ class Client(ClientMixin):
     client_secret_hash: str | None
     app_kind: str = "normal"
     connector_binding: int | None = None
+    # A rotated-away secret that still authenticates until `previous_secret_until` (UNIX time).
+    previous_secret_hash: str | None = None
+    previous_secret_until: int | None = None
 
     @property
     def view(self) -> AppView:
@@ -74,7 +82,14 @@ class Client(ClientMixin):
         return redirect_uri in self.redirect_uris
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return matches(client_secret, self.client_secret_hash)
+        # Both digests are always compared, so the time taken says nothing about which matched.
+        current = matches(client_secret, self.client_secret_hash or _NO_SECRET)
+        previous = matches(client_secret, self.previous_secret_hash or _NO_SECRET)
+        in_grace = (
+            self.previous_secret_hash is not None
+            and (self.previous_secret_until or 0) > time.time()
+        )
+        return bool(self.client_secret_hash) and (current or (previous and in_grace))
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return method in AUTH_METHODS[self.client_type]

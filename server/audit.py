@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from server import metrics
 from server.events import outbox
 from server.extensions import db
-from server.models import AuditEntry, OAuthToken
+from server.models import App, AuditEntry, OAuthToken, User
 
 
 def record(
@@ -23,19 +23,40 @@ def record(
     **detail: Any,
 ) -> AuditEntry:
     """Add an entry to the session; the caller's commit writes it with the change itself,
-    and with the lifecycle event it stands for, if any app subscribed to it."""
+    and with the lifecycle event it stands for, if any app subscribed to it.
+
+    The names involved are kept as they are now (the actor's email, the app's name, the
+    member's email), so that the log still reads right after a rename or a deletion.
+    """
     entry = AuditEntry(
         tenant_id=tenant_id,
         actor_user_id=actor_user_id,
         action=action,
         target=target,
-        detail=detail,
+        detail={**_names(action, actor_user_id, target), **detail},
         created_at=datetime.now(UTC),
     )
     db.session.add(entry)
     metrics.lifecycle_change(db.session, action)
     outbox.from_audit(entry)
     return entry
+
+
+def _names(action: str, actor_user_id: int | None, target: str) -> dict[str, str]:
+    # Usually in the session already (the action just loaded them): no extra statement.
+    names: dict[str, str] = {}
+    actor = db.session.get(User, actor_user_id) if actor_user_id else None
+    if actor is not None:
+        names["actor_email"] = actor.email
+    if len(target) == 19 and target.isdigit():
+        app = db.session.get(App, target)
+        if app is not None:
+            names["app_name"] = app.name
+    elif action.startswith("member.") and target.isdigit():
+        member = db.session.get(User, int(target))
+        if member is not None:
+            names["member_email"] = member.email
+    return names
 
 
 def _usable() -> ColumnElement[bool]:

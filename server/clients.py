@@ -8,7 +8,9 @@ the number of tokens: tokens are judged at use by the access rule (grants/access
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -17,8 +19,9 @@ from grants.access import ADMIN_ROLES, APP_KINDS, CLIENT_TYPES, SERVICE_ONLY_KIN
 from grants.secrets import CLIENT_SECRET, digest, new_secret
 from keys import KeyError_, generate_key_pair, load_public_key, thumbprint
 from keys import public_key_pem as pem_of
+from keys.rsa import MIN_RSA_BITS
 from server import accounts, audit, permissions, values
-from server.errors import DomainError, forbidden, not_found
+from server.errors import DomainError, Msg, forbidden, not_found
 from server.extensions import db
 from server.models import (
     App,
@@ -28,10 +31,12 @@ from server.models import (
     Connector,
     DeviceCode,
     Installation,
+    Membership,
     OAuthToken,
     RetiredClientId,
     Tenant,
     User,
+    Workspace,
 )
 from server.tenants import require_role
 
@@ -113,7 +118,11 @@ def register_app(
     tenant, _ = require_role(actor, tenant_id, admin=True, lock=True)
     if client_type not in CLIENT_TYPES:
         raise DomainError(
-            422, "invalid_value", f"client_type must be one of {', '.join(CLIENT_TYPES)}"
+            422,
+            "invalid_value",
+            f"client_type must be one of {', '.join(CLIENT_TYPES)}",
+            field="client_type",
+            text=Msg("Choose one of the four types."),
         )
     _check_kind(app_kind, client_type, tenant)
     name = values.text(name, "name", max_length=100)
@@ -128,7 +137,9 @@ def register_app(
     )
     if count >= quota:
         raise DomainError(
-            409, "quota_exceeded", f"this tenant already has {quota} apps, the most it may have"
+            409,
+            "quota_exceeded",
+            Msg("this tenant already has %(quota)d apps, the most it may have", quota=quota),
         )
     secret = new_secret(CLIENT_SECRET) if client_type == "web" else None
     now = _now()
@@ -178,6 +189,9 @@ def _permissions(names: list[str] | None, app_kind: str = "normal") -> list[str]
     return permissions.validate(names if names is not None else [], app_kind)
 
 
+_EDITABLE = ("name", "description", "redirect_uris", "permissions")
+
+
 def update_app(
     actor: User,
     client_id: str,
@@ -197,6 +211,7 @@ def update_app(
         raise DomainError(422, "immutable_field", "client_type cannot change after creation")
     if app_kind is not None and app_kind != app.app_kind:
         raise DomainError(422, "immutable_field", "app_kind cannot change after creation")
+    before = {f: getattr(app, f) for f in (*_EDITABLE, "connector_id")}
     changed: list[str] = []
     if connector_id is not UNCHANGED:
         _bind(app, connector_id)  # type: ignore[arg-type]
@@ -224,6 +239,8 @@ def update_app(
         actor_user_id=actor.id,
         target=client_id,
         fields=changed,
+        # Before and after, for the values that differ: what a reader of the log wants.
+        changes={f: [before[f], getattr(app, f)] for f in changed if before[f] != getattr(app, f)},
     )
     return app
 
@@ -246,21 +263,80 @@ def new_binding() -> int:
     return 1 + secrets.randbelow(2**62)
 
 
-def rotate_secret(actor: User, client_id: str) -> str:
-    """A new secret for a web app, returned once; the old one stops working at once."""
+MAX_SECRET_GRACE_HOURS = 168
+
+
+def rotate_secret(actor: User, client_id: str, grace_hours: int = 0) -> str:
+    """A new secret for a web app, returned once. The old one stops working at once, or with
+    `grace_hours` keeps working beside the new one for that long (or until retired)."""
     app = _app(actor, client_id, admin=True)
     if app.client_type != "web":
-        raise DomainError(422, "not_web_app", "only web apps have a client secret")
+        raise DomainError(422, "not_web_app", Msg("only web apps have a client secret"))
+    if not isinstance(grace_hours, int) or not 0 <= grace_hours <= MAX_SECRET_GRACE_HOURS:
+        raise DomainError(
+            422,
+            "invalid_value",
+            Msg("grace_hours must be a whole number from 0 to %(max)d", max=MAX_SECRET_GRACE_HOURS),
+            field="grace_hours",
+        )
     secret = new_secret(CLIENT_SECRET)
+    until = int(time.time()) + grace_hours * 3600 if grace_hours else None
     db.session.execute(
         update(App)
         .where(App.client_id == client_id)
-        .values(client_secret_hash=digest(secret), updated_at=_now())
+        .values(
+            client_secret_hash=digest(secret),
+            previous_secret_hash=app.client_secret_hash if until else None,
+            previous_secret_until=until,
+            updated_at=_now(),
+        )
     )
+    db.session.refresh(app)
     audit.record(
-        "app.secret_rotate", tenant_id=app.tenant_id, actor_user_id=actor.id, target=client_id
+        "app.secret_rotate",
+        tenant_id=app.tenant_id,
+        actor_user_id=actor.id,
+        target=client_id,
+        grace_hours=grace_hours,
     )
     return secret
+
+
+def previous_secret_until(app: App) -> datetime | None:
+    """When the rotated-away secret stops working, if it still works now."""
+    if app.previous_secret_hash is None or (app.previous_secret_until or 0) <= time.time():
+        return None
+    return datetime.fromtimestamp(app.previous_secret_until or 0, UTC)
+
+
+def retire_previous_secret(actor: User, client_id: str) -> App:
+    """End a rotation's grace period now: only the current secret authenticates from here."""
+    app = _app(actor, client_id, admin=True)
+    if app.client_type != "web":
+        raise DomainError(422, "not_web_app", Msg("only web apps have a client secret"))
+    had_one = previous_secret_until(app) is not None
+    db.session.execute(
+        update(App)
+        .where(App.client_id == client_id)
+        .values(previous_secret_hash=None, previous_secret_until=None, updated_at=_now())
+    )
+    db.session.refresh(app)
+    if had_one:
+        audit.record(
+            "app.secret_retire", tenant_id=app.tenant_id, actor_user_id=actor.id, target=client_id
+        )
+    return app
+
+
+def rotation_effect(actor: User, client_id: str) -> dict[str, Any]:
+    """What rotating would touch: no token ends (tokens do not depend on the secret)."""
+    app = _app(actor, client_id, admin=True)
+    if app.client_type != "web":
+        raise DomainError(422, "not_web_app", Msg("only web apps have a client secret"))
+    return {
+        "live_tokens": audit.live_tokens(OAuthToken.client_id == client_id),
+        "previous_until": previous_secret_until(app),
+    }
 
 
 def set_status(actor: User, client_id: str, status: str) -> App:
@@ -321,6 +397,7 @@ def delete_app(actor: User, client_id: str) -> None:
         tenant_id=tenant_id,
         actor_user_id=actor.id,
         target=client_id,
+        app_name=app.name,
         destroyed_tokens=destroyed,
     )
 
@@ -331,7 +408,7 @@ def delete_app(actor: User, client_id: str) -> None:
 def _service_app(actor: User, client_id: str, *, admin: bool = False, lock: bool = False) -> App:
     app = _app(actor, client_id, admin=admin, lock=lock)
     if app.client_type != "service":
-        raise DomainError(422, "not_service_app", "only service apps have keys")
+        raise DomainError(422, "not_service_app", Msg("only service apps have keys"))
     return app
 
 
@@ -354,11 +431,26 @@ def add_key(
         try:
             public_key = load_public_key(public_key_pem)
         except KeyError_ as exc:
-            raise DomainError(422, "invalid_key", str(exc)) from None
+            raise DomainError(
+                422,
+                "invalid_key",
+                str(exc),
+                field="public_key",
+                text=Msg(
+                    "This is not a PEM RSA public key of %(bits)d bits or more.", bits=MIN_RSA_BITS
+                ),
+            ) from None
         if thumbprint(public_key) in kids:
-            raise DomainError(409, "duplicate_key", "this key is already registered for the app")
+            raise DomainError(
+                409,
+                "duplicate_key",
+                Msg("this key is already registered for the app"),
+                field="public_key",
+            )
     if len(kids) >= limit:
-        raise DomainError(409, "key_limit", f"an app may have at most {limit} keys")
+        raise DomainError(
+            409, "key_limit", Msg("an app may have at most %(limit)d keys", limit=limit)
+        )
     if public_key_pem is None:
         private_pem, public_key = generate_key_pair()
     key = AppKey(
@@ -378,6 +470,19 @@ def add_key(
         generated=private_pem is not None,
     )
     return key, private_pem
+
+
+def key_removal_effect(actor: User, client_id: str, kid: str) -> dict[str, Any]:
+    """What removing a key would do: how many keys would remain; tokens already issued keep
+    working until they expire."""
+    _service_app(actor, client_id, admin=True)
+    kids = list(db.session.scalars(select(AppKey.kid).where(AppKey.client_id == client_id)))
+    if kid not in kids:
+        raise not_found("key")
+    return {
+        "remaining": len(kids) - 1,
+        "live_tokens": audit.live_tokens(OAuthToken.client_id == client_id),
+    }
 
 
 def delete_key(actor: User, client_id: str, kid: str) -> None:
@@ -473,14 +578,23 @@ def install(actor: User, tenant_id: int, client_id: str, kind: str) -> Installat
         )
     expected = auth_type_of(app.client_type)
     if kind not in ("obo", "appauth"):
-        raise DomainError(422, "invalid_value", "kind must be 'obo' or 'appauth'")
+        raise DomainError(422, "invalid_value", "kind must be 'obo' or 'appauth'", field="kind")
     if kind != expected:
         raise DomainError(
-            422, "kind_mismatch", f"{app.client_type} apps are installed as {expected!r}"
+            422,
+            "kind_mismatch",
+            f"{app.client_type} apps are installed as {expected!r}",
+            field="kind",
+            text=Msg("Service apps are installed to act as themselves (AppAuth).")
+            if expected == "appauth"
+            else Msg("Apps that act for people are installed as OBO."),
         )
     if kind == "obo" and tenant.edition == "personal":
         raise DomainError(
-            422, "personal_tenant", "OBO apps are installed only in team and enterprise tenants"
+            422,
+            "personal_tenant",
+            Msg("OBO apps are installed only in team and enterprise tenants"),
+            field="kind",
         )
     return _install(actor, tenant_id, app, kind)
 
@@ -490,10 +604,12 @@ def request_installation(user: User, tenant_id: int, client_id: str) -> Installa
     tenant, _ = require_role(user, tenant_id)
     app = _any_app(client_id)
     if app.client_type == "service":
-        raise DomainError(422, "kind_mismatch", "service apps are installed by an admin")
+        raise DomainError(422, "kind_mismatch", Msg("service apps are installed by an admin"))
     if tenant.edition == "personal":
         raise DomainError(
-            422, "personal_tenant", "OBO apps are installed only in team and enterprise tenants"
+            422,
+            "personal_tenant",
+            Msg("OBO apps are installed only in team and enterprise tenants"),
         )
     existing = _installation(tenant_id, client_id)
     if existing is not None:
@@ -514,6 +630,30 @@ def request_installation(user: User, tenant_id: int, client_id: str) -> Installa
     return installation
 
 
+def _installation_tokens(tenant_id: int, client_id: str, installation_id: int) -> Any:
+    return and_(
+        OAuthToken.client_id == client_id,  # the leading columns of an index
+        OAuthToken.tenant_id == tenant_id,
+        OAuthToken.installation_id == installation_id,
+    )
+
+
+def uninstall_effect(actor: User, tenant_id: int, client_id: str) -> dict[str, Any]:
+    """What uninstalling would end: the tenant, the app and its live tokens there."""
+    tenant, _ = require_role(actor, tenant_id, admin=True)
+    installation = _installation(tenant_id, client_id)
+    if installation is None:
+        raise not_found("installation")
+    return {
+        "tenant": tenant,
+        "app": _any_app(client_id),
+        "installation": installation,
+        "live_tokens": audit.live_tokens(
+            _installation_tokens(tenant_id, client_id, installation.id)
+        ),
+    }
+
+
 def uninstall(actor: User, tenant_id: int, client_id: str) -> None:
     """Delete the installation row (or refuse a pending request); its tokens die with it."""
     require_role(actor, tenant_id, admin=True)
@@ -529,13 +669,7 @@ def uninstall(actor: User, tenant_id: int, client_id: str) -> None:
         tenant_id=tenant_id,
         actor_user_id=actor.id,
         target=client_id,
-        destroyed_tokens=audit.live_tokens(
-            and_(
-                OAuthToken.client_id == client_id,  # the leading columns of an index
-                OAuthToken.tenant_id == tenant_id,
-                OAuthToken.installation_id == removed,
-            )
-        ),
+        destroyed_tokens=audit.live_tokens(_installation_tokens(tenant_id, client_id, removed)),
     )
 
 
@@ -550,6 +684,32 @@ def list_installations(actor: User, tenant_id: int) -> list[tuple[Installation, 
     return [(i, a) for i, a in rows]
 
 
+def pending_requests(actor: User) -> dict[int, int]:
+    """How many installation requests wait in each tenant where the actor is an admin."""
+    admin_of = select(Membership.tenant_id).where(
+        Membership.user_id == actor.id, Membership.role.in_(ADMIN_ROLES)
+    )
+    rows = db.session.execute(
+        select(Installation.tenant_id, func.count())
+        .where(Installation.status == "pending", Installation.tenant_id.in_(admin_of))
+        .group_by(Installation.tenant_id)
+    ).all()
+    return {tenant_id: count for tenant_id, count in rows}
+
+
+def my_requests(user: User) -> list[tuple[Installation, App, Tenant]]:
+    """The installations the user asked for, waiting or approved, newest first (a refused
+    request is deleted, so it is no longer listed)."""
+    rows = db.session.execute(
+        select(Installation, App, Tenant)
+        .join(App, App.client_id == Installation.client_id)
+        .join(Tenant, Tenant.id == Installation.tenant_id)
+        .where(Installation.requested_by == user.id)
+        .order_by(Installation.requested_at.desc(), Installation.id.desc())
+    ).all()
+    return [(i, a, t) for i, a, t in rows]
+
+
 # A user's consents
 
 
@@ -561,6 +721,59 @@ def list_authorizations(user: User) -> list[tuple[Authorization, App]]:
         .order_by(Authorization.created_at.desc(), Authorization.id.desc())
     ).all()
     return [(a, app) for a, app in rows]
+
+
+def _authorization_tokens(user_id: int, client_id: str, authorization_id: int) -> Any:
+    return and_(
+        OAuthToken.user_id == user_id,  # the leading columns of an index
+        OAuthToken.client_id == client_id,
+        OAuthToken.authorization_id == authorization_id,
+    )
+
+
+def authorized_places(user: User, client_ids: list[str]) -> dict[str, list[str]]:
+    """Where each of the user's authorized apps holds live tokens for them: "tenant ·
+    workspace" names, from one query (the user's tokens, by index)."""
+    if not client_ids:
+        return {}
+    now = int(time.time())
+    rows = db.session.execute(
+        select(OAuthToken.client_id, Tenant.name, Workspace.name)
+        .distinct()
+        .join(Tenant, Tenant.id == OAuthToken.tenant_id)
+        .outerjoin(Workspace, Workspace.id == OAuthToken.workspace_id)
+        .where(
+            OAuthToken.user_id == user.id,
+            OAuthToken.client_id.in_(client_ids),
+            or_(
+                and_(OAuthToken.revoked.is_(False), OAuthToken.expires_at > now),
+                and_(OAuthToken.refresh_revoked.is_(False), OAuthToken.refresh_expires_at > now),
+            ),
+        )
+    ).all()
+    places: dict[str, list[str]] = {}
+    for client_id, tenant, workspace in rows:
+        places.setdefault(client_id, []).append(f"{tenant} · {workspace}" if workspace else tenant)
+    return {k: sorted(v) for k, v in places.items()}
+
+
+def revoke_effect(user: User, client_id: str) -> dict[str, Any]:
+    """What revoking the user's consent would end: the app and the user's live tokens for it."""
+    row = db.session.execute(
+        select(Authorization, App)
+        .join(App, App.client_id == Authorization.client_id)
+        .where(Authorization.user_id == user.id, Authorization.client_id == client_id)
+    ).first()
+    if row is None:
+        raise not_found("authorization")
+    authorization, app = row
+    return {
+        "app": app,
+        "authorization": authorization,
+        "live_tokens": audit.live_tokens(
+            _authorization_tokens(user.id, client_id, authorization.id)
+        ),
+    }
 
 
 def revoke_authorization(user: User, client_id: str) -> None:
@@ -578,11 +791,5 @@ def revoke_authorization(user: User, client_id: str) -> None:
         tenant_id=personal.id if personal else None,
         actor_user_id=user.id,
         target=client_id,
-        destroyed_tokens=audit.live_tokens(
-            and_(
-                OAuthToken.user_id == user.id,  # the leading columns of an index
-                OAuthToken.client_id == client_id,
-                OAuthToken.authorization_id == removed,
-            )
-        ),
+        destroyed_tokens=audit.live_tokens(_authorization_tokens(user.id, client_id, removed)),
     )

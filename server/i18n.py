@@ -3,7 +3,7 @@
 Translations live in server/translations/<locale>/LC_MESSAGES/messages.po, compiled to the
 committed messages.mo beside it. After changing page text:
 
-    .venv/bin/pybabel extract -F server/babel.cfg -k _l -k lazy_gettext --no-location \
+    .venv/bin/pybabel extract -F server/babel.cfg -k _l -k lazy_gettext -k Msg --no-location \
         --sort-output -o /tmp/messages.pot server
     .venv/bin/pybabel update -i /tmp/messages.pot -d server/translations --no-fuzzy-matching
     (translate the new entries in messages.po)

@@ -118,6 +118,9 @@ class App(Base):
     redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
     client_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    # During a rotation's grace period the old secret still authenticates, until this UNIX time.
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_until: Mapped[int | None] = mapped_column(BigInteger)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

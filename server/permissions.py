@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.errors import DomainError
+from server.errors import DomainError, Msg
 
 # Names follow Coze's `Resource.action` style; the descriptions are shown on the consent page.
 CATALOGUE: dict[str, str] = {
@@ -61,7 +61,9 @@ def validate(names: list[str], app_kind: str = "normal") -> list[str]:
         which = "privileged apps" if app_kind == "privileged" else "this kind of app"
         if unknown[0] in ALL_NAMES:
             message = f"permission {unknown[0]!r} is not available to {which}"
+            text = Msg("Permission %(name)s is not available to this kind of app.", name=unknown[0])
         else:
             message = f"unknown permission {unknown[0][:64]!r}; see /permissions"
-        raise DomainError(422, "invalid_permission", message)
+            text = Msg("Unknown permission %(name)s.", name=unknown[0][:64])
+        raise DomainError(422, "invalid_permission", message, field="permissions", text=text)
     return list(dict.fromkeys(names))

@@ -268,13 +268,27 @@ def create_workspace(actor: User, tenant_id: int, name: str) -> Workspace:
 
 
 def audit_entries(
-    actor: User, tenant_id: int, *, limit: int = 50, before: int | None = None
+    actor: User,
+    tenant_id: int,
+    *,
+    limit: int = 50,
+    before: int | None = None,
+    action: str | None = None,
+    actor_user_id: int | None = None,
+    target: str | None = None,
 ) -> list[AuditEntry]:
-    """The tenant's audit entries, newest first; `before` pages on by entry id. Admins only."""
+    """The tenant's audit entries, newest first; `before` pages on by entry id; optionally only
+    one action, one actor's or one target's (an app's client_id). Admins only."""
     require_role(actor, tenant_id, admin=True)
     if not 1 <= limit <= MAX_AUDIT_PAGE:
         raise DomainError(422, "invalid_value", f"limit must be between 1 and {MAX_AUDIT_PAGE}")
     stmt = select(AuditEntry).where(AuditEntry.tenant_id == tenant_id)
     if before is not None:
         stmt = stmt.where(AuditEntry.id < before)
+    if action:
+        stmt = stmt.where(AuditEntry.action == action)
+    if actor_user_id is not None:
+        stmt = stmt.where(AuditEntry.actor_user_id == actor_user_id)
+    if target:
+        stmt = stmt.where(AuditEntry.target == target)
     return list(db.session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit)))

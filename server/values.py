@@ -6,7 +6,7 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from server.errors import DomainError
+from server.errors import DomainError, Msg
 
 MAX_REDIRECT_URIS = 10
 MAX_REDIRECT_URI_LENGTH = 2000
@@ -32,15 +32,28 @@ def text(
 ) -> str:
     """A trimmed string of a bounded length without control characters, else a 422."""
     if not isinstance(value, str):
-        raise DomainError(422, "invalid_value", f"{field} must be a string")
+        raise DomainError(422, "invalid_value", Msg("%(field)s must be a string", field=field))
     value = value.strip()
     if not min_length <= len(value) <= max_length:
         raise DomainError(
-            422, "invalid_value", f"{field} must have {min_length} to {max_length} characters"
+            422,
+            "invalid_value",
+            Msg(
+                "%(field)s must have %(min)d to %(max)d characters",
+                field=field,
+                min=min_length,
+                max=max_length,
+            ),
+            field=field,
         )
     bad = _CONTROL_MULTILINE if multiline else _CONTROL
     if bad.search(value) or not _encodable(value):
-        raise DomainError(422, "invalid_value", f"{field} contains characters that are not allowed")
+        raise DomainError(
+            422,
+            "invalid_value",
+            Msg("%(field)s contains characters that are not allowed", field=field),
+            field=field,
+        )
     return value
 
 
@@ -56,38 +69,43 @@ def is_loopback_host(host: str) -> bool:
 
 def redirect_uri_problem(uri: str, client_type: str) -> str | None:
     """Why `uri` cannot be registered for an app of this type, or None when it can."""
+    problem = _uri_problem(uri, client_type)
+    return str(problem) if problem else None
+
+
+def _uri_problem(uri: str, client_type: str) -> Msg | None:
     if len(uri) > MAX_REDIRECT_URI_LENGTH:
-        return f"is longer than {MAX_REDIRECT_URI_LENGTH} characters"
+        return Msg("is longer than %(max)d characters", max=MAX_REDIRECT_URI_LENGTH)
     if not _URI_CHARS.match(uri):
-        return "must be printable ASCII without spaces"
+        return Msg("must be printable ASCII without spaces")
     if "#" in uri:
-        return "must not contain a fragment"
+        return Msg("must not contain a fragment")
     try:
         parts = urlsplit(uri)
         port = parts.port  # raises on a malformed port
     except ValueError:
-        return "is not a valid URI"
+        return Msg("is not a valid URI")
     scheme = parts.scheme.lower()
     if not scheme or not _SCHEME.match(scheme):
-        return "must be an absolute URI"
+        return Msg("must be an absolute URI")
     if scheme in ("http", "https"):
         host = parts.hostname or ""
         if not host or not parts.netloc:
-            return "must name a host"
+            return Msg("must name a host")
         if "@" in parts.netloc:
-            return "must not carry user information"
+            return Msg("must not carry user information")
         if port == 0:
-            return "is not a valid URI"
+            return Msg("is not a valid URI")
         if scheme == "http" and not is_loopback_host(host):
-            return "must use https (http is allowed only for localhost, 127.0.0.0/8 and [::1])"
+            return Msg("must use https (http is allowed only for localhost, 127.0.0.0/8 and [::1])")
         return None
     if client_type == "pkce" and "." in scheme:
         if not (parts.path or parts.netloc):
-            return "must have a path after the scheme"
+            return Msg("must have a path after the scheme")
         return None
     if client_type == "pkce":
-        return "must use https, http on a loopback host, or a private-use scheme with a dot"
-    return "must use https (or http on a loopback host)"
+        return Msg("must use https, http on a loopback host, or a private-use scheme with a dot")
+    return Msg("must use https (or http on a loopback host)")
 
 
 def redirect_uris(uris: object, client_type: str) -> list[str]:
@@ -98,23 +116,45 @@ def redirect_uris(uris: object, client_type: str) -> list[str]:
     if uris is None:
         uris = []
     if not isinstance(uris, list) or not all(isinstance(u, str) for u in uris):
-        raise DomainError(422, "invalid_value", "redirect_uris must be a list of strings")
+        raise DomainError(
+            422,
+            "invalid_value",
+            Msg("redirect_uris must be a list of strings"),
+            field="redirect_uris",
+        )
     if client_type in ("device", "service"):
         if uris:
             raise DomainError(
-                422, "invalid_redirect_uri", f"{client_type} apps take no redirect_uris"
+                422,
+                "invalid_redirect_uri",
+                f"{client_type} apps take no redirect_uris",
+                field="redirect_uris",
+                text=Msg("Device and service apps take no redirect URIs."),
             )
         return []
     if not uris:
         raise DomainError(
-            422, "invalid_redirect_uri", f"{client_type} apps need at least one redirect URI"
+            422,
+            "invalid_redirect_uri",
+            f"{client_type} apps need at least one redirect URI",
+            field="redirect_uris",
+            text=Msg("Web and PKCE apps need at least one redirect URI."),
         )
     if len(uris) > MAX_REDIRECT_URIS:
         raise DomainError(
-            422, "invalid_redirect_uri", f"at most {MAX_REDIRECT_URIS} redirect URIs are allowed"
+            422,
+            "invalid_redirect_uri",
+            Msg("at most %(max)d redirect URIs are allowed", max=MAX_REDIRECT_URIS),
+            field="redirect_uris",
         )
     for index, uri in enumerate(uris):
-        problem = redirect_uri_problem(uri, client_type)
+        problem = _uri_problem(uri, client_type)
         if problem:
-            raise DomainError(422, "invalid_redirect_uri", f"redirect_uris[{index}] {problem}")
+            raise DomainError(
+                422,
+                "invalid_redirect_uri",
+                f"redirect_uris[{index}] {problem}",
+                field="redirect_uris",
+                text=Msg("Redirect URI %(uri)s %(problem)s", uri=uri, problem=problem),
+            )
     return list(dict.fromkeys(uris))

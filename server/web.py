@@ -48,8 +48,11 @@ def logid() -> str:
     return g.get("request_id") or uuid.uuid4().hex
 
 
-def error_response(status: int, code: str, message: str, where: str | None = None) -> Response:
-    """One error, rendered for the face that was called."""
+def error_response(
+    status: int, code: str, message: str, where: str | None = None, detail: str | None = None
+) -> Response:
+    """One error, rendered for the face that was called; a page also shows `detail`, the
+    protocol's own words, as a technical note."""
     where = where or face()
     if where == "api":
         response = jsonify(error=code, message=message)
@@ -61,7 +64,7 @@ def error_response(status: int, code: str, message: str, where: str | None = Non
         response = jsonify(error=code, error_description=message)
     else:
         response = Response(
-            render_template("error.html", status=status, code=code, message=message),
+            render_template("error.html", status=status, code=code, message=message, detail=detail),
             mimetype="text/html",
         )
     response.status_code = status
@@ -77,7 +80,13 @@ def _http_error(exc: HTTPException) -> Response:
         code = "invalid_request"
     if face() == "coze" and status in (400, 413, 415):
         code = "invalid_request"
-    response = error_response(status, code, exc.description or code)
+    message = exc.description or code
+    if face() == "html" and message == type(exc).description:
+        # Werkzeug's stock sentence is English: pages say it in the person's language.
+        from server.pages.words import STOCK_DETAILS
+
+        message = str(STOCK_DETAILS.get(status, message))
+    response = error_response(status, code, message)
     if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
         response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
     return response

@@ -77,6 +77,7 @@ def test_create_each_type(app, client, make_user, auth_header, client_type):
         "permissions",
         "created_at",
         "updated_at",
+        "previous_secret_expires_at",
         "client_secret",
         "app_kind",
         "connector_id",

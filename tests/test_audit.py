@@ -90,8 +90,18 @@ def test_every_action_leaves_an_entry(app, client, make_user, make_app, auth_hea
         assert item["actor_user_id"] == str(expected_actor)
     by_action = {i["action"]: i for i in items}
     assert by_action["app.delete"]["target"] == web
-    assert by_action["key.add"]["detail"] == {"kid": kid, "generated": False}
-    assert by_action["member.update"]["detail"] == {"old_role": "member", "role": "admin"}
+    names = {"actor_email": owner.email}
+    key_added = by_action["key.add"]["detail"]
+    assert key_added == {"kid": kid, "generated": False, **names, "app_name": key_added["app_name"]}
+    updated = by_action["member.update"]["detail"]
+    assert updated == {
+        "old_role": "member",
+        "role": "admin",
+        **names,
+        "member_email": updated["member_email"],
+    }
+    # The deleted app's entry keeps its name.
+    assert by_action["app.delete"]["detail"]["app_name"]
     text = str(items)
     assert secret not in text and rotated not in text
     ids = [int(i["id"]) for i in items]

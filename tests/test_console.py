@@ -4,6 +4,7 @@ what happened; secrets and private keys are shown once and never kept."""
 from __future__ import annotations
 
 import re
+import secrets
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -32,10 +33,18 @@ class Console:
         return self.client.get(path)
 
     def post(self, path: str, data: dict | None = None, page: str | None = None):
-        """POST a console form with the CSRF token read from `page` (or the overview)."""
+        """POST a console form with the CSRF token and a form nonce read from `page` (or the
+        overview, which has no console form: then a fresh nonce)."""
         html = self.client.get(page or "/console/").get_data(as_text=True)
-        form = {"csrf_token": hidden(html, "csrf_token"), **(data or {})}
+        nonce = hidden(html, "form_nonce") or secrets.token_urlsafe(16)
+        form = {"csrf_token": hidden(html, "csrf_token"), "form_nonce": nonce, **(data or {})}
         return self.client.post(path, data=form)
+
+    def post_and_follow(self, path: str, data: dict | None = None, page: str | None = None):
+        """POST, expect a redirect (post/redirect/get), and GET where it leads."""
+        response = self.post(path, data, page)
+        assert response.status_code in (302, 303), response.status_code
+        return self.client.get(response.headers["Location"])
 
 
 def text(response) -> str:
@@ -72,7 +81,7 @@ def test_overview_lists_my_tenants(app, console, owner):
 
 
 def test_create_web_app_shows_the_secret_once(app, client, console, tenant_id):
-    response = console.post(
+    response = console.post_and_follow(
         f"/console/tenants/{tenant_id}/apps/new",
         {
             "name": "Helper",
@@ -93,13 +102,14 @@ def test_create_web_app_shows_the_secret_once(app, client, console, tenant_id):
         assert created.permissions == ["Bot.read", "Workflow.run"]
         assert matches(secret, created.client_secret_hash)
         client_id = created.client_id
-    # Nowhere to be seen again: not in the session cookie, not on the app's page.
+    # Nowhere to be seen again: not in the session cookie, not on a reload, not on the app's page.
     assert secret not in (client.get_cookie("session").value or "")
+    assert secret not in text(console.get(f"/console/apps/{client_id}/revealed"))
     assert secret not in text(console.get(f"/console/apps/{client_id}"))
 
 
 def test_create_service_app_shows_the_private_key_with_a_download(app, console, tenant_id):
-    response = console.post(
+    response = console.post_and_follow(
         f"/console/tenants/{tenant_id}/apps/new", {"name": "Nightly", "client_type": "service"}
     )
     html = text(response)
@@ -118,7 +128,11 @@ def test_invalid_values_show_the_domain_message_and_create_nothing(app, console,
         f"/console/tenants/{tenant_id}/apps/new", {"name": "No URIs", "client_type": "web"}
     )
     assert response.status_code == 422
-    assert "web apps need at least one redirect URI" in text(response)
+    html = text(response)
+    assert 'aria-invalid="true" aria-describedby="uris-hint redirect_uris-error"' in html
+    assert re.search(
+        r'id="redirect_uris-error"[^>]*>Web and PKCE apps need at least one redirect URI.<', html
+    )
     assert 'value="No URIs"' in text(response)
     with app.app_context():
         assert db.session.scalar(select(App)) is None
@@ -149,7 +163,9 @@ def test_edit_enable_disable_and_rotate(app, console, make_app, owner):
             ["https://new.example/cb"],
         )
     console.post(path + "/enable", page=path)
-    response = console.post(path + "/secret", page=path)
+    response = console.post_and_follow(
+        path + "/secret", {"grace_hours": "0"}, page=path + "/secret"
+    )
     new_secret = re.search(r'id="client-secret"[^>]*value="([^"]+)"', text(response)).group(1)
     with app.app_context():
         row = db.session.get(App, created.client_id)
@@ -161,13 +177,14 @@ def test_edit_enable_disable_and_rotate(app, console, make_app, owner):
 def test_keys_generate_upload_and_remove(app, console, make_app, owner):
     created, _ = make_app(owner, "service")
     path = f"/console/apps/{created.client_id}"
-    generated = console.post(path + "/keys", page=path)
+    generated = console.post_and_follow(path + "/keys", page=path)
     assert "-----BEGIN PRIVATE KEY-----" in text(generated)
     uploaded = console.post(path + "/keys", {"public_key": rsa_public_pem()}, page=path)
     assert uploaded.status_code == 302
     assert "Public key registered." in text(console.get(path))
     bad = console.post(path + "/keys", {"public_key": "not a key"}, page=path)
-    assert bad.status_code == 302
+    assert bad.status_code == 422
+    assert 'id="public_key-error"' in text(bad) and "not a key</textarea>" in text(bad)
     with app.app_context():
         kids = list(db.session.scalars(select(AppKey.kid)))
     assert len(kids) == 2
@@ -221,8 +238,11 @@ def test_install_by_client_id_reports_domain_errors(app, console, make_user, mak
     team = make_team(app, owner, name="Acme")
     created, _ = make_app(make_user(), "service")
     page = f"/console/tenants/{team}/installations"
-    console.post(page, {"client_id": created.client_id, "kind": "obo"}, page=page)
-    assert "service apps are installed as" in text(console.get(page))
+    wrong = console.post(page, {"client_id": created.client_id, "kind": "obo"}, page=page)
+    assert wrong.status_code == 422 and 'id="kind-error"' in text(wrong)
+    assert "Service apps are installed to act as themselves (AppAuth)." in text(wrong)
+    unknown = console.post(page, {"client_id": "1" * 19, "kind": "obo"}, page=page)
+    assert unknown.status_code == 422 and "No app has this client ID." in text(unknown)
     console.post(page, {"client_id": created.client_id, "kind": "appauth"}, page=page)
     assert "The app is installed." in text(console.get(page))
 
@@ -236,7 +256,7 @@ def test_a_member_cannot_act_as_an_admin(app, client, make_user, make_app, owner
     path = f"/console/apps/{created.client_id}"
     assert "Disable app" not in text(console.get(path))
     console.post(path + "/disable", page=path)
-    assert "your role in this tenant does not allow this" in text(console.get(path))
+    assert "Your role in this tenant does not allow this." in text(console.get(path))
     assert console.get(f"/console/tenants/{team}/audit").status_code == 403
     with app.app_context():
         assert db.session.get(App, created.client_id).status == "enabled"

@@ -14,7 +14,14 @@ from server.permissions import CATALOGUE
 SERVER = Path(__file__).resolve().parent.parent / "server"
 PO = SERVER / "translations" / "zh" / "LC_MESSAGES" / "messages.po"
 MO = PO.with_suffix(".mo")
-KEYWORDS = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {
+    "_": None,
+    "gettext": None,
+    "_l": None,
+    "lazy_gettext": None,
+    "ngettext": (1, 2),
+    "Msg": None,
+}
 
 
 def test_accept_language_picks_the_language(client):
@@ -95,3 +102,20 @@ def test_consent_permissions_are_shown_in_chinese(client, make_user, make_app):
     status, _, html = browser.open_consent(url)
     assert status == 200
     assert "读取工作空间中的智能体及其设置" in html and "同意" in html and "拒绝" in html
+
+
+def test_labels_follow_each_request_language(app, client, make_user):
+    """A label filter on a constant (`'obo'|kind_label`) must not be folded into the compiled
+    template in the language of the first request."""
+    from tests.api_helpers import make_team
+    from tests.test_console import Console
+
+    owner = make_user()
+    team = make_team(app, owner, name="Acme")
+    Console(client, owner)
+    page = f"/console/tenants/{team}/installations"
+    english = client.get(page, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    client.set_cookie("lang", "zh")
+    chinese = client.get(page).get_data(as_text=True)
+    assert '<option value="obo">On behalf of users (OBO)</option>' in english
+    assert '<option value="obo">代表用户（OBO）</option>' in chinese

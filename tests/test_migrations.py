@@ -22,7 +22,7 @@ def test_migrations_match_the_models(app):
         assert _differences() == []
 
 
-def test_the_latest_migration_steps_down_and_up(app):
+def test_the_migrations_step_down_and_up(app):
     with app.app_context():
         db.session.remove()
         downgrade(revision="0001")

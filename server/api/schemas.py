@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from grants.access import APP_KINDS, CLIENT_TYPES, ROLES
 from keys.rsa import MAX_PEM_LENGTH
 from server import values
+from server.clients import previous_secret_until
 from server.models import (
     App,
     AppKey,
@@ -165,6 +166,16 @@ class KeyCreate(Strict):
     )
 
 
+class SecretRotate(Strict):
+    grace_hours: int = Field(
+        default=0,
+        ge=0,
+        le=168,
+        description="Hours during which the old secret keeps working beside the new one "
+        "(0, the default: it stops at once). POST `.../secret/retire` ends the grace early.",
+    )
+
+
 class InstallationPut(Strict):
     kind: Literal["obo", "appauth"]
 
@@ -283,6 +294,10 @@ class AppOut(Strict):
     updated_at: datetime
     app_kind: AppKind
     connector_id: Id | None = Field(description="A channel app's connector; null otherwise.")
+    previous_secret_expires_at: datetime | None = Field(
+        description="While a rotated-away secret still works (a rotation's grace period): "
+        "when it stops; null otherwise."
+    )
 
     @classmethod
     def fields_of(cls, app: App) -> dict[str, Any]:
@@ -299,6 +314,7 @@ class AppOut(Strict):
             "updated_at": app.updated_at,
             "app_kind": app.app_kind,
             "connector_id": str(app.connector_id) if app.connector_id is not None else None,
+            "previous_secret_expires_at": previous_secret_until(app),
         }
 
     @classmethod

@@ -1,8 +1,9 @@
 """The app console: tenants, apps, keys, installations, authorized apps and the audit log.
 
 Every action calls the same domain functions as the management API (server.clients and
-server.tenants) as the signed-in user, commits, and says what happened. Forms carry CSRF
-tokens. Secrets and private keys appear only in the response to the POST that made them.
+server.tenants) as the signed-in user, commits, says what happened and redirects (post/redirect/
+get). Forms carry CSRF tokens and a nonce that makes a second submission do nothing
+(server.console.once); secrets and private keys are shown once on the page after the redirect.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, abort, flash, g, redirect, request, url_for
+from flask_babel import gettext
 
-from server import tenants
+from server import clients, tenants
 from server.accounts import current_user
+from server.console import once
 from server.errors import DomainError
 from server.extensions import db
 from server.web import error_response
@@ -33,6 +36,10 @@ def require_user() -> Response | None:
             abort(401)
         return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
     g.tenants = tenants.list_tenants(g.user)
+    # For the badges in the navigation: requests waiting for this admin, by tenant.
+    g.pending = clients.pending_requests(g.user)
+    if request.method == "POST":
+        return once.claim()
     return None
 
 
@@ -40,20 +47,28 @@ def require_user() -> Response | None:
 def no_store(response: Response) -> Response:
     # Console pages show what only this person may see: never keep them in a shared cache.
     response.headers["Cache-Control"] = "no-store"
+    if request.method == "POST":
+        once.settle(response)
     return response
 
 
-def act(action: Callable[[], T], done: str) -> T | None:
-    """Run a domain action and commit, flashing `done`; on a DomainError roll back and flash it."""
+def act(action: Callable[[], T], done: str, category: str = "notice") -> T | None:
+    """Run a domain action and commit, flashing `done` (a "notice", or "destructive" when
+    something ended); on a DomainError roll back and flash it."""
     try:
         result = action()
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
-        flash(exc.message, "error")
+        flash(exc.text.render(gettext), "error")
         return None
-    flash(done, "notice")
+    flash(done, category)
     return result
+
+
+def field_errors(exc: DomainError) -> dict[str, str]:
+    """A domain error as a form shows it: translated, under its field (or the whole form's)."""
+    return {exc.field or "form": exc.text.render(gettext)}
 
 
 def shown(action: Callable[[], T]) -> T | Response:
@@ -62,7 +77,7 @@ def shown(action: Callable[[], T]) -> T | Response:
         return action()
     except DomainError as exc:
         db.session.rollback()
-        return error_response(exc.status, exc.code, exc.message, "html")
+        return error_response(exc.status, exc.code, exc.text.render(gettext), "html")
 
 
 def tenant_nav(tenant_id: int | None) -> dict[str, Any]:
@@ -85,6 +100,7 @@ def init_app(app: Flask) -> None:
     # For the private key's download link (a data: URL), built in the response that shows it.
     app.jinja_env.filters["b64encode"] = _b64encode
     app.jinja_env.filters["epoch_datetime"] = _epoch_datetime
+    app.jinja_env.globals["form_nonce"] = once.new_nonce
     app.register_blueprint(bp)
 
 

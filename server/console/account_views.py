@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from server import clients
-from server.console import act, bp, tenant_nav
+from server.console import act, bp, shown, tenant_nav
 from server.console.forms import ActionForm
 from server.extensions import db
 from server.models import Tenant
@@ -25,10 +25,12 @@ def authorized() -> Any:
         if owner_ids
         else {}
     )
+    places = clients.authorized_places(g.user, [app.client_id for _a, app in rows])
     items = [
         {
             "authorization": authorization,
             "app": app,
+            "places": places.get(app.client_id, []),
             "owner": owners.get(app.tenant_id),
             "permissions": permission_words(list(authorization.permissions)),
         }
@@ -39,11 +41,29 @@ def authorized() -> Any:
     )
 
 
+@bp.get("/requests")
+def my_requests() -> Any:
+    return render_template(
+        "console/requests.html", rows=clients.my_requests(g.user), **tenant_nav(None)
+    )
+
+
+@bp.get("/authorized/<client_id>/revoke")
+def confirm_revoke(client_id: str) -> Any:
+    effect = shown(lambda: clients.revoke_effect(g.user, client_id))
+    if not isinstance(effect, dict):
+        return effect
+    return render_template(
+        "console/confirm_revoke.html", effect=effect, form=ActionForm(), **tenant_nav(None)
+    )
+
+
 @bp.post("/authorized/<client_id>/revoke")
 def revoke(client_id: str) -> Any:
     if ActionForm().validate_on_submit():
         act(
             lambda: clients.revoke_authorization(g.user, client_id),
             _("Access revoked: the app's tokens for you stopped working."),
+            "destructive",
         )
     return redirect(url_for("console.authorized"))

@@ -13,8 +13,16 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from server import clients, connectors
-from server.console import act, bp, shown, tenant_nav
-from server.console.forms import ActionForm, AppForm, BindForm, DeleteForm, KeyForm, NewAppForm
+from server.console import act, bp, field_errors, once, shown, tenant_nav
+from server.console.forms import (
+    ActionForm,
+    AppForm,
+    BindForm,
+    DeleteForm,
+    KeyForm,
+    NewAppForm,
+    RotateForm,
+)
 from server.errors import DomainError
 from server.extensions import db
 from server.models import App, Installation
@@ -26,9 +34,38 @@ def _app_or_error(client_id: str) -> App | Any:
     return shown(lambda: clients.get_app(g.user, client_id))
 
 
-def _reveal(template_args: dict[str, Any]) -> Any:
-    """The one response that shows a secret or a private key; never stored, never cached."""
-    return render_template("console/revealed.html", **template_args)
+def _reveal(client_id: str, **result: Any) -> Any:
+    """Hold a one-time result for the page after the redirect, and go there."""
+    once.keep(client_id, **result)
+    return redirect(url_for("console.revealed", client_id=client_id), 303)
+
+
+@bp.get("/apps/<client_id>/revealed")
+def revealed(client_id: str) -> Any:
+    """The one page that shows a secret or a private key; a reload finds it gone."""
+    app = _app_or_error(client_id)
+    if not isinstance(app, App):
+        return app
+    shown_once = once.take(client_id) or {}
+    return render_template(
+        "console/revealed.html",
+        app=app,
+        secret=shown_once.get("secret"),
+        kid=shown_once.get("kid"),
+        private_pem=shown_once.get("private_pem"),
+        event=shown_once.get("event"),
+        gone=not shown_once,
+        own_installation=_own_installation(app),
+        **tenant_nav(app.tenant_id),
+    )
+
+
+def _own_installation(app: App) -> Installation | None:
+    return db.session.scalar(
+        select(Installation).where(
+            Installation.tenant_id == app.tenant_id, Installation.client_id == app.client_id
+        )
+    )
 
 
 @bp.route("/tenants/<int:tenant_id>/apps/new", methods=["GET", "POST"])
@@ -37,7 +74,7 @@ def new_app(tenant_id: int) -> Any:
     if nav["current_tenant"] is None:
         return error_response(404, "not_found", _("Tenant not found."), "html")
     form = NewAppForm()
-    error = None
+    errors: dict[str, str] = {}
     if form.validate_on_submit():
         try:
             app, secret = clients.register_app(
@@ -46,7 +83,8 @@ def new_app(tenant_id: int) -> Any:
                 name=form.name.data or "",
                 client_type=form.client_type.data or "",
                 description=form.description.data or "",
-                redirect_uris=form.uri_list(),
+                # The field is hidden for the types that take none; what it held is not sent.
+                redirect_uris=form.uri_list() if form.client_type.data in ("web", "pkce") else [],
                 permissions=list(form.permissions.data or []),
                 app_kind=form.app_kind.data or "normal",
             )
@@ -56,19 +94,25 @@ def new_app(tenant_id: int) -> Any:
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
-            error = exc.message
+            errors = field_errors(exc)
         else:
             flash(_("App %(name)s created.", name=app.name), "notice")
-            return _reveal({"app": app, "secret": secret, "key": key, "private_pem": private_pem})
+            return _reveal(
+                app.client_id,
+                event="created",
+                secret=secret,
+                kid=key.kid if key else None,
+                private_pem=private_pem,
+            )
     team = nav["current_tenant"].edition != "personal"
     return render_template(
         "console/app_new.html",
         form=form,
-        error=error,
+        errors=errors,
         catalogue=CATALOGUE,
         privileged_catalogue=PRIVILEGED_CATALOGUE if team else None,
         **nav,
-    ), (422 if error else 200)
+    ), (422 if errors else 200)
 
 
 @bp.get("/apps/<client_id>")
@@ -76,31 +120,33 @@ def app_detail(client_id: str) -> Any:
     app = _app_or_error(client_id)
     if not isinstance(app, App):
         return app
-    form = AppForm(
+    return _render_detail(app, _settings_form(app), {})
+
+
+def _settings_form(app: App) -> AppForm:
+    return AppForm(
+        formdata=None,
         name=app.name,
         description=app.description,
         redirect_uris="\n".join(app.redirect_uris),
         permissions=list(app.permissions),
     )
-    return _render_detail(app, form, None)
 
 
-def _render_detail(app: App, form: AppForm, error: str | None) -> Any:
+def _render_detail(
+    app: App, form: AppForm, errors: dict[str, str], key_form: KeyForm | None = None
+) -> Any:
     keys = clients.list_keys(g.user, app.client_id) if app.client_type == "service" else []
-    own_installation = db.session.scalar(
-        select(Installation).where(
-            Installation.tenant_id == app.tenant_id, Installation.client_id == app.client_id
-        )
-    )
+    own_installation = _own_installation(app)
     nav = tenant_nav(app.tenant_id)
     return render_template(
         "console/app.html",
         try_it=_try_it(app),
         app=app,
         form=form,
-        error=error,
+        errors=errors,
         keys=keys,
-        key_form=KeyForm(),
+        key_form=key_form or KeyForm(formdata=None),
         action_form=ActionForm(),
         own_installation=own_installation,
         catalogue=catalogue_for(app.app_kind),
@@ -108,9 +154,10 @@ def _render_detail(app: App, form: AppForm, error: str | None) -> Any:
         if app.app_kind == "channel"
         else [],
         bind_form=BindForm(),
+        previous_secret_until=clients.previous_secret_until(app),
         is_admin=nav["role"] in ("super_admin", "admin"),
         **nav,
-    ), (422 if error else 200)
+    ), (422 if errors else 200)
 
 
 def _try_it(app: App) -> dict[str, str]:
@@ -158,7 +205,7 @@ def edit_app(client_id: str) -> Any:
     except DomainError as exc:
         db.session.rollback()
         app = db.session.get(App, client_id)
-        return _render_detail(app, form, exc.message)
+        return _render_detail(app, form, field_errors(exc))
     flash(_("Changes saved."), "notice")
     return redirect(url_for("console.app_detail", client_id=client_id))
 
@@ -202,22 +249,54 @@ def disable_app(client_id: str) -> Any:
         act(
             lambda: clients.set_status(g.user, client_id, "disabled"),
             _("Disabled: all of the app's tokens are suspended."),
+            "destructive",
         )
     return redirect(url_for("console.app_detail", client_id=client_id))
 
 
+@bp.get("/apps/<client_id>/secret")
+def confirm_rotate_secret(client_id: str) -> Any:
+    app = _app_or_error(client_id)
+    if not isinstance(app, App):
+        return app
+    effect = shown(lambda: clients.rotation_effect(g.user, client_id))
+    if not isinstance(effect, dict):
+        return effect
+    return render_template(
+        "console/confirm_rotate.html",
+        app=app,
+        effect=effect,
+        form=RotateForm(),
+        **tenant_nav(app.tenant_id),
+    )
+
+
 @bp.post("/apps/<client_id>/secret")
 def rotate_secret(client_id: str) -> Any:
-    if not ActionForm().validate_on_submit():
+    form = RotateForm()
+    if not form.validate_on_submit():
         abort(400)
-    secret = act(
-        lambda: clients.rotate_secret(g.user, client_id),
-        _("New secret created. The old one no longer works."),
+    grace = int(form.grace_hours.data or 0)
+    done = (
+        _("New secret created. The old one keeps working for %(hours)s more hours.", hours=grace)
+        if grace
+        else _("New secret created. The old one no longer works.")
     )
+    secret = act(lambda: clients.rotate_secret(g.user, client_id, grace), done)
     if secret is None:
         return redirect(url_for("console.app_detail", client_id=client_id))
-    app = db.session.get(App, client_id)
-    return _reveal({"app": app, "secret": secret, "rotated": True})
+    return _reveal(client_id, event="rotated", secret=secret)
+
+
+@bp.post("/apps/<client_id>/secret/retire")
+def retire_secret(client_id: str) -> Any:
+    if ActionForm().validate_on_submit():
+        act(
+            lambda: clients.retire_previous_secret(g.user, client_id),
+            _("The old secret no longer works. Only the current secret is accepted."),
+            "destructive",
+        )
+    return redirect(url_for("console.app_detail", client_id=client_id))
 
 
 @bp.post("/apps/<client_id>/keys")
@@ -227,13 +306,39 @@ def add_key(client_id: str) -> Any:
     if not form.validate_on_submit():
         abort(400)
     uploaded = (form.public_key.data or "").strip() or None
-    done = _("Public key registered.") if uploaded else _("Key pair generated.")
-    result = act(lambda: clients.add_key(g.user, client_id, uploaded), done)
-    if result is None or uploaded:
+    try:
+        key, private_pem = clients.add_key(g.user, client_id, uploaded)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        app = _app_or_error(client_id)
+        if not isinstance(app, App) or exc.field is None:
+            flash(exc.text.render(_), "error")
+            return redirect(url_for("console.app_detail", client_id=client_id))
+        return _render_detail(app, _settings_form(app), field_errors(exc), form)
+    if uploaded:
+        flash(_("Public key registered."), "notice")
         return redirect(url_for("console.app_detail", client_id=client_id))
-    key, private_pem = result
-    app = db.session.get(App, client_id)
-    return _reveal({"app": app, "key": key, "private_pem": private_pem})
+    flash(_("Key pair generated."), "notice")
+    return _reveal(client_id, event="key", kid=key.kid, private_pem=private_pem)
+
+
+@bp.get("/apps/<client_id>/keys/<kid>/delete")
+def confirm_delete_key(client_id: str, kid: str) -> Any:
+    app = _app_or_error(client_id)
+    if not isinstance(app, App):
+        return app
+    effect = shown(lambda: clients.key_removal_effect(g.user, client_id, kid))
+    if not isinstance(effect, dict):
+        return effect
+    return render_template(
+        "console/confirm_key.html",
+        app=app,
+        kid=kid,
+        effect=effect,
+        form=ActionForm(),
+        **tenant_nav(app.tenant_id),
+    )
 
 
 @bp.post("/apps/<client_id>/keys/<kid>/delete")
@@ -242,6 +347,7 @@ def delete_key(client_id: str, kid: str) -> Any:
         act(
             lambda: clients.delete_key(g.user, client_id, kid),
             _("Key removed: assertions signed with it are refused from now on."),
+            "destructive",
         )
     return redirect(url_for("console.app_detail", client_id=client_id))
 
@@ -262,10 +368,12 @@ def delete_app(client_id: str) -> Any:
     if not isinstance(app, App):
         return app
     form = DeleteForm()
-    error = None
+    errors: dict[str, str] = {}
     if form.validate_on_submit():
         if (form.confirm_name.data or "").strip() != app.name:
-            error = _("The name you typed does not match. The app was not deleted.")
+            errors["confirm_name"] = _(
+                "The name you typed does not match. The app was not deleted."
+            )
         else:
             tenant_id, name = app.tenant_id, app.name
             try:
@@ -273,10 +381,10 @@ def delete_app(client_id: str) -> Any:
                 db.session.commit()
             except DomainError as exc:
                 db.session.rollback()
-                flash(exc.message, "error")
+                flash(exc.text.render(_), "error")
                 return redirect(url_for("console.app_detail", client_id=client_id))
-            flash(_("%(name)s was deleted. Its tokens no longer work.", name=name), "notice")
+            flash(_("%(name)s was deleted. Its tokens no longer work.", name=name), "destructive")
             return redirect(url_for("console.tenant", tenant_id=tenant_id))
     return render_template(
-        "console/app_delete.html", app=app, form=form, error=error, **tenant_nav(app.tenant_id)
-    ), (422 if error else 200)
+        "console/app_delete.html", app=app, form=form, errors=errors, **tenant_nav(app.tenant_id)
+    ), (422 if errors else 200)

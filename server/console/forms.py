@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, StringField, TextAreaField
-from wtforms.validators import Optional
+from wtforms.validators import AnyOf, Optional
 
 from server.values import MAX_REDIRECT_URIS
 
@@ -70,6 +70,12 @@ class ServiceTokenForm(FlaskForm):
 
 class KeyForm(FlaskForm):
     public_key = TextAreaField(_l("Public key (PEM)"), validators=[Optional()])
+
+
+class RotateForm(FlaskForm):
+    GRACE_HOURS = ("0", "1", "24", "168")
+
+    grace_hours = StringField(_l("The current secret"), validators=[AnyOf(GRACE_HOURS)])
 
 
 class DeleteForm(FlaskForm):

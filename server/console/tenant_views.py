@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from grants.access import ADMIN_ROLES
 from server import clients, tenants
-from server.console import act, bp, shown, tenant_nav
+from server.console import act, bp, field_errors, shown, tenant_nav
 from server.console.forms import ActionForm, ApproveForm, InstallForm
+from server.errors import DomainError, Msg
 from server.extensions import db
 from server.models import App, User
+from server.pages.words import ACTIONS
 from server.web import error_response
 
 AUDIT_PAGE = 50
@@ -60,6 +62,10 @@ def _users(ids: set[int | None]) -> dict[int, User]:
 
 @bp.get("/tenants/<int:tenant_id>/installations")
 def installations(tenant_id: int) -> Any:
+    return _render_installations(tenant_id, InstallForm(formdata=None), {})
+
+
+def _render_installations(tenant_id: int, install_form: InstallForm, errors: dict[str, str]) -> Any:
     rows = shown(lambda: clients.list_installations(g.user, tenant_id))
     if not isinstance(rows, list):
         return rows
@@ -69,21 +75,43 @@ def installations(tenant_id: int) -> Any:
         rows=rows,
         people=people,
         is_admin=_is_admin(tenant_id),
-        install_form=InstallForm(),
+        install_form=install_form,
+        errors=errors,
         action_form=ApproveForm(),
         **tenant_nav(tenant_id),
-    )
+    ), (422 if errors else 200)
 
 
 @bp.post("/tenants/<int:tenant_id>/installations")
 def install(tenant_id: int) -> Any:
     """Install an app by client_id (any tenant's), or approve a pending request."""
     form = InstallForm()
+    if not form.validate_on_submit():
+        abort(400)
     client_id = (form.client_id.data or "").strip()
-    if form.validate_on_submit():
-        done = _("The app is installed.")
-        if client_id:
-            act(lambda: clients.install(g.user, tenant_id, client_id, form.kind.data or ""), done)
+    try:
+        if not client_id:
+            raise DomainError(
+                422,
+                "invalid_value",
+                "client_id is required",
+                field="client_id",
+                text=Msg("Enter the app's client ID."),
+            )
+        clients.install(g.user, tenant_id, client_id, form.kind.data or "")
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        errors = (
+            {"client_id": _("No app has this client ID.")}
+            if exc.code == "not_found" and exc.message.startswith("app")
+            else field_errors(exc)
+        )
+        if "form" in errors:
+            flash(errors["form"], "error")
+            return redirect(url_for("console.installations", tenant_id=tenant_id))
+        return _render_installations(tenant_id, form, errors)
+    flash(_("The app is installed."), "notice")
     return redirect(url_for("console.installations", tenant_id=tenant_id))
 
 
@@ -98,12 +126,26 @@ def approve_installation(tenant_id: int, client_id: str) -> Any:
     return redirect(url_for("console.installations", tenant_id=tenant_id))
 
 
+@bp.get("/tenants/<int:tenant_id>/installations/<client_id>/uninstall")
+def confirm_uninstall(tenant_id: int, client_id: str) -> Any:
+    effect = shown(lambda: clients.uninstall_effect(g.user, tenant_id, client_id))
+    if not isinstance(effect, dict):
+        return effect
+    return render_template(
+        "console/confirm_uninstall.html",
+        effect=effect,
+        form=ActionForm(),
+        **tenant_nav(tenant_id),
+    )
+
+
 @bp.post("/tenants/<int:tenant_id>/installations/<client_id>/uninstall")
 def uninstall(tenant_id: int, client_id: str) -> Any:
     if ActionForm().validate_on_submit():
         act(
             lambda: clients.uninstall(g.user, tenant_id, client_id),
             _("Uninstalled: the app's tokens in this tenant stopped working."),
+            "destructive",
         )
     return redirect(url_for("console.installations", tenant_id=tenant_id))
 
@@ -113,28 +155,28 @@ def audit(tenant_id: int) -> Any:
     before = request.args.get("before", type=int)
     if before is not None and before < 1:
         return error_response(400, "bad_request", _("Invalid page."), "html")
+    wanted = {
+        "action": request.args.get("action", "")[:64] or None,
+        "actor_user_id": request.args.get("actor", type=int),
+        "target": request.args.get("app", "")[:32] or None,
+    }
     entries = shown(
-        lambda: tenants.audit_entries(g.user, tenant_id, limit=AUDIT_PAGE + 1, before=before)
+        lambda: tenants.audit_entries(
+            g.user, tenant_id, limit=AUDIT_PAGE + 1, before=before, **wanted
+        )
     )
     if not isinstance(entries, list):
         return entries
     more = len(entries) > AUDIT_PAGE
     entries = entries[:AUDIT_PAGE]
-    targets = {e.target for e in entries if e.target.isdigit() and len(e.target) == 19}
-    apps = (
-        dict(
-            db.session.execute(
-                select(App.client_id, App.name).where(App.client_id.in_(targets))
-            ).all()
-        )
-        if targets
-        else {}
-    )
+    members = {u.id: u for u, _role in tenants.list_members(g.user, tenant_id)}
     return render_template(
         "console/audit.html",
         entries=entries,
-        apps=apps,
-        people=_users({e.actor_user_id for e in entries}),
+        members=members,
+        apps={a.client_id: a.name for a in clients.list_apps(g.user, tenant_id)},
+        actions=ACTIONS,
+        wanted=wanted,
         next_before=entries[-1].id if more else None,
         **tenant_nav(tenant_id),
     )

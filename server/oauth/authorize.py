@@ -51,11 +51,15 @@ def refusal(request: DialectRequest, error: OAuth2Error) -> Response:
         error.state = request.payload.state
         result = oauth_server().handle_error_response(request, error)
         return redirect(dict(result.headers)["Location"], code=302)
+    from server.pages.words import refusal_words
+
+    code = error.error or "invalid_request"
     return error_response(
         error.status_code or 400,
-        error.error or "invalid_request",
-        error.description or "The authorization request is invalid.",
+        code,
+        refusal_words(code, error.description),
         where="html",
+        detail=error.description,
     )
 
 

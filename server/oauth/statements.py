@@ -70,6 +70,8 @@ CLIENT = (
         apps.c.client_secret_hash,
         apps.c.app_kind,
         apps.c.connector_binding,
+        apps.c.previous_secret_hash,
+        apps.c.previous_secret_until,
         keys.c.kid,
         keys.c.public_key_pem,
         *STANDING_COLUMNS[:5],

@@ -76,6 +76,8 @@ class SqlStorage:
                     client_secret_hash=app.client_secret_hash,
                     app_kind=app.app_kind,
                     connector_binding=app.connector_binding,
+                    previous_secret_hash=app.previous_secret_hash,
+                    previous_secret_until=app.previous_secret_until,
                 )
                 if app is not None
                 else None

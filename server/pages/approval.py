@@ -7,6 +7,7 @@ person's answer. Deny sends error=access_denied (with state) to the app's redire
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import abort, g, redirect, render_template, request
@@ -83,6 +84,13 @@ def render_consent(
     )
 
 
+def _where(redirect_uri: str | None) -> str:
+    """Where the person goes after deciding, as they would recognise it: the host, or for an
+    app's own scheme the scheme."""
+    parts = urlsplit(redirect_uri or "")
+    return parts.netloc or (parts.scheme + ":" if parts.scheme else "")
+
+
 def render_installation_needed(
     client: Any, needed: consent.InstallationNeeded, form: ConsentForm
 ) -> tuple[str, int]:
@@ -119,11 +127,14 @@ def consent_page() -> Any:
         )
     form = ConsentForm(authorize_key=key, workspace_id=str(places[0].workspace.id))
     if request.method == "GET":
-        return render_consent(client, core_request.scope, places, form)
+        return render_consent(
+            client, core_request.scope, places, form, redirect_to=_where(grant.redirect_uri)
+        )
     if not form.validate_on_submit() or form.decision.data not in ("approve", "deny"):
         abort(400)
     if form.decision.data == "deny":
-        return _finish(key, core_request, grant, user_id=None)
+        description = GIVE_UP.get(request.form.get("reason", ""))
+        return _finish(key, core_request, grant, user_id=None, description=description)
     place = next((p for p in places if str(p.workspace.id) == form.workspace_id.data), None)
     if place is None:
         abort(400)
@@ -142,7 +153,19 @@ def consent_page() -> Any:
     return _finish(key, core_request, grant, user_id=g.user.id)
 
 
-def _finish(key: str, core_request: Any, grant: Any, user_id: int | None) -> Response:
+# Why a person went back to the app without approving, told to the app as error_description
+# with access_denied (RFC 6749 4.1.2.1), so that it can say what happens next.
+GIVE_UP = {
+    "install_requested": "The app is not installed in the chosen team yet. An installation "
+    "request is waiting for an admin; authorize again once it is approved.",
+    "install_needed": "The app is not installed in the chosen team, and only an admin "
+    "can install it.",
+}
+
+
+def _finish(
+    key: str, core_request: Any, grant: Any, user_id: int | None, description: str | None = None
+) -> Response:
     # Consumed here, once: a double submit cannot mint two codes.
     if load_authorize_request(key, consume=True) is None:
         db.session.rollback()
@@ -159,6 +182,11 @@ def _finish(key: str, core_request: Any, grant: Any, user_id: int | None) -> Res
             result.body.get("error_description", "The request failed."),
             "html",
         )
+    if description and user_id is None:
+        parts = urlsplit(location)
+        kept = [(k, v) for k, v in parse_qsl(parts.query) if k != "error_description"]
+        query = urlencode([*kept, ("error_description", description)])
+        location = urlunsplit(parts._replace(query=query))
     return redirect(location, code=302)
 
 

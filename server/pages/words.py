@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from jinja2 import pass_context
 
 from server.permissions import CATALOGUE, PRIVILEGED_CATALOGUE
 
@@ -56,6 +59,44 @@ KINDS = {
     "appauth": _l("As the app itself (AppAuth)"),
 }
 # What the error page says about each error code a person can meet, beyond the server's text.
+# The audit log's actions as people say them; the code is shown beside, smaller.
+ACTIONS = {
+    "app.create": _l("App created"),
+    "app.update": _l("App edited"),
+    "app.delete": _l("App deleted"),
+    "app.enable": _l("App enabled"),
+    "app.disable": _l("App disabled"),
+    "app.secret_rotate": _l("Secret rotated"),
+    "app.secret_retire": _l("Old secret retired"),
+    "key.add": _l("Key added"),
+    "key.delete": _l("Key removed"),
+    "installation.install": _l("App installed"),
+    "installation.approve": _l("Installation request approved"),
+    "installation.request": _l("Installation requested"),
+    "installation.uninstall": _l("App uninstalled"),
+    "authorization.grant": _l("Access granted"),
+    "authorization.revoke": _l("Access revoked"),
+    "tenant.create": _l("Tenant created"),
+    "member.add": _l("Member added"),
+    "member.update": _l("Member's role changed"),
+    "member.remove": _l("Member removed"),
+    "workspace.create": _l("Workspace created"),
+    "user.create": _l("Account created"),
+}
+# Labels of the audit details; keys without one are shown as they are.
+DETAIL_LABELS = {
+    "client_type": _l("Type"),
+    "kind": _l("Kind"),
+    "kid": _l("Key ID (kid)"),
+    "role": _l("Role"),
+    "grace_hours": _l("Grace period (hours)"),
+    "generated": _l("Generated here"),
+    "unchanged": _l("Already installed"),
+    "name": _l("Name"),
+    "description": _l("Description"),
+    "redirect_uris": _l("Redirect URIs"),
+    "permissions": _l("Permissions"),
+}
 ERROR_TITLES = {
     "invalid_request": _l("This request cannot be completed"),
     "invalid_client": _l("This app is not recognised"),
@@ -75,6 +116,44 @@ ERROR_TITLES = {
     "bad_request": _l("This request cannot be completed"),
     "csrf_failed": _l("This form has expired"),
 }
+# Pages' words for Werkzeug's stock error descriptions (which are English).
+STOCK_DETAILS = {
+    400: _l("The request could not be understood."),
+    401: _l("Sign in to see this page."),
+    403: _l("You do not have access to this page."),
+    404: _l("There is no page at this address. Check the link or go back."),
+    405: _l("This page cannot be opened this way. Go back and use its buttons."),
+    413: _l("What was sent is too large."),
+    429: _l("Too many requests in a short time."),
+    500: _l("Something went wrong on our side."),
+}
+# The authorization endpoint's refusals, in the person's language; the protocol's own
+# description is shown beside them as a technical note.
+REFUSALS = {
+    "invalid_client": _l("No app is registered with this client ID."),
+    "invalid_request": _l("The app's authorization request is incomplete or malformed."),
+    "invalid_scope": _l("The app asked for permissions it does not have."),
+    "unauthorized_client": _l("This app may not sign people in this way."),
+    "unsupported_response_type": _l(
+        "The app asked for a kind of answer this server does not give."
+    ),
+    "access_denied": _l("Access was refused."),
+}
+REDIRECT_NOT_REGISTERED = re.compile(r"^Redirect URI (.+) is not supported by client\.$")
+
+
+def refusal_words(code: str, description: str | None) -> str:
+    """What a person is told when the authorization endpoint refuses before any redirect."""
+    found = REDIRECT_NOT_REGISTERED.match(description or "")
+    if found:
+        return gettext(
+            "This app asked to send you to %(uri)s, an address it has not registered. "
+            "Nothing was shared with it.",
+            uri=found.group(1),
+        )
+    return str(REFUSALS.get(code, _l("The app's authorization request cannot be completed.")))
+
+
 ERROR_ADVICE = {
     "invalid_request": _l("Go back to the app and start again."),
     "invalid_client": _l("The link you followed may be out of date. Go back to the app."),
@@ -113,9 +192,15 @@ def init_app(app: Flask) -> None:
         "kind_label": KINDS,
         "app_kind_label": APP_KINDS,
         "app_kind_hint": APP_KIND_HINTS,
+        "action_label": ACTIONS,
+        "detail_label": DETAIL_LABELS,
     }
     for name, table in filters.items():
-        app.jinja_env.filters[name] = lambda value, table=table: label(table, value)
+        # pass_context keeps Jinja from folding `'obo'|kind_label` into the template once, in
+        # the language of whoever happened to load the template first.
+        app.jinja_env.filters[name] = pass_context(
+            lambda _context, value, table=table: label(table, value)
+        )
     app.jinja_env.globals["error_title"] = lambda code: str(
         ERROR_TITLES.get(code, _l("Something went wrong"))
     )

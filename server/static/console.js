@@ -1,3 +1,17 @@
+// On a phone the console's navigation starts folded, so that the page itself is on screen.
+(function () {
+  "use strict";
+  var menu = document.querySelector("details.side-menu");
+  if (menu && window.matchMedia("(max-width: 820px)").matches) { menu.open = false; }
+})();
+
+// Focus on the first field with an error, so that it is read out and can be corrected at once.
+(function () {
+  "use strict";
+  var first = document.querySelector("[aria-invalid=true], #form-error");
+  if (first) { first.focus(); }
+})();
+
 // Copy buttons for client IDs, secrets and keys. The pages work without this script: the values
 // are shown in selectable fields and the private key has a download link; this only adds the
 // buttons, which stay hidden when scripts do not run.

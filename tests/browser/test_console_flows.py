@@ -122,7 +122,9 @@ def test_service_app_key_is_downloaded_once_and_signs(
     page.get_by_role("button", name="Generate key pair").click()
     expect(page.get_by_role("heading", name="Save the private key")).to_be_visible()
     page.get_by_role("link", name="I have saved it, continue").click()
-    page.get_by_role("button", name=f"Remove key {kid[:8]}").click()
+    page.get_by_role("link", name=f"Remove key {kid[:8]}").click()
+    expect(page.get_by_text("1 other key remains.")).to_be_visible()
+    page.get_by_role("button", name="Remove key").click()
     expect(page.get_by_text("Key removed")).to_be_visible()
     again = assertion(client_id, kid, saved.read_text(), aud=live_server.url + "/oauth/token")
     response = requests.post(
@@ -148,7 +150,10 @@ def test_revoking_an_authorized_app(page, live_server, make_user, make_app, intr
     card = page.get_by_role("listitem").filter(has_text="Calendar Sync")
     expect(card).to_contain_text("Read the agents (bots) in a workspace and their settings")
     shoot(page, "console-authorized-apps")
-    card.get_by_role("button", name="Revoke access for Calendar Sync").click()
+    card.get_by_role("link", name="Revoke access for Calendar Sync").click()
+    expect(page.get_by_text("1 live token ends now.")).to_be_visible()
+    shoot(page, "console-confirm-revoke")
+    page.get_by_role("button", name="Revoke access").click()
     expect(page.get_by_text("Access revoked")).to_be_visible()
     expect(page.get_by_text("You have not authorized any apps.")).to_be_visible()
     assert introspect(token["access_token"]) == {"active": False}

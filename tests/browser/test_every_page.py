@@ -3,6 +3,8 @@ every form control has a label, and a screenshot of each lands in artifacts/scre
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
 from playwright.sync_api import expect
@@ -23,6 +25,35 @@ UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
   .filter(e => e.type !== 'hidden' && e.type !== 'submit')
   .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
   .map(e => e.name || e.id)"""
+
+
+# Text a person reads on the page (not code, not user data in form fields, not the other
+# language's name in the switcher), and the words of labels only assistive tech reads.
+READ_TEXT = """() => {
+  const skip = 'code, pre, script, style, textarea, [lang=en], .who-email, time';
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (node.parentElement && !node.parentElement.closest(skip)) out.push(node.textContent);
+  }
+  document.querySelectorAll('[aria-label], [title], [placeholder]').forEach(e => {
+    if (e.closest(skip)) return;
+    ['aria-label', 'title', 'placeholder'].forEach(a => out.push(e.getAttribute(a) || ''));
+  });
+  out.push(document.title);
+  return out.join(' | ');
+}"""
+# Three or more English words in a row: a sentence or phrase left untranslated. Acronyms and
+# product names (OBO, AppAuth, PKCE, JWT, Client ID) are shorter than that.
+ENGLISH = re.compile(r"[A-Za-z][a-z]+(?:[ ,'’-]+[A-Za-z][a-z]+){2,}")
+URLISH = re.compile(r"\S+@\S+|https?://\S+|[\w.-]+\.[a-z]{2,}/\S*")
+
+
+def english_in(text: str, data: list[str]) -> list[str]:
+    for value in sorted(data, key=len, reverse=True):
+        text = text.replace(value, " ")
+    return ENGLISH.findall(URLISH.sub(" ", text))
 
 
 def _sign_in(page, email: str) -> None:
@@ -61,7 +92,30 @@ def test_every_page(
 
     page = new_context(viewport=viewport, locale=locale).new_page()
 
+    # Names and descriptions people typed are theirs, not the interface's.
+    data = [
+        "Support Copilot",
+        "Drafts answers for the support team from your agents' knowledge.",
+        "Living-room TV",
+        "Pocket Agent",
+        "Acme Robotics",
+        "Nightly Sync",
+        "Ada's account",
+        "Max's account",
+        "Ada",
+        "Max",
+    ]
+
+    # The detector itself: an untranslated sentence is caught, names and codes are not.
+    assert english_in("保存 Save the client secret", []) == ["Save the client secret"]
+    assert english_in("应用 Support Copilot · OBO · Client ID <a@b.example>", data) == []
+
     def check(name: str) -> None:
+        if locale.startswith("zh"):
+            text = page.evaluate(READ_TEXT)
+            assert max(text) >= "\u4e00" and len(text) > 40, f"{name} was not read"
+            found = english_in(text, data)
+            assert found == [], f"{name} has English text in Chinese: {found}"
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= viewport["width"], f"{name} is {width}px wide at {viewport['width']}px"
         assert page.evaluate(UNLABELLED) == [], f"{name} has form controls without a label"
@@ -104,6 +158,22 @@ def test_every_page(
     check("console-app")
     page.goto(f"/console/apps/{web.client_id}/delete")
     check("console-delete")
+    page.goto(f"/console/apps/{web.client_id}/secret")
+    check("console-confirm-rotate")
+    page.click("main form button.danger[type=submit]")
+    check("console-secret-once")
+    page.reload()
+    check("console-already-shown")
+    page.goto(f"/console/apps/{web.client_id}/secret/retire")
+    check("error-405")
+    page.goto("/console/no-such-page")
+    check("error-404")
+    page.goto(authorize_url(web.client_id, redirect_uri="https://elsewhere.example/cb"))
+    check("error-redirect-uri")
+    page.goto(f"/console/tenants/{team}/installations/{vendor.client_id}/uninstall")
+    check("console-confirm-refuse")
+    page.goto("/console/requests")
+    check("console-requests")
     page.goto(f"/console/tenants/{team}/installations")
     check("console-installations")
     channel, _ = make_app(owner, "service", tenant_id=team, name="Shop Bot", app_kind="channel")
@@ -134,3 +204,5 @@ def test_every_page(
     check("request-install")
     page.click(SUBMIT)
     check("request-sent")
+    page.goto("/console/requests")
+    check("console-my-requests")

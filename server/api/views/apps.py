@@ -14,6 +14,7 @@ from server.api.schemas import (
     KeyCreated,
     KeyList,
     KeyOut,
+    SecretRotate,
 )
 from server.models import User
 
@@ -134,13 +135,30 @@ def disable_app(user: User, client_id: str) -> AppOut:
     "POST",
     "/apps/<client_id>/secret",
     summary="Rotate a web app's secret; the new one is in this response only",
+    description="With `grace_hours` (up to 168) the old secret keeps working beside the new "
+    "one until `previous_secret_expires_at`; without it, it stops at once. Tokens already "
+    "issued are not affected either way.",
     tag="apps",
+    body=SecretRotate,
+    body_required=False,
     response=AppWithSecret,
     errors=(403, 422),
 )
-def rotate_secret(user: User, client_id: str) -> AppWithSecret:
-    secret = clients.rotate_secret(user, client_id)
+def rotate_secret(user: User, client_id: str, body: SecretRotate) -> AppWithSecret:
+    secret = clients.rotate_secret(user, client_id, body.grace_hours)
     return AppWithSecret.with_secret(clients.get_app(user, client_id), secret)
+
+
+@route(
+    "POST",
+    "/apps/<client_id>/secret/retire",
+    summary="End a rotation's grace period: the old secret stops working now",
+    tag="apps",
+    response=AppOut,
+    errors=(403, 422),
+)
+def retire_secret(user: User, client_id: str) -> AppOut:
+    return AppOut.of(clients.retire_previous_secret(user, client_id))
 
 
 @route(
