@@ -50,7 +50,8 @@ def test_channel_app_bound_to_a_connector(app, console, team):
          "permissions": ["Connector.botChat"]},
         page=new,
     )  # fmt: skip
-    assert created.status_code == 200 and "BEGIN PRIVATE KEY" in text(created)
+    assert created.status_code == 303
+    assert "BEGIN PRIVATE KEY" in text(console.get(created.headers["Location"]))
     with app.app_context():
         channel = db.session.scalar(select(App).where(App.name == "Shop bot"))
         assert (channel.app_kind, channel.connector_id) == ("channel", None)
@@ -95,8 +96,12 @@ def test_issue_and_revoke_a_service_access_token(app, client, console, team):
          "permissions": ["Bot.read"]},
         page=page,
     )  # fmt: skip
-    assert issued.status_code == 200
-    token = re.search(r'value="(sat_[^"]+)"', text(issued)).group(1)
+    assert issued.status_code == 303  # post/redirect/get: the token is on the next page, once
+    shown = console.get(issued.headers["Location"])
+    assert shown.status_code == 200
+    token = re.search(r'value="(sat_[^"]+)"', text(shown)).group(1)
+    again = text(console.get(issued.headers["Location"]))
+    assert token not in again and "Already shown" in again
     assert token not in text_dump(app)
     rs = resource_server(app)
     answer = client.post("/oauth/introspect", data={"token": token}, headers=rs).json

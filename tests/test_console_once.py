@@ -10,10 +10,11 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import func, select
 
-from server import clients
+from server import clients, connectors, service_tokens, tenants
 from server.accounts import personal_tenant
+from server.events import subscriptions
 from server.extensions import db
-from server.models import App, AppKey, AuditEntry, User, Workspace
+from server.models import App, AppKey, AuditEntry, EventDelivery, User, Workspace
 from tests.api_helpers import add_member, make_team, rsa_public_pem
 from tests.oauth_support import REDIRECT_URI, Browser, exchange_code, hidden, query
 from tests.test_console import Console, text
@@ -175,10 +176,28 @@ def test_no_console_post_answers_with_a_page(app, client, console, owner, make_a
         clients.install(acting, team, vendor_app.client_id, "obo")
         db.session.commit()
         kid = db.session.scalar(select(AppKey.kid))
+        connector = connectors.create_connector(acting, team, name="Walk shop")
+        workspace = next(w.id for w in tenants.list_workspaces(acting, team))
+        sat, _ = service_tokens.create_service_token(
+            acting, team, name="Walk", permission_names=["Bot.read"],
+            workspace_ids=[workspace], expires_in_days=None,
+        )  # fmt: skip
+        # Stored only: nothing delivers in this test, so the address is never called.
+        subscription, _ = subscriptions.create_subscription(
+            acting, web.client_id, "https://93.184.215.14/hook", ["*"]
+        )
+        clients.set_status(acting, web.client_id, "disabled")  # an event, so a delivery
+        db.session.commit()
+        delivery = db.session.scalar(select(EventDelivery.id))
+        connector_id, sat_id, subscription_id = connector.id, sat.id, subscription.id
     ids = {
         "tenant_id": str(team),
         "client_id": web.client_id,
         "kid": kid,
+        "connector_id": str(connector_id),
+        "token_id": str(sat_id),
+        "subscription_id": str(subscription_id),
+        "delivery_id": str(delivery),
     }
     bodies = [
         {},
@@ -194,6 +213,7 @@ def test_no_console_post_answers_with_a_page(app, client, console, owner, make_a
         {"name": "", "redirect_uris": "ftp://x", "grace_hours": "5", "kind": "x"},
     ]
     walked = 0
+    deleted: set[str] = set()
     for rule in _rules(app):
         path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: ids[m.group(1)], rule)
         if "/keys" in path or "/authorize" in path and "authorized" not in path:
@@ -204,11 +224,15 @@ def test_no_console_post_answers_with_a_page(app, client, console, owner, make_a
             response = client.post(
                 path, data={**_form(console, "/console/apps/" + web.client_id), **body}
             )
-            assert response.status_code in (302, 303, 400, 422), (path, body, response.status_code)
+            # What an earlier body of the walk deleted is then absent: 404 is the right answer.
+            allowed = (302, 303, 400, 422) + ((404,) if path in deleted else ())
+            assert response.status_code in allowed, (path, body, response.status_code)
+            if response.status_code in (302, 303) and path.endswith(("/delete", "/revoke")):
+                deleted.add(path)
             if response.status_code == 422:
                 assert 'aria-invalid="true"' in text(response) or 'role="alert"' in text(response)
         walked += 1
-    assert walked >= 12
+    assert walked >= 21
 
 
 def _issue_token(app, client, user, created, secret, workspace_id=None) -> dict:

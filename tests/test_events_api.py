@@ -268,8 +268,8 @@ def test_every_event_type_through_the_console(
 
     console = Console(app.test_client(), vendor)
     path = f"/console/apps/{web.client_id}"
-    for action in ("/disable", "/enable", "/secret"):
-        console.post(path + action, page=path)
+    for action, form in (("/disable", {}), ("/enable", {}), ("/secret", {"grace_hours": "0"})):
+        console.post(path + action, form, page=path)
     _consent(app.test_client, vendor, web.client_id)
     console.post(f"/console/authorized/{web.client_id}/revoke", page="/console/authorized")
     spath = f"/console/apps/{service.client_id}"
@@ -297,11 +297,14 @@ def test_console_subscriptions_and_delivery_log(app, client, make_user, make_app
     refused = console.post(page, {"url": "https://10.0.0.1/x", "events": "*"}, page=page)
     assert refused.status_code == 422 and "public address" in refused.get_data(as_text=True)
 
-    shown = console.post(page, {"url": receiver.url, "events": "app.disabled"}, page=page)
+    added = console.post(page, {"url": receiver.url, "events": "app.disabled"}, page=page)
+    assert added.status_code == 303  # post/redirect/get: the secret is on the next page, once
+    shown = console.get(added.headers["Location"])
     html = shown.get_data(as_text=True)
     secret = hidden(html, "signing-secret") or html.split('id="signing-secret"')[1]
     assert shown.status_code == 200 and "whsec_" in secret
     assert "whsec_" not in console.get(page).get_data(as_text=True)  # shown once
+    assert "whsec_" not in console.get(added.headers["Location"]).get_data(as_text=True)
 
     console.post(f"/console/apps/{web.client_id}/disable", page=f"/console/apps/{web.client_id}")
     receiver.status = 500

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
-from server.console import act, bp, shown, tenant_nav
+from server.console import act, bp, once, shown, tenant_nav
 from server.console.forms import ActionForm, ValuesField
 from server.errors import DomainError
 from server.events import EVENT_TYPES, subscriptions
@@ -62,12 +62,28 @@ def add_subscription(client_id: str) -> Any:
     except DomainError as exc:
         db.session.rollback()
         return _page(client_id, form, exc.message)
+    once.keep(_added(client_id), url=created.url, secret=secret)
+    return redirect(url_for("console.subscription_added", client_id=client_id), 303)
+
+
+def _added(client_id: str) -> str:
+    return f"app:{client_id}:subscription"
+
+
+@bp.get("/apps/<client_id>/events/added")
+def subscription_added(client_id: str) -> Any:
+    """The one page that shows a new subscription's signing secret; a reload finds it gone."""
+    allowed = shown(lambda: subscriptions.list_subscriptions(g.user, client_id))
+    if not isinstance(allowed, list):
+        return allowed
     app = db.session.get(App, client_id)
+    added = once.take(_added(client_id)) or {}
     return render_template(
         "console/subscription_created.html",
         app=app,
-        subscription=created,
-        secret=secret,
+        url=added.get("url"),
+        secret=added.get("secret"),
+        gone=not added,
         **tenant_nav(app.tenant_id),
     )
 

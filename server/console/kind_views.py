@@ -8,7 +8,7 @@ from flask import abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 
 from server import connectors, service_tokens, tenants
-from server.console import act, bp, shown, tenant_nav
+from server.console import act, bp, once, shown, tenant_nav
 from server.console.forms import ActionForm, ConnectorForm, ServiceTokenForm
 from server.errors import DomainError
 from server.extensions import db
@@ -103,7 +103,7 @@ def service_token_list(tenant_id: int) -> Any:
 
 @bp.post("/tenants/<int:tenant_id>/service-tokens")
 def issue_service_token(tenant_id: int) -> Any:
-    """Issue a SAT: the one response that shows it."""
+    """Issue a SAT; the page after the redirect shows it, once."""
     form = ServiceTokenForm()
     if not form.validate_on_submit():
         abort(400)
@@ -125,8 +125,27 @@ def issue_service_token(tenant_id: int) -> Any:
         db.session.rollback()
         return _token_page(tenant_id, form, exc.message)
     flash(_("Service access token %(name)s issued.", name=token.name), "notice")
+    once.keep(_issued(tenant_id), name=token.name, secret=secret)
+    return redirect(url_for("console.service_token_issued", tenant_id=tenant_id), 303)
+
+
+def _issued(tenant_id: int) -> str:
+    return f"tenant:{tenant_id}:service-token"
+
+
+@bp.get("/tenants/<int:tenant_id>/service-tokens/issued")
+def service_token_issued(tenant_id: int) -> Any:
+    """The one page that shows a new SAT; a reload finds it gone."""
+    nav = tenant_nav(tenant_id)
+    if nav["current_tenant"] is None:
+        return redirect(url_for("console.overview"))
+    issued = once.take(_issued(tenant_id)) or {}
     return render_template(
-        "console/service_token_revealed.html", token=token, secret=secret, **tenant_nav(tenant_id)
+        "console/service_token_revealed.html",
+        name=issued.get("name"),
+        secret=issued.get("secret"),
+        gone=not issued,
+        **nav,
     )
 
 

@@ -64,18 +64,20 @@ def settle(response: Response) -> Response:
     return response
 
 
-def keep(client_id: str, **shown: Any) -> None:
-    """Hold a one-time result for the next page: encrypted in the store, the key in the session."""
+def keep(subject: str, **shown: Any) -> None:
+    """Hold a one-time result for the next page: encrypted in the store, the key in the session.
+    `subject` names what it belongs to (an app's client_id, a tenant's tokens), so that only
+    the page of that subject shows it."""
     reveal_id, key = secrets.token_urlsafe(16), Fernet.generate_key()
-    payload = json.dumps({"user": g.user.id, "client_id": client_id, **shown})
+    payload = json.dumps({"user": g.user.id, "subject": subject, **shown})
     _store().put(
         f"console:reveal:{reveal_id}", Fernet(key).encrypt(payload.encode()).decode(), REVEAL_TTL
     )
     session["reveal"] = f"{reveal_id}:{key.decode()}"
 
 
-def take(client_id: str) -> dict[str, Any] | None:
-    """The one-time result for this person and app, once; None when already shown or absent."""
+def take(subject: str) -> dict[str, Any] | None:
+    """The one-time result for this person and subject, once; None when already shown or absent."""
     held = session.pop("reveal", None)
     if not isinstance(held, str) or ":" not in held:
         return None
@@ -87,6 +89,6 @@ def take(client_id: str) -> dict[str, Any] | None:
         payload = json.loads(Fernet(key.encode()).decrypt(sealed.encode()))
     except (InvalidToken, ValueError):
         return None
-    if payload.get("user") != g.user.id or payload.get("client_id") != client_id:
+    if payload.get("user") != g.user.id or payload.get("subject") != subject:
         return None
     return payload
