@@ -411,7 +411,11 @@ def test_removing_a_member_ends_their_delegated_access_for_good(team_member):
         assert t.introspect(token)["active"] is True
     newest = t.api("get", f"/api/v1/tenants/{t.tenant}/audit")["items"][0]
     assert (newest["action"], newest["target"]) == ("member.remove", str(t.member.id))
-    assert newest["detail"] == {"destroyed_tokens": 1}
+    assert newest["detail"] == {
+        "destroyed_tokens": 1,
+        "actor_email": t.admin.email,
+        "member_email": t.member.email,
+    }
 
     # Back in the team: nothing from before returns, and a new consent works as ever.
     t.add_member()
