@@ -83,4 +83,4 @@ def init_app(app: Flask) -> None:
 
 
 # The views, registered on `bp` when imported.
-from server.console import account_views, app_views, tenant_views  # noqa: E402, F401, I001
+from server.console import account_views, app_views, invitation_views, tenant_views  # noqa: E402, F401, I001

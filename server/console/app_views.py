@@ -31,7 +31,7 @@ def _reveal(template_args: dict[str, Any]) -> Any:
     return render_template("console/revealed.html", **template_args)
 
 
-@bp.route("/tenants/<int:tenant_id>/apps/new", methods=["GET", "POST"])
+@bp.route("/tenants/<id:tenant_id>/apps/new", methods=["GET", "POST"])
 def new_app(tenant_id: int) -> Any:
     nav = tenant_nav(tenant_id)
     if nav["current_tenant"] is None:
