@@ -269,6 +269,14 @@ def test_raw_requests_against_gunicorn_leave_no_traceback(app, live_server, worl
         check_answer(status, answer_headers, headers, (method, path[:120]))
 
     check()
+    # Two Authorization headers reach the application merged into one list: refused, not read.
+    status, _ = _raw_http(
+        port, "POST", "/oauth/token",
+        [("Authorization", "Basic YTpi"), ("Authorization", "Basic YzpkCg=="),
+         ("Content-Type", "application/x-www-form-urlencoded")],
+        b"grant_type=refresh_token&refresh_token=x",
+    )  # fmt: skip
+    assert status == 400
     live_server.log.flush()
     written = log.read_bytes()[start:].decode("utf-8", "replace")
     assert "Traceback" not in written, written[-3000:]
