@@ -68,7 +68,8 @@ def _parameters() -> dict[str, Any]:
             data["scope"] = _scope(value)
         elif isinstance(value, bool) or not isinstance(value, str | int):
             # The name is the caller's: say which only when it is one of ours.
-            raise BadBody(f"{name if name in KNOWN else 'a parameter'} must be a string")
+            kind = "an integer" if name == "duration_seconds" else "a string"
+            raise BadBody(f"{name if name in KNOWN else 'a parameter'} must be {kind}")
         elif name == "duration_seconds":
             data[name] = value
         else:
