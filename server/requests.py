@@ -7,6 +7,7 @@ import json
 import re
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, Response, current_app, request
 from werkzeug.routing import BaseConverter
@@ -23,6 +24,12 @@ def request_id() -> str:
     and written in log lines, so nothing else of the caller's may pass."""
     given = request.headers.get("X-Request-Id", "")
     return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def loggable_path() -> str:
+    """The path as a log line may hold it: percent-encoded again, so that a decoded newline,
+    control character or byte outside ASCII cannot forge or break a line."""
+    return quote(request.path, safe="/:@!$&'()*+,;=-._~")
 
 
 def _refuse_malformed_authorization() -> Response | None:

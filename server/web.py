@@ -134,7 +134,7 @@ def _finish(response: Response) -> Response:
     log.info(
         "%s %s %s %.1fms rid=%s",
         request.method,
-        request.path,
+        requests.loggable_path(),
         response.status_code,
         (time.perf_counter() - g.get("started", time.perf_counter())) * 1000,
         g.get("request_id"),

@@ -270,6 +270,14 @@ def test_request_ids_are_echoed_only_when_short_and_plain(client, caplog, path):
             assert hostile not in logged
 
 
+def test_a_path_cannot_forge_a_log_line(client, caplog):
+    caplog.set_level(logging.INFO, logger="server.requests")
+    client.get("/x%0A2026-01-01 INFO forged%0D%1B[31m%C3%A9")
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "server.requests"]
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line and "é" not in line
+    assert "/x%0A2026-01-01%20INFO%20forged%0D%1B%5B31m%C3%A9" in line
+
+
 # Protocol answers ---------------------------------------------------------------------------
 
 
