@@ -45,7 +45,9 @@ def normalize_user_code(raw: str) -> str | None:
 
 
 class DeviceAuthorization(DeviceAuthorizationEndpoint):
-    CLIENT_AUTH_METHODS = ["none"]
+    # Any client may authenticate, so that a web app is told unauthorized_client, not
+    # invalid_client; only device apps pass the check that follows.
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
     USER_CODE_TYPE = "string"
 
     @property
@@ -98,7 +100,7 @@ class DeviceAuthorization(DeviceAuthorizationEndpoint):
 
 
 class DeviceGrant(GrantSupport, DeviceCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
     def query_device_credential(self, device_code: str) -> DeviceRecord | None:
         return self.storage.find_device_code(device_code)

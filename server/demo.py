@@ -80,7 +80,9 @@ def _team(owner: User, member: User) -> Tenant:
     if team is None:
         team = tenants.create_team_tenant(owner, TEAM_NAME, "team")
     if accounts.role_in(member.id, team.id) is None:
-        tenants.add_member(owner, team.id, member.email, "member")
+        # The demo member starts in the team: invited, and accepted on their behalf.
+        invitation = tenants.invite(owner, team.id, member.email, "member")
+        tenants.accept_invitation(member, invitation.id)
     return team
 
 

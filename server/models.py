@@ -91,6 +91,33 @@ class Membership(Base):
     created_at: Mapped[datetime]
 
 
+class Invitation(Base):
+    """An invitation to a team or enterprise tenant, for an email: nobody becomes a member
+    without accepting, signed in with that email. Status: pending, accepted, declined or
+    cancelled; a pending one past `expires_at` is expired and can no longer be accepted."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        CheckConstraint(_in("role", ROLES), name="ck_invitations_role"),
+        CheckConstraint(
+            "status IN ('pending', 'accepted', 'declined', 'cancelled')",
+            name="ck_invitations_status",
+        ),
+        Index("ix_invitations_email_status", "email", "status"),
+        Index("ix_invitations_tenant_status", "tenant_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    invited_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+
+
 class Workspace(Base):
     __tablename__ = "workspaces"
 

@@ -7,7 +7,7 @@ its existence does not leak.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, delete, func, select
 
@@ -19,6 +19,7 @@ from server.models import (
     AuditEntry,
     AuthorizationCode,
     DeviceCode,
+    Invitation,
     Membership,
     OAuthToken,
     Tenant,
@@ -117,10 +118,15 @@ def list_members(actor: User, tenant_id: int) -> list[tuple[User, Membership]]:
     return [(u, m) for u, m in rows]
 
 
-def add_member(actor: User, tenant_id: int, email: str, role: str) -> tuple[User, Membership]:
-    """Add an existing user. Only super_admins may make super_admins.
+INVITATION_DAYS = 7
 
-    A personal tenant has exactly one owner, so adding anyone to it is a 422.
+
+def invite(actor: User, tenant_id: int, email: str, role: str) -> Invitation:
+    """Invite an email to the tenant: the same answer whether or not an account has it, so
+    that no caller learns which emails are registered. Only super_admins invite super_admins.
+
+    A personal tenant has exactly one owner, so inviting anyone to it is a 422. Inviting an
+    email that already has a pending invitation renews it (new role, new expiry).
     """
     tenant, actor_role = require_role(actor, tenant_id, admin=True)
     _check_role(role)
@@ -128,24 +134,154 @@ def add_member(actor: User, tenant_id: int, email: str, role: str) -> tuple[User
         raise DomainError(422, "personal_tenant", "a personal tenant has one owner and no members")
     if role == "super_admin" and actor_role != "super_admin":
         raise forbidden("only a super_admin can make super_admins")
-    email = values.text(email, "email", max_length=254)
-    user = db.session.scalar(select(User).where(User.email == accounts.normalize_email(email)))
-    if user is None:
-        raise not_found("user")
-    if accounts.role_in(user.id, tenant_id) is not None:
+    email = accounts.normalize_email(values.text(email, "email", max_length=254))
+    if "@" not in email:
+        raise DomainError(422, "invalid_value", "email: is not an email address")
+    member = db.session.scalar(
+        select(User.id)
+        .join(Membership, Membership.user_id == User.id)
+        .where(User.email == email, Membership.tenant_id == tenant_id)
+    )
+    if member is not None:
+        # Admins see the member list already: saying so leaks nothing new.
         raise DomainError(409, "already_member", "this user is already a member")
+    now = datetime.now(UTC)
+    invitation = db.session.scalar(
+        select(Invitation).where(
+            Invitation.tenant_id == tenant_id,
+            Invitation.email == email,
+            Invitation.status == "pending",
+        )
+    )
+    if invitation is None:
+        invitation = Invitation(tenant_id=tenant_id, email=email, status="pending")
+        db.session.add(invitation)
+    invitation.role = role
+    invitation.invited_by = actor.id
+    invitation.created_at = now
+    invitation.expires_at = now + timedelta(days=INVITATION_DAYS)
+    db.session.flush()
+    audit.record(
+        "invitation.create",
+        tenant_id=tenant_id,
+        actor_user_id=actor.id,
+        target=str(invitation.id),
+        role=role,
+    )
+    return invitation
+
+
+def expired(invitation: Invitation, now: datetime | None = None) -> bool:
+    return invitation.expires_at <= (now or datetime.now(UTC))
+
+
+def shown_status(invitation: Invitation) -> str:
+    if invitation.status == "pending" and expired(invitation):
+        return "expired"
+    return invitation.status
+
+
+def list_invitations(actor: User, tenant_id: int) -> list[Invitation]:
+    """The tenant's pending invitations (expired ones included, marked so). Admins only."""
+    require_role(actor, tenant_id, admin=True)
+    return list(
+        db.session.scalars(
+            select(Invitation)
+            .where(Invitation.tenant_id == tenant_id, Invitation.status == "pending")
+            .order_by(Invitation.id.desc())
+        )
+    )
+
+
+def cancel_invitation(actor: User, tenant_id: int, invitation_id: int) -> None:
+    require_role(actor, tenant_id, admin=True)
+    invitation = db.session.scalar(
+        select(Invitation).where(
+            Invitation.id == invitation_id,
+            Invitation.tenant_id == tenant_id,
+            Invitation.status == "pending",
+        )
+    )
+    if invitation is None:
+        raise not_found("invitation")
+    invitation.status = "cancelled"
+    invitation.decided_at = datetime.now(UTC)
+    audit.record(
+        "invitation.cancel", tenant_id=tenant_id, actor_user_id=actor.id, target=str(invitation.id)
+    )
+
+
+def my_invitations(actor: User) -> list[tuple[Invitation, Tenant]]:
+    """Pending, unexpired invitations for the actor's email, with their tenants."""
+    rows = db.session.execute(
+        select(Invitation, Tenant)
+        .join(Tenant, Tenant.id == Invitation.tenant_id)
+        .where(
+            Invitation.email == accounts.normalize_email(actor.email),
+            Invitation.status == "pending",
+            Invitation.expires_at > datetime.now(UTC),
+        )
+        .order_by(Invitation.id.desc())
+    ).all()
+    return [(i, t) for i, t in rows]
+
+
+def _my_invitation(actor: User, invitation_id: int) -> Invitation:
+    """The actor's own pending, unexpired invitation, locked; anything else is absent (404)."""
+    invitation = db.session.scalar(
+        select(Invitation)
+        .where(
+            Invitation.id == invitation_id,
+            Invitation.email == accounts.normalize_email(actor.email),
+            Invitation.status == "pending",
+        )
+        .with_for_update()
+    )
+    if invitation is None or expired(invitation):
+        raise not_found("invitation")
+    return invitation
+
+
+def accept_invitation(actor: User, invitation_id: int) -> tuple[Invitation, Tenant]:
+    """The invitee accepts: the membership is made with the invited role."""
+    invitation = _my_invitation(actor, invitation_id)
+    tenant_id = invitation.tenant_id
+    invitation.status = "accepted"
+    invitation.decided_at = datetime.now(UTC)
+    tenant = db.session.get(Tenant, tenant_id)
+    current = db.session.get(Membership, (tenant_id, actor.id))
+    if current is not None:
+        return invitation, tenant
     # A request that raced an earlier removal may have left rows the rule refuses only while
     # the user is out; they must not come back with the user.
-    _end_delegated_access(tenant_id, user.id)
+    _end_delegated_access(tenant_id, actor.id)
     membership = Membership(
-        tenant_id=tenant_id, user_id=user.id, role=role, created_at=datetime.now(UTC)
+        tenant_id=tenant_id, user_id=actor.id, role=invitation.role, created_at=datetime.now(UTC)
     )
     db.session.add(membership)
     db.session.flush()
     audit.record(
-        "member.add", tenant_id=tenant_id, actor_user_id=actor.id, target=str(user.id), role=role
+        "member.add",
+        tenant_id=tenant_id,
+        actor_user_id=actor.id,
+        target=str(actor.id),
+        role=invitation.role,
+        invitation=str(invitation.id),
     )
-    return user, membership
+    return invitation, tenant
+
+
+def decline_invitation(actor: User, invitation_id: int) -> tuple[Invitation, Tenant]:
+    invitation = _my_invitation(actor, invitation_id)
+    invitation.status = "declined"
+    invitation.decided_at = datetime.now(UTC)
+    audit.record(
+        "invitation.decline",
+        tenant_id=invitation.tenant_id,
+        actor_user_id=actor.id,
+        target=str(invitation.id),
+    )
+    return invitation, db.session.get(Tenant, invitation.tenant_id)
 
 
 def update_member(actor: User, tenant_id: int, user_id: int, role: str) -> tuple[User, Membership]:
@@ -178,7 +314,7 @@ def remove_member(actor: User, tenant_id: int, user_id: int) -> None:
     Their OBO tokens, unused authorization codes and undecided or approved device codes in
     the tenant are deleted in the same transaction (one statement each). The access rule
     refuses anything a request racing the removal leaves behind, as the user is no longer a
-    member (grants/access.py), and adding them back deletes such leftovers first.
+    member (grants/access.py), and accepting a new invitation deletes such leftovers first.
     """
     _, actor_role = require_role(actor, tenant_id, admin=True, lock=True)
     _, membership = _membership(tenant_id, user_id)

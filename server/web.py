@@ -15,6 +15,7 @@ from flask import Flask, Response, g, jsonify, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
+from server import requests
 from server.extensions import db
 
 log = logging.getLogger("server.requests")
@@ -68,7 +69,8 @@ def error_response(
             mimetype="text/html",
         )
     response.status_code = status
-    if where in ("coze", "rfc"):
+    # Errors are never cached, like the successes of the same faces.
+    if where in ("coze", "rfc", "api"):
         response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -112,7 +114,7 @@ def _unexpected(exc: Exception) -> Response:
 
 
 def _begin() -> None:
-    g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+    g.request_id = requests.request_id()
     g.started = time.perf_counter()
 
 
@@ -142,7 +144,7 @@ def _finish(response: Response) -> Response:
     log.info(
         "%s %s %s %.1fms rid=%s",
         request.method,
-        request.path,
+        requests.loggable_path(),
         response.status_code,
         took,
         g.get("request_id"),
@@ -165,8 +167,11 @@ class CookieSessions(SecureCookieSessionInterface):
 
 def init_app(app: Flask) -> None:
     app.session_interface = CookieSessions()
-    app.before_request(_begin)
+    # First of all, before the CSRF check Flask-WTF registered earlier: every answer, a refusal
+    # included, carries its request id.
+    app.before_request_funcs.setdefault(None, []).insert(0, _begin)
     app.after_request(_finish)
+    requests.init_app(app)
     app.register_error_handler(HTTPException, _http_error)
     for exc_type in (
         redis.exceptions.ConnectionError,

@@ -111,3 +111,26 @@ def assert_error(response: Any, status: int, code: str | None = None) -> None:
     assert isinstance(body["error"], str) and isinstance(body["message"], str)
     if code is not None:
         assert body["error"] == code, body
+
+
+def join_by_invitation(
+    client: FlaskClient,
+    tenant_id: Any,
+    admin_headers: dict[str, str],
+    invitee: User,
+    invitee_headers: dict[str, str],
+    role: str = "member",
+) -> dict[str, Any]:
+    """Invite `invitee` through the API and accept as them: the only way into a tenant."""
+    invited = client.post(
+        f"{API}/tenants/{tenant_id}/members",
+        json={"email": invitee.email, "role": role},
+        headers=admin_headers,
+    )
+    assert invited.status_code == 202, invited.get_json()
+    invitation = invited.get_json()["invitation"]
+    accepted = client.post(
+        f"{API}/me/invitations/{invitation['id']}/accept", headers=invitee_headers
+    )
+    assert accepted.status_code == 200, accepted.get_json()
+    return accepted.get_json()

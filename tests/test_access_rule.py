@@ -20,6 +20,7 @@ from grants.errors import AccessRefused
 from server import clients
 from server.extensions import db
 from server.models import Membership, User
+from tests.api_helpers import join_by_invitation
 from tests.conftest import PASSWORD
 from tests.oauth_support import (
     DEVICE_CODE,
@@ -303,6 +304,7 @@ class TeamMember:
         self.rs = resource_server(app)
         self.admin, self.member, vendor = make_user(), make_user(), make_user()
         self.admin_h = auth_header(self.admin)
+        self.member_h = auth_header(self.member)
         self.tenant = self.api("post", "/api/v1/tenants", json={"name": "Acme", "edition": "team"})[
             "id"
         ]
@@ -330,8 +332,7 @@ class TeamMember:
         return response.json
 
     def add_member(self):
-        body = {"email": self.member.email, "role": "member"}
-        self.api("post", f"/api/v1/tenants/{self.tenant}/members", json=body)
+        join_by_invitation(self.client, self.tenant, self.admin_h, self.member, self.member_h)
 
     def remove_member(self):
         self.api("delete", f"/api/v1/tenants/{self.tenant}/members/{self.member.id}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from server import clients, connectors, service_tokens, tenants
 from server.api.routing import ROUTES
 from server.extensions import db
-from server.models import User
+from server.models import Invitation, User
 from tests.api_helpers import add_member, make_team
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
@@ -56,6 +57,11 @@ NEEDS: dict[str, tuple[str | None, str]] = {
     "authorize_app": ("admin", "service"),
     "put_installation": ("admin", "app"),
     "delete_installation": ("admin", "installed"),
+    "list_invitations": ("admin", "tenant"),
+    "cancel_invitation": ("admin", "invitation"),
+    "list_my_invitations": (None, ""),
+    "accept_invitation": (None, "invited"),
+    "decline_invitation": (None, "invited"),
     "list_subscriptions": ("admin", "app"),
     "create_subscription": ("admin", "app"),
     "delete_subscription": ("admin", "subscription"),
@@ -132,6 +138,21 @@ class Tenancy:
             n = next(_n)
             if kind == "newcomer":
                 values["email"] = self.make_user().email
+            if kind == "invitation":
+                invitation = tenants.invite(actor, tenant_id, f"i{n}@example.com", "member")
+                values["invitation_id"] = str(invitation.id)
+            if kind == "invited":
+                # The caller's own invitation, to a tenant of its own, so that accepting it
+                # changes no other cell of the matrix.
+                elsewhere = tenants.create_team_tenant(actor, f"Elsewhere {n}", "team")
+                now = datetime.now(UTC)
+                invitation = Invitation(
+                    tenant_id=elsewhere.id, email=caller.email, role="member", status="pending",
+                    created_at=now, expires_at=now + timedelta(days=1),
+                )  # fmt: skip
+                db.session.add(invitation)
+                db.session.flush()
+                values["invitation_id"] = str(invitation.id)
             if kind == "member":
                 target = self.make_user()
                 add_member(self.app, tenant_id, target, "member")

@@ -82,7 +82,7 @@ ENDPOINTS = [
         "POST",
         "/tenants/{team}/members",
         {"email": "newcomer@example.com", "role": "admin"},
-        ok=201,
+        ok=202,
     ),
     Endpoint("PATCH", "/tenants/{team}/members/{member}", {"role": "admin"}),
     Endpoint("DELETE", "/tenants/{team}/members/{member}", ok=204),

@@ -9,7 +9,15 @@ import pytest
 from server import audit, clients
 from server.extensions import db
 from server.models import Authorization
-from tests.api_helpers import API, add_member, assert_error, make_team, personal_id, rsa_public_pem
+from tests.api_helpers import (
+    API,
+    add_member,
+    assert_error,
+    join_by_invitation,
+    make_team,
+    personal_id,
+    rsa_public_pem,
+)
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -32,8 +40,10 @@ def test_every_action_leaves_an_entry(app, client, make_user, make_app, auth_hea
         assert response.status_code < 300, (path, response.json)
         return response.json
 
-    ok("POST", f"/tenants/{team}/members", {"email": member.email, "role": "member"})
-    ok("POST", f"/tenants/{team}/members", {"email": newcomer.email, "role": "member"})
+    join_by_invitation(client, team, headers, member, auth_header(member))
+    invited = ok("POST", f"/tenants/{team}/members", {"email": newcomer.email, "role": "member"})
+    ok("DELETE", f"/tenants/{team}/invitations/{invited['invitation']['id']}")
+    join_by_invitation(client, team, headers, newcomer, auth_header(newcomer))
     ok("PATCH", f"/tenants/{team}/members/{newcomer.id}", {"role": "admin"})
     ok("DELETE", f"/tenants/{team}/members/{newcomer.id}")
     ok("POST", f"/tenants/{team}/workspaces", {"name": "W"})
@@ -64,7 +74,11 @@ def test_every_action_leaves_an_entry(app, client, make_user, make_app, auth_hea
     actions = [i["action"] for i in reversed(items)]
     assert actions == [
         "tenant.create",
+        "invitation.create",
         "member.add",
+        "invitation.create",
+        "invitation.cancel",
+        "invitation.create",
         "member.add",
         "member.update",
         "member.remove",
@@ -87,6 +101,9 @@ def test_every_action_leaves_an_entry(app, client, make_user, make_app, auth_hea
         assert item["tenant_id"] == str(team)
         assert item["created_at"]
         expected_actor = member.id if item["action"] == "installation.request" else owner.id
+        if item["action"] == "member.add":
+            # One joins by accepting an invitation: the actor is the one who joined.
+            expected_actor = int(item["target"])
         assert item["actor_user_id"] == str(expected_actor)
     by_action = {i["action"]: i for i in items}
     assert by_action["app.delete"]["target"] == web

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests.api_helpers import join_by_invitation
 from tests.conftest import PASSWORD
 from tests.oauth_support import REDIRECT_URI, Browser, basic, hidden, query, resource_server
 
@@ -29,14 +30,7 @@ def team(app, client, make_user, make_app, auth_header):
     team = client.post(
         "/api/v1/tenants", json={"name": "Acme", "edition": "enterprise"}, headers=admin_h
     ).json
-    assert (
-        client.post(
-            f"/api/v1/tenants/{team['id']}/members",
-            json={"email": member.email, "role": "member"},
-            headers=admin_h,
-        ).status_code
-        == 201
-    )
+    join_by_invitation(client, team["id"], admin_h, member, auth_header(member))
     workspace = next(
         w
         for w in client.get(f"/api/v1/tenants/{team['id']}/workspaces", headers=admin_h).json[

@@ -95,7 +95,7 @@ def make_machine(app, client, make_user, make_app):
             with app.app_context():
                 admin = db.session.get(User, self.admin.id)
                 self.team = tenants.create_team_tenant(admin, "Team", "team").id
-                tenants.add_member(admin, self.team, self.user.email, "member")
+                self._join(admin)
                 clients.install(admin, self.team, web.client_id, "obo")
                 self.workspace = str(
                     db.session.scalar(select(Workspace.id).where(Workspace.tenant_id == self.team))
@@ -107,6 +107,11 @@ def make_machine(app, client, make_user, make_app):
 
         def _actor(self) -> User:
             return db.session.get(User, self.user.id)
+
+        def _join(self, admin: User) -> None:
+            """Into the team the only way there is: invited, then accepting."""
+            invitation = tenants.invite(admin, self.team, self.user.email, "member")
+            tenants.accept_invitation(self._actor(), invitation.id)
 
         @rule(which=st.sampled_from(["web", "service"]), enabled=st.booleans())
         def set_status(self, which, enabled):
@@ -144,8 +149,7 @@ def make_machine(app, client, make_user, make_app):
             if self.membership is not None:
                 return
             with app.app_context():
-                admin = db.session.get(User, self.admin.id)
-                tenants.add_member(admin, self.team, self.user.email, "member")
+                self._join(db.session.get(User, self.admin.id))
                 db.session.commit()
             self.membership = next(_generations)
 

@@ -22,11 +22,13 @@ def test_migrations_match_the_models(app):
         assert _differences() == []
 
 
-def test_the_migrations_step_down_and_up(app):
+def test_the_latest_migrations_step_down_and_up(app):
     with app.app_context():
         db.session.remove()
-        downgrade(revision="0001")
+        downgrade(revision="0002")
         try:
+            assert "invitations" not in inspect(db.engine).get_table_names()
+            downgrade(revision="0001")
             names = {i["name"] for i in inspect(db.engine).get_indexes("oauth_tokens")}
             assert "ix_oauth_tokens_client_user" in names
             assert "ix_oauth_tokens_user_client" not in names
@@ -34,4 +36,5 @@ def test_the_migrations_step_down_and_up(app):
             upgrade()
         names = {i["name"] for i in inspect(db.engine).get_indexes("oauth_tokens")}
         assert "ix_oauth_tokens_user_client" in names
+        assert "invitations" in inspect(db.engine).get_table_names()
         assert _differences() == []

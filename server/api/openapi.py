@@ -26,12 +26,14 @@ _INFO = {
     "title": "OAuth server management API",
     "version": "1.0.0",
     "description": (
-        "Manage tenants, members, workspaces, apps (OAuth clients), service-app keys, "
-        "installations and consents. Authenticate with `Authorization: Bearer <personal access "
-        "token>` (`flask tokens create EMAIL`) or the console session; session callers send "
-        "the CSRF token in `X-CSRFToken` on unsafe methods. Ids of users, tenants and "
-        'workspaces are numeric strings. Errors are `{"error": code, "message": text}`. '
-        "Endpoints without a request body accept an empty body or `{}`."
+        "Manage tenants, members (who join only by accepting an invitation), workspaces, apps "
+        "(OAuth clients), service-app keys, installations and consents. Authenticate with "
+        "`Authorization: Bearer <personal access token>` (`flask tokens create EMAIL`) or the "
+        "console session; session callers send the CSRF token in `X-CSRFToken` on unsafe "
+        "methods. Ids of users, tenants and workspaces are numeric strings; a path id that is "
+        "not one (ASCII digits, at most 2^63-1) names no endpoint: 404. Errors are "
+        '`{"error": code, "message": text}`. Endpoints without a request body accept an empty '
+        "body or `{}`."
     ),
 }
 

@@ -22,6 +22,7 @@ from server.models import (
     Authorization,
     Connector,
     Installation,
+    Invitation,
     Membership,
     ServiceToken,
     Tenant,
@@ -248,6 +249,40 @@ class MemberOut(Strict):
 
 class MemberList(Strict):
     items: list[MemberOut]
+
+
+class InvitationOut(Strict):
+    id: Id
+    tenant_id: Id
+    tenant_name: str
+    email: str
+    role: Role
+    status: Literal["pending", "expired", "accepted", "declined", "cancelled"]
+    created_at: datetime
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, invitation: Invitation, tenant: Tenant) -> InvitationOut:
+        from server.tenants import shown_status
+
+        return cls(
+            id=str(invitation.id),
+            tenant_id=str(invitation.tenant_id),
+            tenant_name=tenant.name,
+            email=invitation.email,
+            role=invitation.role,
+            status=shown_status(invitation),
+            created_at=invitation.created_at,
+            expires_at=invitation.expires_at,
+        )
+
+
+class InvitationCreated(Strict):
+    invitation: InvitationOut
+
+
+class InvitationList(Strict):
+    items: list[InvitationOut]
 
 
 class WorkspaceOut(Strict):

@@ -105,4 +105,11 @@ def init_app(app: Flask) -> None:
 
 
 # The views, registered on `bp` when imported.
-from server.console import account_views, app_views, event_views, kind_views, tenant_views  # noqa: E402, F401, I001
+from server.console import (  # noqa: E402, F401, I001
+    account_views,
+    app_views,
+    event_views,
+    invitation_views,
+    kind_views,
+    tenant_views,
+)

@@ -68,7 +68,7 @@ def _own_installation(app: App) -> Installation | None:
     )
 
 
-@bp.route("/tenants/<int:tenant_id>/apps/new", methods=["GET", "POST"])
+@bp.route("/tenants/<id:tenant_id>/apps/new", methods=["GET", "POST"])
 def new_app(tenant_id: int) -> Any:
     nav = tenant_nav(tenant_id)
     if nav["current_tenant"] is None:

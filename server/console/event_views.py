@@ -88,7 +88,7 @@ def subscription_added(client_id: str) -> Any:
     )
 
 
-@bp.post("/subscriptions/<int:subscription_id>/delete")
+@bp.post("/subscriptions/<id:subscription_id>/delete")
 def delete_subscription(subscription_id: int) -> Any:
     subscription = shown(lambda: subscriptions.get_subscription(g.user, subscription_id))
     if not isinstance(subscription, EventSubscription):
@@ -102,7 +102,7 @@ def delete_subscription(subscription_id: int) -> Any:
     return redirect(url_for("console.subscriptions_page", client_id=client_id))
 
 
-@bp.get("/subscriptions/<int:subscription_id>")
+@bp.get("/subscriptions/<id:subscription_id>")
 def deliveries(subscription_id: int) -> Any:
     loaded = shown(lambda: subscriptions.deliveries(g.user, subscription_id, limit=100))
     if not isinstance(loaded, tuple):
@@ -119,7 +119,7 @@ def deliveries(subscription_id: int) -> Any:
     )
 
 
-@bp.post("/subscriptions/<int:subscription_id>/deliveries/<int:delivery_id>/redeliver")
+@bp.post("/subscriptions/<id:subscription_id>/deliveries/<id:delivery_id>/redeliver")
 def redeliver(subscription_id: int, delivery_id: int) -> Any:
     if ActionForm().validate_on_submit():
         act(

@@ -17,7 +17,7 @@ from server.permissions import CATALOGUE
 from server.service_tokens import PRESET_DAYS
 
 
-@bp.get("/tenants/<int:tenant_id>/connectors")
+@bp.get("/tenants/<id:tenant_id>/connectors")
 def connector_list(tenant_id: int) -> Any:
     items = shown(lambda: connectors.list_connectors(g.user, tenant_id))
     if not isinstance(items, list):
@@ -33,7 +33,7 @@ def connector_list(tenant_id: int) -> Any:
     )
 
 
-@bp.post("/tenants/<int:tenant_id>/connectors")
+@bp.post("/tenants/<id:tenant_id>/connectors")
 def create_connector(tenant_id: int) -> Any:
     form = ConnectorForm()
     if not form.validate_on_submit():
@@ -47,7 +47,7 @@ def create_connector(tenant_id: int) -> Any:
     return redirect(url_for("console.connector_list", tenant_id=tenant_id))
 
 
-@bp.post("/connectors/<int:connector_id>")
+@bp.post("/connectors/<id:connector_id>")
 def edit_connector(connector_id: int) -> Any:
     form = ConnectorForm()
     if not form.validate_on_submit():
@@ -64,7 +64,7 @@ def edit_connector(connector_id: int) -> Any:
     return redirect(url_for("console.connector_list", tenant_id=connector.tenant_id))
 
 
-@bp.post("/connectors/<int:connector_id>/delete")
+@bp.post("/connectors/<id:connector_id>/delete")
 def delete_connector(connector_id: int) -> Any:
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -96,12 +96,12 @@ def _token_page(tenant_id: int, form: ServiceTokenForm, error: str | None) -> An
     ), (422 if error else 200)
 
 
-@bp.get("/tenants/<int:tenant_id>/service-tokens")
+@bp.get("/tenants/<id:tenant_id>/service-tokens")
 def service_token_list(tenant_id: int) -> Any:
     return _token_page(tenant_id, ServiceTokenForm(), None)
 
 
-@bp.post("/tenants/<int:tenant_id>/service-tokens")
+@bp.post("/tenants/<id:tenant_id>/service-tokens")
 def issue_service_token(tenant_id: int) -> Any:
     """Issue a SAT; the page after the redirect shows it, once."""
     form = ServiceTokenForm()
@@ -133,7 +133,7 @@ def _issued(tenant_id: int) -> str:
     return f"tenant:{tenant_id}:service-token"
 
 
-@bp.get("/tenants/<int:tenant_id>/service-tokens/issued")
+@bp.get("/tenants/<id:tenant_id>/service-tokens/issued")
 def service_token_issued(tenant_id: int) -> Any:
     """The one page that shows a new SAT; a reload finds it gone."""
     nav = tenant_nav(tenant_id)
@@ -149,7 +149,7 @@ def service_token_issued(tenant_id: int) -> Any:
     )
 
 
-@bp.post("/service-tokens/<int:token_id>/revoke")
+@bp.post("/service-tokens/<id:token_id>/revoke")
 def revoke_service_token(token_id: int) -> Any:
     if not ActionForm().validate_on_submit():
         abort(400)

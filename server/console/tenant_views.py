@@ -39,7 +39,7 @@ def overview() -> Any:
     )
 
 
-@bp.get("/tenants/<int:tenant_id>")
+@bp.get("/tenants/<id:tenant_id>")
 def tenant(tenant_id: int) -> Any:
     apps = shown(lambda: clients.list_apps(g.user, tenant_id))
     if not isinstance(apps, list):
@@ -60,7 +60,7 @@ def _users(ids: set[int | None]) -> dict[int, User]:
     return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(wanted)))}
 
 
-@bp.get("/tenants/<int:tenant_id>/installations")
+@bp.get("/tenants/<id:tenant_id>/installations")
 def installations(tenant_id: int) -> Any:
     return _render_installations(tenant_id, InstallForm(formdata=None), {})
 
@@ -82,7 +82,7 @@ def _render_installations(tenant_id: int, install_form: InstallForm, errors: dic
     ), (422 if errors else 200)
 
 
-@bp.post("/tenants/<int:tenant_id>/installations")
+@bp.post("/tenants/<id:tenant_id>/installations")
 def install(tenant_id: int) -> Any:
     """Install an app by client_id (any tenant's), or approve a pending request."""
     form = InstallForm()
@@ -115,7 +115,7 @@ def install(tenant_id: int) -> Any:
     return redirect(url_for("console.installations", tenant_id=tenant_id))
 
 
-@bp.post("/tenants/<int:tenant_id>/installations/<client_id>/approve")
+@bp.post("/tenants/<id:tenant_id>/installations/<client_id>/approve")
 def approve_installation(tenant_id: int, client_id: str) -> Any:
     form = ApproveForm()
     if form.validate_on_submit():
@@ -126,7 +126,7 @@ def approve_installation(tenant_id: int, client_id: str) -> Any:
     return redirect(url_for("console.installations", tenant_id=tenant_id))
 
 
-@bp.get("/tenants/<int:tenant_id>/installations/<client_id>/uninstall")
+@bp.get("/tenants/<id:tenant_id>/installations/<client_id>/uninstall")
 def confirm_uninstall(tenant_id: int, client_id: str) -> Any:
     effect = shown(lambda: clients.uninstall_effect(g.user, tenant_id, client_id))
     if not isinstance(effect, dict):
@@ -139,7 +139,7 @@ def confirm_uninstall(tenant_id: int, client_id: str) -> Any:
     )
 
 
-@bp.post("/tenants/<int:tenant_id>/installations/<client_id>/uninstall")
+@bp.post("/tenants/<id:tenant_id>/installations/<client_id>/uninstall")
 def uninstall(tenant_id: int, client_id: str) -> Any:
     if ActionForm().validate_on_submit():
         act(
@@ -150,7 +150,7 @@ def uninstall(tenant_id: int, client_id: str) -> Any:
     return redirect(url_for("console.installations", tenant_id=tenant_id))
 
 
-@bp.get("/tenants/<int:tenant_id>/audit")
+@bp.get("/tenants/<id:tenant_id>/audit")
 def audit(tenant_id: int) -> Any:
     before = request.args.get("before", type=int)
     if before is not None and before < 1:

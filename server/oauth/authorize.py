@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
@@ -10,9 +11,10 @@ from flask import Response, redirect, url_for
 from grants.access import app_may_act
 from grants.errors import AccessRefused
 from server.oauth.core import oauth_server, save_authorize_request
-from server.oauth.server import DialectRequest, request_from_flask
+from server.oauth.server import DialectRequest, request_from_flask, unreflected
 from server.web import error_response
 
+_RESPONSE_TYPE = re.compile(r"[A-Za-z0-9_]+(?: [A-Za-z0-9_]+)*")
 AUTHORIZE_PARAMETERS = (
     "response_type",
     "client_id",
@@ -47,6 +49,7 @@ def validate(request: DialectRequest) -> Any:
 
 def refusal(request: DialectRequest, error: OAuth2Error) -> Response:
     """Redirect the error to a validated redirect URI; otherwise show it to the person."""
+    error = unreflected(error)
     if error.redirect_uri:
         error.state = request.payload.state
         result = oauth_server().handle_error_response(request, error)
@@ -63,15 +66,32 @@ def refusal(request: DialectRequest, error: OAuth2Error) -> Response:
     )
 
 
+def _malformed(data: dict[str, str]) -> str | None:
+    """The first parameter outside RFC 6749 Appendix A's characters (VSCHAR; response_type's own
+    grammar), refused before Authlib, which would quote it in its error description."""
+    for name, value in data.items():
+        if not all(0x20 <= ord(c) <= 0x7E for c in value):
+            return name
+    response_type = data.get("response_type")
+    if response_type is not None and not _RESPONSE_TYPE.fullmatch(response_type):
+        return "response_type"
+    return None
+
+
 def begin(args: Any, workspace_id: int | None, dialect: str) -> Response:
     repeated = [name for name in AUTHORIZE_PARAMETERS if len(args.getlist(name)) > 1]
     data = {name: args.get(name) for name in AUTHORIZE_PARAMETERS if args.get(name) is not None}
+    malformed = _malformed(data)
+    if malformed:
+        data = {}
     request = request_from_flask(data)
     try:
         if repeated:
             raise OAuth2Error(
                 description=f"Repeated parameter: {repeated[0]}.", error="invalid_request"
             )
+        if malformed:
+            raise InvalidRequestError(f"The parameter {malformed} is malformed.")
         validate(request)
     except OAuth2Error as error:
         return refusal(request, error)

@@ -18,12 +18,24 @@ from grants.errors import AccessRefused
 from server.oauth import authorize, hygiene, throttle
 from server.oauth.core import endpoint_response, token_response
 from server.oauth.server import CoreResult, DialectRequest, request_from_flask
+from server.requests import BadJSON, parse_json
 from server.web import error_response
 
 bp = Blueprint("coze", __name__, url_prefix="/api/permission/oauth2")
 
 DEVICE_ERRORS = {"authorization_pending", "slow_down", "access_denied", "expired_token"}
-MAX_ID = 2**63 - 1
+# Parameters named in error messages; any other name is the caller's own and never echoed.
+KNOWN = {
+    "grant_type", "client_id", "client_secret", "code", "redirect_uri", "refresh_token",
+    "device_code", "code_verifier", "duration_seconds", "scope", "account_id", "enterprise_id",
+}  # fmt: skip
+# Grant types that PROTOCOL.md's "not supported grant type: ..." may name back.
+NAMED_GRANT_TYPES = {
+    "authorization_code", "refresh_token", "password", "client_credentials", "implicit",
+    "urn:ietf:params:oauth:grant-type:device_code", "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    "urn:ietf:params:oauth:grant-type:saml2-bearer",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+}  # fmt: skip
 
 
 class BadBody(ValueError):
@@ -40,14 +52,16 @@ def _parameters() -> dict[str, Any]:
     """The body as a flat dict of strings (plus `duration_seconds`; a `scope` object becomes
     `scope` and `bot_id_list`, space-separated)."""
     if request.is_json:
-        body = request.get_json(silent=True)
+        try:
+            body = parse_json(request.get_data())
+        except BadJSON as exc:
+            raise BadBody(str(exc)) from None
         if not isinstance(body, dict):
             raise BadBody("the body must be a JSON object")
     elif request.mimetype == "application/x-www-form-urlencoded":
         form = request.form
-        repeated = [name for name in form if len(form.getlist(name)) > 1]
-        if repeated:
-            raise BadBody(f"repeated parameter {repeated[0]}")
+        if any(len(form.getlist(name)) > 1 for name in form):
+            raise BadBody("a parameter is repeated")
         body = form.to_dict()
     elif not request.get_data():
         body = {}
@@ -61,10 +75,12 @@ def _parameters() -> dict[str, Any]:
             data["scope"], bots = _scope(value)
             if bots is not None:
                 data["bot_id_list"] = bots
+        elif isinstance(value, bool) or not isinstance(value, str | int):
+            # The name is the caller's: say which only when it is one of ours.
+            kind = "an integer" if name == "duration_seconds" else "a string"
+            raise BadBody(f"{name if name in KNOWN else 'a parameter'} must be {kind}")
         elif name == "duration_seconds":
             data[name] = value
-        elif isinstance(value, bool) or not isinstance(value, str | int):
-            raise BadBody(f"{name} must be a string")
         else:
             data[name] = str(value)
     return data
@@ -105,7 +121,7 @@ def _scope(value: Any) -> tuple[str, str | None]:
         raise BadBody("scope must be an object")
     unknown = sorted(set(value) - _SCOPE_FIELDS)
     if unknown:
-        raise BadBody(f"scope.{unknown[0][:40]} is not supported")
+        raise BadBody("scope has a field that is not supported")
     if value.get("workspace_permission") is not None:
         raise BadBody("scope.workspace_permission is not supported")
     names = ""
@@ -134,16 +150,15 @@ def _bearer() -> str | None:
 
 def _core_request(data: dict[str, Any]) -> DialectRequest:
     bearer = _bearer()
+    if bearer and ("client_secret" in data or "assertion" in data):
+        # RFC 6749 §2.3: one request, one way of authenticating the client.
+        raise BadBody("the client authenticates once: in the Authorization header or the body")
     if bearer:
         if data.get("grant_type") == JWT_BEARER:
             data["assertion"] = bearer
         else:
             data["client_secret"] = bearer
     return request_from_flask(data)
-
-
-def _path_id(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_ID else None
 
 
 def render_success(result: CoreResult, *, absolute_expiry: bool) -> Response:
@@ -186,7 +201,9 @@ def render_error(result: CoreResult, grant_type: str | None) -> Response:
 
 def _message(error: str, description: str, grant_type: str | None) -> str:
     if error == "unsupported_grant_type":
-        return f"not supported grant type: {grant_type}"
+        if grant_type in NAMED_GRANT_TYPES:
+            return f"not supported grant type: {grant_type}"
+        return "not supported grant type"
     if error == "invalid_request":
         return f"invalid request: {description or 'bad parameter'}"
     return description or error.replace("_", " ")
@@ -198,11 +215,11 @@ def _token(account_id: int | None = None, enterprise_id: int | None = None) -> R
         return refused
     try:
         data = _parameters()
+        if enterprise_id is not None:  # from the path; the body's is ignored (_NOT_FROM_BODY)
+            data["enterprise_id"] = str(enterprise_id)
+        core_request = _core_request(data)
     except BadBody as exc:
         return error_response(400, "invalid_request", f"invalid request: {exc}")
-    if enterprise_id is not None:
-        data["enterprise_id"] = str(enterprise_id)
-    core_request = _core_request(data)
     core_request.target_tenant_id = account_id
     refused = throttle.check_token_request(core_request)
     if refused:
@@ -218,32 +235,27 @@ def token() -> Response:
     return _token()
 
 
-@bp.post("/account/<account_id>/token")
-def account_token(account_id: str) -> Response:
-    return _jwt_only_token(account_id, "account_id")
+@bp.post("/account/<id:account_id>/token")
+def account_token(account_id: int) -> Response:
+    return _jwt_only_token(account_id=account_id)
 
 
-@bp.post("/enterprise_id/<enterprise_id>/token")
-def enterprise_token(enterprise_id: str) -> Response:
+@bp.post("/enterprise_id/<id:enterprise_id>/token")
+def enterprise_token(enterprise_id: int) -> Response:
     """Enterprise-privileged apps' JWT grant; `enterprise_id` is the tenant's id."""
-    return _jwt_only_token(enterprise_id, "enterprise_id")
+    return _jwt_only_token(enterprise_id=enterprise_id)
 
 
-def _jwt_only_token(raw_id: str, name: str) -> Response:
-    tenant_id = _path_id(raw_id)
-    if tenant_id is None:
-        return error_response(400, "invalid_request", f"invalid request: {name}")
+def _jwt_only_token(**tenant: int) -> Response:
     try:
         grant_type = _parameters().get("grant_type")
     except BadBody as exc:
         return error_response(400, "invalid_request", f"invalid request: {exc}")
     if grant_type != JWT_BEARER:
         return error_response(
-            400, "unsupported_grant_type", f"not supported grant type: {grant_type}"
+            400, "unsupported_grant_type", _message("unsupported_grant_type", "", grant_type)
         )
-    if name == "enterprise_id":
-        return _token(enterprise_id=tenant_id)
-    return _token(account_id=tenant_id)
+    return _token(**tenant)
 
 
 def _device_code(workspace_id: int | None) -> Response:
@@ -252,9 +264,9 @@ def _device_code(workspace_id: int | None) -> Response:
         return refused
     try:
         data = _parameters()
+        core_request = _core_request(data)
     except BadBody as exc:
         return error_response(400, "invalid_request", f"invalid request: {exc}")
-    core_request = _core_request(data)
     core_request.workspace_id = workspace_id
     result = endpoint_response("device_authorization", core_request)
     if result.status == 200:
@@ -267,12 +279,9 @@ def device_code() -> Response:
     return _device_code(None)
 
 
-@bp.post("/workspace_id/<workspace_id>/device/code")
-def workspace_device_code(workspace_id: str) -> Response:
-    parsed = _path_id(workspace_id)
-    if parsed is None:
-        return error_response(400, "invalid_request", "invalid request: workspace_id")
-    return _device_code(parsed)
+@bp.post("/workspace_id/<id:workspace_id>/device/code")
+def workspace_device_code(workspace_id: int) -> Response:
+    return _device_code(workspace_id)
 
 
 @bp.get("/authorize")
@@ -280,9 +289,6 @@ def authorize_endpoint() -> Response:
     return authorize.begin(request.args, None, "coze")
 
 
-@bp.get("/workspace_id/<workspace_id>/authorize")
-def workspace_authorize(workspace_id: str) -> Response:
-    parsed = _path_id(workspace_id)
-    if parsed is None:
-        return error_response(400, "invalid_request", "workspace_id is not valid", where="html")
-    return authorize.begin(request.args, parsed, "coze")
+@bp.get("/workspace_id/<id:workspace_id>/authorize")
+def workspace_authorize(workspace_id: int) -> Response:
+    return authorize.begin(request.args, workspace_id, "coze")

@@ -204,6 +204,12 @@ class Revocation(RevocationEndpoint):
 
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
+    def check_params(self, request: Any, client: Any) -> None:
+        # RFC 7009 §2.1: a hint the server does not know is ignored, the search goes on.
+        if request.form.get("token_type_hint") not in (None, "access_token", "refresh_token"):
+            request.form.pop("token_type_hint")
+        super().check_params(request, client)
+
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
         found = self.server.storage.find_token(token_string, token_type_hint)
         return _Revocable(*found) if found else None

@@ -28,6 +28,7 @@ def _errors(shape: str, *statuses: int) -> dict[str, Any]:
     words = {
         400: "Malformed request, or a refused grant (`invalid_grant`, `unauthorized_client`, ...)",
         401: "Client (or resource server) authentication failed: `invalid_client`",
+        404: "The path id is not an id (ASCII digits, at most 2^63-1): no such endpoint",
         405: "Method not allowed",
         413: "Request body larger than 64 KiB",
         429: "Rate limit: `temporarily_unavailable`, with `Retry-After`",
@@ -304,10 +305,7 @@ def _authorize(operation_id: str, dialect: str, path_params: list[str]) -> dict[
             "schema": {"enum": ["plain", "S256"]},
         },
     ]
-    path = [
-        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
-        for n in path_params
-    ]
+    path = [{"name": n, "in": "path", "required": True, "schema": _ID} for n in path_params]
     return {
         "get": {
             "operationId": operation_id,
@@ -323,6 +321,11 @@ def _authorize(operation_id: str, dialect: str, path_params: list[str]) -> dict[
                     "description": "No valid client or redirect URI: an error page, no redirect",
                     "content": {"text/html": {"schema": _STR}},
                 },
+                **(
+                    {"404": _json("CozeError", "The workspace id is not an id")}
+                    if path_params
+                    else {}
+                ),
                 "503": {
                     "description": "The database or Redis cannot answer",
                     "content": {"text/html": {"schema": _STR}},
@@ -365,8 +368,11 @@ def _post(
     return {"post": operation}
 
 
+_ID = {"type": "string", "pattern": "^[1-9][0-9]{0,18}$"}
+
+
 def _path_id(name: str) -> list[dict[str, Any]]:
-    return [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
+    return [{"name": name, "in": "path", "required": True, "schema": _ID}]
 
 
 def _coze_body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -479,7 +485,7 @@ def document(issuer: str) -> dict[str, Any]:
             "JWT grant for a tenant that installed another tenant's service app",
             _coze_body(_COZE_TOKEN_BODY),
             "CozeTokenResponse",
-            coze_token_errors,
+            (*coze_token_errors, 404),
             security=[{"bearer": []}],
             parameters=_path_id("account_id"),
         ),
@@ -508,7 +514,7 @@ def document(issuer: str) -> dict[str, Any]:
             "Device authorization for one workspace, Coze dialect",
             _coze_body(device_body),
             "DeviceAuthorization",
-            (400, 401, 413, 503),
+            (400, 401, 404, 413, 503),
             parameters=_path_id("workspace_id"),
         ),
     }

@@ -54,7 +54,13 @@ def form_request() -> DialectRequest | Response:
     form = request.form
     repeated = [name for name in form if len(form.getlist(name)) > 1]
     if repeated:
-        return error_response(400, "invalid_request", f"Repeated parameter: {repeated[0]}.")
+        return error_response(400, "invalid_request", "A parameter is repeated.")
+    basic = request.authorization is not None and request.authorization.type == "basic"
+    if basic and ("client_secret" in form or "client_assertion" in form):
+        # RFC 6749 §2.3: one request, one way of authenticating the client.
+        return error_response(
+            400, "invalid_request", "The client must use only one authentication method."
+        )
     return request_from_flask(form.to_dict())
 
 

@@ -127,10 +127,34 @@ class OAuthServer(AuthorizationServer):
         g.oauth_error = error
         if isinstance(error, AccessRefused):
             metrics.refused(error.denial)
-        return super().handle_error_response(request, error)
+        return super().handle_error_response(request, unreflected(error))
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         """No signal receivers: audit and revocation effects live in the storage calls."""
+
+
+# Authlib words these errors with the caller's own value; ours say the same without it.
+_OWN_WORDS = {
+    "unsupported_response_type": "The response type is not supported.",
+    "unsupported_grant_type": "The grant type is not supported.",
+}
+
+
+def unreflected(error: OAuth2Error) -> OAuth2Error:
+    """The error with a description that quotes nothing the caller sent."""
+    words = _OWN_WORDS.get(error.error or "")
+    if words is None and (error.description or "").startswith("Redirect URI "):
+        words = "The redirect URI is not registered for this client."
+    if words is None:
+        return error
+    plain = OAuth2Error(
+        description=words,
+        status_code=error.status_code,
+        state=error.state,
+        redirect_uri=error.redirect_uri,
+        error=error.error,
+    )
+    return plain
 
 
 def request_from_flask(data: dict[str, Any], datalist=None) -> DialectRequest:

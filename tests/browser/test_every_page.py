@@ -9,7 +9,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from server import clients
+from server import clients, tenants
 from server.extensions import db
 from server.models import User
 from tests.api_helpers import add_member, make_team
@@ -193,6 +193,11 @@ def test_every_page(
     check("console-audit")
     page.goto("/console/authorized")
     check("console-authorized")
+    with app.app_context():
+        tenants.invite(db.session.get(User, owner.id), team, "new.colleague@example.com", "admin")
+        db.session.commit()
+    page.goto(f"/console/tenants/{team}/invitations")
+    check("console-invitations")
 
     # A member of the team, in a browser of their own, meets the installation page.
     asking = new_context(viewport=viewport, locale=locale).new_page()
@@ -206,3 +211,12 @@ def test_every_page(
     check("request-sent")
     page.goto("/console/requests")
     check("console-my-requests")
+
+    # The member is invited to another team and sees it waiting for an answer.
+    with app.app_context():
+        other = make_team(app, owner, name="Beta Lab")
+        tenants.invite(db.session.get(User, owner.id), other, member.email, "member")
+        db.session.commit()
+    page.goto("/console/invitations")
+    expect(page.locator("text=Beta Lab")).to_be_visible()
+    check("console-my-invitations")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from server import clients, permissions
+from server import clients, permissions, tenants
 from server.api.routing import route
 from server.api.schemas import (
     AuthorizedAppList,
     AuthorizedAppOut,
+    InvitationList,
+    InvitationOut,
     PermissionList,
     PermissionOut,
     PermissionQuery,
@@ -40,6 +42,43 @@ def list_authorized_apps(user: User) -> AuthorizedAppList:
 )
 def revoke_authorized_app(user: User, client_id: str) -> None:
     clients.revoke_authorization(user, client_id)
+
+
+@route(
+    "GET",
+    "/me/invitations",
+    summary="Invitations to tenants waiting for my answer",
+    description="Pending, unexpired invitations for my account's email.",
+    tag="me",
+    response=InvitationList,
+)
+def list_my_invitations(user: User) -> InvitationList:
+    items = [InvitationOut.of(i, t) for i, t in tenants.my_invitations(user)]
+    return InvitationList(items=items)
+
+
+@route(
+    "POST",
+    "/me/invitations/<invitation_id>/accept",
+    summary="Accept an invitation: I become a member with the invited role",
+    description="Only an invitation for my account's email, pending and unexpired; anything "
+    "else is a 404.",
+    tag="me",
+    response=InvitationOut,
+)
+def accept_invitation(user: User, invitation_id: int) -> InvitationOut:
+    return InvitationOut.of(*tenants.accept_invitation(user, invitation_id))
+
+
+@route(
+    "POST",
+    "/me/invitations/<invitation_id>/decline",
+    summary="Decline an invitation",
+    tag="me",
+    response=InvitationOut,
+)
+def decline_invitation(user: User, invitation_id: int) -> InvitationOut:
+    return InvitationOut.of(*tenants.decline_invitation(user, invitation_id))
 
 
 @route(

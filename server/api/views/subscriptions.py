@@ -7,16 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.api.routing import PATH_PARAMS, PathParam, _to_id, route
+from server.api.routing import route
 from server.api.schemas import Id, Strict, _no_default
 from server.events import EVENT_TYPES, subscriptions
 from server.models import Event, EventAttempt, EventDelivery, EventSubscription, User
-
-# Declared here rather than in the shared table, beside the only routes that use them.
-for _name, _what in (("subscription_id", "subscription"), ("delivery_id", "delivery")):
-    PATH_PARAMS.setdefault(
-        _name, PathParam(r"^[1-9][0-9]{0,18}$", _what, _to_id, f"A {_what}'s id.")
-    )
 
 EventType = Literal[EVENT_TYPES + ("*",)]  # type: ignore[valid-type]
 

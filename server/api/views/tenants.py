@@ -8,6 +8,9 @@ from server.api.schemas import (
     AuditEntryOut,
     AuditList,
     AuditQuery,
+    InvitationCreated,
+    InvitationList,
+    InvitationOut,
     MemberCreate,
     MemberList,
     MemberOut,
@@ -67,18 +70,49 @@ def list_members(user: User, tenant_id: int) -> MemberList:
 @route(
     "POST",
     "/tenants/<tenant_id>/members",
-    summary="Add an existing user to a team or enterprise tenant",
-    description="Admins only; only a super_admin may add a super_admin. A personal tenant has "
-    "one owner: adding a member to it is a 422 `personal_tenant`. An unknown email is a 404; "
-    "an existing member a 409 `already_member`.",
+    summary="Invite someone, by email, to a team or enterprise tenant",
+    description="Admins only; only a super_admin may invite a super_admin. Nobody becomes a "
+    "member without accepting: this creates an invitation, valid for 7 days, and answers 202 "
+    "with it, the same whether or not an account has that email. Inviting an email again "
+    "renews its pending invitation. A personal tenant has one owner: inviting to it is a 422 "
+    "`personal_tenant`; an existing member's email is a 409 `already_member`.",
     tag="members",
-    status=201,
+    status=202,
     body=MemberCreate,
-    response=MemberOut,
+    response=InvitationCreated,
     errors=(403, 409, 422),
 )
-def add_member(user: User, tenant_id: int, body: MemberCreate) -> MemberOut:
-    return MemberOut.of(*tenants.add_member(user, tenant_id, body.email, body.role))
+def add_member(user: User, tenant_id: int, body: MemberCreate) -> InvitationCreated:
+    invitation = tenants.invite(user, tenant_id, body.email, body.role)
+    tenant, _ = tenants.get_tenant(user, tenant_id)
+    return InvitationCreated(invitation=InvitationOut.of(invitation, tenant))
+
+
+@route(
+    "GET",
+    "/tenants/<tenant_id>/invitations",
+    summary="The tenant's pending invitations",
+    description="Admins only. An invitation past its expiry shows `status` `expired`.",
+    tag="members",
+    response=InvitationList,
+    errors=(403,),
+)
+def list_invitations(user: User, tenant_id: int) -> InvitationList:
+    tenant, _ = tenants.get_tenant(user, tenant_id)
+    items = [InvitationOut.of(i, tenant) for i in tenants.list_invitations(user, tenant_id)]
+    return InvitationList(items=items)
+
+
+@route(
+    "DELETE",
+    "/tenants/<tenant_id>/invitations/<invitation_id>",
+    summary="Cancel a pending invitation",
+    description="Admins only.",
+    tag="members",
+    errors=(403,),
+)
+def cancel_invitation(user: User, tenant_id: int, invitation_id: int) -> None:
+    tenants.cancel_invitation(user, tenant_id, invitation_id)
 
 
 @route(
