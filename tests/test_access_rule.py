@@ -416,6 +416,7 @@ def test_removing_a_member_ends_their_delegated_access_for_good(team_member):
         "destroyed_tokens": 1,
         "actor_email": t.admin.email,
         "member_email": t.member.email,
+        "apps": [t.web.client_id],  # the apps told by a member.removed event
     }
 
     # Back in the team: nothing from before returns, and a new consent works as ever.

@@ -52,6 +52,7 @@ NEEDS: dict[str, tuple[str | None, str]] = {
     "enable_app": ("admin", "app"),
     "disable_app": ("admin", "app"),
     "rotate_secret": ("admin", "app"),
+    "retire_secret": ("admin", "app"),
     "add_key": ("admin", "service"),
     "delete_key": ("admin", "key"),
     "authorize_app": ("admin", "service"),

@@ -406,7 +406,7 @@ def test_the_enterprise_path_refuses_other_kinds(team):
     bad_path = team.client.post(
         "/api/permission/oauth2/enterprise_id/abc/token", json={"grant_type": JWT_BEARER}
     )
-    assert error_of(bad_path, "coze") == (400, "invalid_request")
+    assert error_of(bad_path, "coze") == (404, "not_found")  # not an id: no such path
 
 
 def test_privileged_app_is_not_installed_elsewhere(team, make_user, auth_header):
