@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -75,7 +76,7 @@ class AuthorizationCodeGrant(GrantSupport, grants.AuthorizationCodeGrant):
         data = request.payload.data
         self.storage.save_code(
             code,
-            request.issue_context,
+            dataclasses.replace(request.issue_context, resources=request.resources or None),
             redirect_uri=request.payload.redirect_uri or "",
             code_challenge=data.get("code_challenge"),
             code_challenge_method=(data.get("code_challenge_method") or "plain")
@@ -100,4 +101,7 @@ class AuthorizationCodeGrant(GrantSupport, grants.AuthorizationCodeGrant):
         super().validate_token_request()
         code: CodeRecord = self.request.authorization_code
         self.enforce_access(code.context)
-        self.request.issue_context = code.context
+        # May narrow the resources the person approved, never widen them (RFC 8707 §2.2).
+        self.request.issue_context = dataclasses.replace(
+            code.context, audience=self.audience(code.context.resources or [])
+        )

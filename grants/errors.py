@@ -18,6 +18,7 @@ _RFC = {
     Denial.SUPERSEDED: ("invalid_grant", 400),
     Denial.TOKEN_EXPIRED: ("invalid_grant", 400),
     Denial.TOKEN_REVOKED: ("invalid_grant", 400),
+    Denial.WRONG_AUDIENCE: ("invalid_target", 400),
 }
 
 _DESCRIPTIONS = {
@@ -31,6 +32,7 @@ _DESCRIPTIONS = {
     Denial.SUPERSEDED: "The grant was issued under an installation or consent that has ended.",
     Denial.TOKEN_EXPIRED: "The grant has expired.",
     Denial.TOKEN_REVOKED: "The grant has been revoked.",
+    Denial.WRONG_AUDIENCE: "The token is for another resource.",
 }
 
 

@@ -110,6 +110,7 @@ class JWTBearerGrant(GrantSupport, _JWTBearerGrant):
             access_ttl=duration,
         )
         self.enforce_access(context, issued_under=False)
+        context.audience = context.resources = self.audience(None)
         self.request.issue_context = context
 
     def _duration(self) -> int:

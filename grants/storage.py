@@ -28,6 +28,9 @@ class IssueContext:
     session_name: str | None = None
     family_id: str = ""
     access_ttl: int | None = None
+    # RFC 8707: the grant's resources, and the ones this token is for (its audience).
+    resources: list[str] | None = None
+    audience: list[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,9 @@ class Storage(Protocol):
 
     def standing(self, client_id: str, tenant_id: int, user_id: int | None) -> Standing: ...
 
+    def known_resources(self, uris: list[str]) -> set[str]:
+        """Those of `uris` that a resource server registered."""
+
     def save_code(
         self,
         code: str,
@@ -131,7 +137,13 @@ class Storage(Protocol):
         """Record a poll; the new (longer) interval when it came too soon, else None."""
 
     def save_device_code(
-        self, client_id: str, scope: str, device_code: str, user_code: str, workspace_id: int | None
+        self,
+        client_id: str,
+        scope: str,
+        device_code: str,
+        user_code: str,
+        workspace_id: int | None,
+        resources: list[str] | None = None,
     ) -> bool:
         """Store a pending device code; False (nothing stored) if the user code is taken."""
 

@@ -108,15 +108,63 @@ def purge_tokens(as_json: bool) -> None:
 
 @resource_servers.command("create")
 @click.argument("name")
+@click.option(
+    "--resource",
+    "resources",
+    multiple=True,
+    help="A resource URI (RFC 8707) it answers for; repeatable.",
+)
 @json_option
-def create_resource_server(name: str, as_json: bool) -> None:
+def create_resource_server(name: str, resources: tuple[str, ...], as_json: bool) -> None:
     """Register a caller of introspection; print its id and secret (shown only once)."""
 
     def action() -> dict[str, Any]:
-        server, secret = credentials.create_resource_server(name)
-        return {"id": server.id, "secret": secret, "name": server.name}
+        server, secret = credentials.create_resource_server(name, resources)
+        return {
+            "id": server.id,
+            "secret": secret,
+            "name": server.name,
+            "resources": list(server.resources),
+        }
 
     _run(as_json, action, lambda r: f"id: {r['id']}\nsecret: {r['secret']}")
+
+
+@resource_servers.command("add-resource")
+@click.argument("server_id")
+@click.argument("uri")
+@json_option
+def add_resource(server_id: str, uri: str, as_json: bool) -> None:
+    """Make a resource server answer for one more resource URI."""
+
+    def action() -> dict[str, Any]:
+        server = credentials.add_resource(server_id, uri)
+        return {"id": server.id, "name": server.name, "resources": list(server.resources)}
+
+    _run(as_json, action, lambda r: f"{r['id']}: {', '.join(r['resources'])}")
+
+
+@resource_servers.command("list")
+@json_option
+def list_resource_servers(as_json: bool) -> None:
+    """List the resource servers and the resource URIs each answers for."""
+
+    def action() -> dict[str, Any]:
+        return {
+            "items": [
+                {"id": s.id, "name": s.name, "resources": list(s.resources)}
+                for s in credentials.list_resource_servers()
+            ]
+        }
+
+    _run(
+        as_json,
+        action,
+        lambda r: (
+            "\n".join(f"{s['id']}  {s['name']}  {' '.join(s['resources'])}" for s in r["items"])
+            or "no resource servers"
+        ),
+    )
 
 
 def _demo_text(r: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from flask import Response, redirect, url_for
 
 from grants.access import app_may_act
 from grants.errors import AccessRefused
+from grants.resources import InvalidTarget, audience
 from server.oauth.core import oauth_server, save_authorize_request
 from server.oauth.server import DialectRequest, request_from_flask
 from server.web import error_response
@@ -42,6 +43,12 @@ def validate(request: DialectRequest) -> Any:
         error.redirect_uri = grant.redirect_uri
         error.state = request.payload.state
         raise error
+    try:
+        audience(request.resources, None, oauth_server().storage.known_resources)
+    except InvalidTarget as error:
+        error.redirect_uri = grant.redirect_uri
+        error.state = request.payload.state
+        raise
     return grant
 
 
@@ -62,6 +69,8 @@ def refusal(request: DialectRequest, error: OAuth2Error) -> Response:
 def begin(args: Any, workspace_id: int | None, dialect: str) -> Response:
     repeated = [name for name in AUTHORIZE_PARAMETERS if len(args.getlist(name)) > 1]
     data = {name: args.get(name) for name in AUTHORIZE_PARAMETERS if args.get(name) is not None}
+    if args.getlist("resource"):
+        data["resource"] = args.getlist("resource")  # RFC 8707: repeatable
     request = request_from_flask(data)
     try:
         if repeated:

@@ -51,7 +51,7 @@ def introspect_for(server_id: str, secret: str, token: str) -> dict[str, Any] | 
         return None
     if row is None or row.access_token_hash is None or not value:
         return dict(_INACTIVE)
-    return _payload(row, value)
+    return _payload(row, value, row.caller_resources or ())
 
 
 def _kind(token: str) -> str:
@@ -62,7 +62,7 @@ def _plausible(token: Any) -> bool:
     return isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_LENGTH
 
 
-def _payload(row: Any, value: str) -> dict[str, Any]:
+def _payload(row: Any, value: str, caller_resources: Any = None) -> dict[str, Any]:
     is_refresh = row.access_token_hash != value
     expires_at = (row.refresh_expires_at or 0) if is_refresh else row.expires_at
     view = TokenView(
@@ -72,6 +72,7 @@ def _payload(row: Any, value: str) -> dict[str, Any]:
         revoked=row.refresh_revoked if is_refresh else row.revoked,
         installation_id=row.installation_id,
         authorization_id=row.authorization_id,
+        audience=tuple(row.audience or ()),
     )
     installation = (
         InstallationView(row.installation_row, row.installation_kind, row.installation_status)
@@ -85,6 +86,7 @@ def _payload(row: Any, value: str) -> dict[str, Any]:
         authorization_id=row.authorization_row,
         member=row.member_role is not None,
         now=int(time.time()),
+        caller_resources=caller_resources,
     )
     if denial:
         return dict(_INACTIVE)
@@ -105,6 +107,8 @@ def _payload(row: Any, value: str) -> dict[str, Any]:
         payload["workspace_id"] = str(row.workspace_id)
     if row.session_name is not None:
         payload["session_name"] = row.session_name
+    if row.audience:
+        payload["aud"] = row.audience[0] if len(row.audience) == 1 else row.audience
     return payload
 
 

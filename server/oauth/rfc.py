@@ -31,7 +31,7 @@ def render(result: CoreResult) -> Response:
 
 
 def form_request() -> DialectRequest | Response:
-    """RFC 6749 §3.2: form-encoded, each parameter at most once."""
+    """RFC 6749 §3.2: form-encoded, each parameter at most once (but RFC 8707's `resource`)."""
     refused = hygiene.refuse_malformed_credentials()
     if refused:
         return refused
@@ -40,10 +40,13 @@ def form_request() -> DialectRequest | Response:
             400, "invalid_request", "The body must be application/x-www-form-urlencoded."
         )
     form = request.form
-    repeated = [name for name in form if len(form.getlist(name)) > 1]
+    repeated = [name for name in form if len(form.getlist(name)) > 1 and name != "resource"]
     if repeated:
         return error_response(400, "invalid_request", f"Repeated parameter: {repeated[0]}.")
-    return request_from_flask(form.to_dict())
+    data = form.to_dict()
+    if "resource" in form:
+        data["resource"] = form.getlist("resource")
+    return request_from_flask(data)
 
 
 @bp.get("/.well-known/oauth-authorization-server")

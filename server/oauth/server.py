@@ -41,6 +41,9 @@ class DialectRequest(OAuth2Request):
         if datalist is not None:
             self.payload._datalist = datalist
         self._data = data
+        # RFC 8707 `resource`, repeatable: a list (form and query), or one string (JSON bodies).
+        resource = data.get("resource")
+        self.resources: list[str] = [resource] if isinstance(resource, str) else resource or []
         self.issue_context = None
         self.target_tenant_id: int | None = None
         self.workspace_id: int | None = None

@@ -23,6 +23,7 @@ from server.models import (
     Membership,
     OAuthToken,
     ResourceServer,
+    ResourceUri,
     Tenant,
 )
 
@@ -35,6 +36,7 @@ installations = Installation.__table__
 memberships = Membership.__table__
 tokens = OAuthToken.__table__
 resource_servers = ResourceServer.__table__
+resource_uris = ResourceUri.__table__
 tenants = Tenant.__table__
 
 # What the access rule reads about one app in one tenant for one user ------------------------
@@ -169,6 +171,7 @@ TOKEN_COLUMNS = (
     tokens.c.refresh_expires_at,
     tokens.c.revoked,
     tokens.c.refresh_revoked,
+    tokens.c.resources,
 )
 TOKEN_STANDING = (
     apps.c.client_type,
@@ -199,7 +202,8 @@ RETIRE_REFRESH = (
 # Introspection, one statement per kind of token: the prefix says which digest column to look
 # in (grants/secrets.py), so each lookup is one probe of one unique index rather than two.
 _INTROSPECTED = (
-    *(c for c in TOKEN_COLUMNS if c.name not in ("id", "family_id")),
+    *(c for c in TOKEN_COLUMNS if c.name not in ("id", "family_id", "resources")),
+    tokens.c.audience,
     apps.c.client_type,
     apps.c.status.label("app_status"),
     # Introspection writes no "last used" times, so it needs none.
@@ -215,7 +219,11 @@ INTROSPECT = {
 # With the resource server's credentials too: one row whenever the caller's id exists.
 INTROSPECT_FOR = {
     kind: _token_with_standing(
-        select(resource_servers.c.secret_hash.label("caller_secret_hash"), *_INTROSPECTED)
+        select(
+            resource_servers.c.secret_hash.label("caller_secret_hash"),
+            resource_servers.c.resources.label("caller_resources"),
+            *_INTROSPECTED,
+        )
         .select_from(resource_servers)
         .outerjoin(tokens, column == bindparam("digest"))
     ).where(resource_servers.c.id == bindparam("server_id"))
@@ -246,6 +254,7 @@ CLAIM_CODE = (
         codes.c.code_challenge_method,
         codes.c.family_id,
         codes.c.expires_at,
+        codes.c.resources,
     )
 )
 CODE = select(codes.c.client_id, codes.c.family_id).where(codes.c.code_hash == bindparam("digest"))
@@ -277,4 +286,11 @@ DEVICE_CODE = select(
     device_codes.c.workspace_id,
     device_codes.c.installation_id,
     device_codes.c.authorization_id,
+    device_codes.c.resources,
 ).where(device_codes.c.device_code_hash == bindparam("digest"))
+
+# Resource URIs ---------------------------------------------------------------------------------
+
+KNOWN_RESOURCES = select(resource_uris.c.uri).where(
+    resource_uris.c.uri.in_(bindparam("uris", expanding=True))
+)

@@ -36,6 +36,7 @@ def _context(row: Any) -> IssueContext:
         scope=row.scope or "",
         session_name=getattr(row, "session_name", None),
         family_id=row.family_id,
+        resources=row.resources,
     )
 
 
@@ -125,6 +126,9 @@ class SqlStorage:
         member = getattr(row, "member_role", None) is not None
         return Standing(row.edition, installation, authorization_id, member)
 
+    def known_resources(self, uris: list[str]) -> set[str]:
+        return {row.uri for row in read_rows(sql.KNOWN_RESOURCES, {"uris": uris})}
+
     # Authorization codes ----------------------------------------------------------------
 
     def save_code(
@@ -152,6 +156,7 @@ class SqlStorage:
                 code_challenge_method=code_challenge_method,
                 family_id=secrets.token_hex(16),
                 expires_at=expires_at,
+                resources=context.resources,
             )
         )
 
@@ -180,6 +185,7 @@ class SqlStorage:
                 authorization_id=row.authorization_id,
                 scope=row.scope,
                 family_id=row.family_id,
+                resources=row.resources,
             ),
             redirect_uri=row.redirect_uri,
             code_challenge=row.code_challenge,
@@ -210,6 +216,8 @@ class SqlStorage:
                 "refresh_expires_at": now + self.settings["REFRESH_TOKEN_TTL"] if refresh else None,
                 "revoked": False,
                 "refresh_revoked": False,
+                "audience": context.audience or None,
+                "resources": context.resources or None,
             },
         )
         self._mark_used(context, now)
@@ -286,6 +294,7 @@ class SqlStorage:
         device_code: str,
         user_code: str,
         workspace_id: int | None,
+        resources: list[str] | None = None,
     ) -> bool:
         now = int(time.time())
         inserted = _first(
@@ -299,6 +308,7 @@ class SqlStorage:
                 "status": "pending",
                 "created_at": now,
                 "expires_at": now + self.settings["DEVICE_CODE_TTL"],
+                "resources": resources,
             },
         )
         return inserted is not None
@@ -321,6 +331,7 @@ class SqlStorage:
                 authorization_id=row.authorization_id,
                 scope=row.scope,
                 family_id=secrets.token_hex(16),
+                resources=row.resources,
             )
         return DeviceRecord(
             id=row.id,
