@@ -35,7 +35,7 @@ class PKCE(CodeChallenge):
         ):
             raise InvalidRequestError("Repeated PKCE parameter.")
         if not challenge:
-            if grant.request.client.is_public:
+            if grant.request.client.is_public or grant.request.client.self_registered:
                 raise InvalidRequestError("PKCE is required: send 'code_challenge'.")
             if method:
                 raise InvalidRequestError("Missing 'code_challenge'.")
@@ -45,7 +45,7 @@ class PKCE(CodeChallenge):
         method = method or self.DEFAULT_CODE_CHALLENGE_METHOD
         if method not in self.SUPPORTED_CODE_CHALLENGE_METHOD:
             raise InvalidRequestError("Unsupported 'code_challenge_method'.")
-        if self.require_s256 and method != "S256":
+        if (self.require_s256 or grant.request.client.self_registered) and method != "S256":
             raise InvalidRequestError("This server requires 'code_challenge_method=S256'.")
 
     def validate_code_verifier(self, grant: Any, result: Any) -> None:

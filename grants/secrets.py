@@ -19,6 +19,7 @@ DEVICE_CODE = "czd_"
 CLIENT_SECRET = "cs_"
 PERSONAL_ACCESS_TOKEN = "pat_"
 RESOURCE_SERVER_SECRET = "rss_"
+REGISTRATION_TOKEN = "rat_"  # RFC 7592 registration access token
 
 
 def new_secret(prefix: str) -> str:

@@ -51,6 +51,7 @@ def _run(
 users = AppGroup("users", help="Manage users.")
 tokens = AppGroup("tokens", help="Personal access tokens for the management API.")
 resource_servers = AppGroup("resource-servers", help="Callers of token introspection.")
+apps = AppGroup("apps", help="Operators: any app, self-registered ones included.")
 
 
 @users.command("create")
@@ -167,6 +168,40 @@ def list_resource_servers(as_json: bool) -> None:
     )
 
 
+def _app_status_command(status: str) -> Callable[..., None]:
+    def command(client_id: str, as_json: bool) -> None:
+        def action() -> dict[str, Any]:
+            from server import clients
+
+            app = clients.operator_set_status(client_id, status)
+            return {"client_id": app.client_id, "status": app.status}
+
+        _run(as_json, action, lambda r: f"{r['client_id']}: {r['status']}")
+
+    return command
+
+
+for _verb, _status in (("disable", "disabled"), ("enable", "enabled")):
+    apps.command(_verb, help=f"{_verb.capitalize()} an app; its tokens follow at once.")(
+        click.argument("client_id")(json_option(_app_status_command(_status)))
+    )
+
+
+@apps.command("delete")
+@click.argument("client_id")
+@json_option
+def delete_app(client_id: str, as_json: bool) -> None:
+    """Delete an app for good; its tokens die and its client_id is never issued again."""
+
+    def action() -> dict[str, Any]:
+        from server import clients
+
+        clients.operator_delete(client_id)
+        return {"client_id": client_id, "deleted": True}
+
+    _run(as_json, action, lambda r: f"{r['client_id']}: deleted")
+
+
 def _demo_text(r: dict[str, Any]) -> str:
     apps = r["apps"]
     lines = [
@@ -212,5 +247,5 @@ def demo_command(url: str | None, as_json: bool) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (users, tokens, resource_servers, demo_command):
+    for command in (users, tokens, resource_servers, apps, demo_command):
         app.cli.add_command(command)

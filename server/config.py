@@ -42,7 +42,13 @@ DEFAULTS: dict[str, Any] = {
     "APP_QUOTA_PERSONAL": 10,
     "APP_QUOTA_TEAM": 100,
     "MAX_KEYS_PER_APP": 3,
+    # Agent clients (RFC 7591 registration, Client ID Metadata Documents): see the README.
+    "OAUTH_REGISTRATION": "open",  # or "off"
+    "OAUTH_REGISTRATION_UNUSED_DAYS": 1,  # a registration without consent by then is purged
+    "OAUTH_CIMD": "on",  # or "off"
+    "OAUTH_CIMD_ALLOW_PRIVATE_HOSTS": False,  # tests and local development only
 }
+_CHOICES = {"OAUTH_REGISTRATION": ("open", "off"), "OAUTH_CIMD": ("on", "off")}
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -66,15 +72,27 @@ def from_environment(env: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
         settings["OAUTH_JWT_AUDIENCE"] = [
             a.strip() for a in env["OAUTH_JWT_AUDIENCE"].split(",") if a.strip()
         ]
-    for name in ("RATELIMIT_ENABLED", "DEMO_MODE"):
+    for name in ("RATELIMIT_ENABLED", "DEMO_MODE", "OAUTH_CIMD_ALLOW_PRIVATE_HOSTS"):
         if env.get(name):
             settings[name] = env[name].strip().lower() in _TRUE
+    for name in _CHOICES:
+        if env.get(name):
+            settings[name] = env[name].strip().lower()
+    if env.get("OAUTH_REGISTRATION_UNUSED_DAYS"):
+        settings["OAUTH_REGISTRATION_UNUSED_DAYS"] = env["OAUTH_REGISTRATION_UNUSED_DAYS"]
     return settings
 
 
 def finish(config: dict[str, Any], instance_path: str) -> None:
     """Fill what depends on other settings, and refuse to run without a real secret key."""
     config["OAUTH_ISSUER"] = config["OAUTH_ISSUER"].rstrip("/")
+    for name, choices in _CHOICES.items():
+        if config[name] not in choices:
+            raise RuntimeError(f"{name} must be one of {', '.join(choices)}")
+    try:
+        config["OAUTH_REGISTRATION_UNUSED_DAYS"] = int(config["OAUTH_REGISTRATION_UNUSED_DAYS"])
+    except ValueError:
+        raise RuntimeError("OAUTH_REGISTRATION_UNUSED_DAYS must be a whole number") from None
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(Path(instance_path) / "oauth.db")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

@@ -64,6 +64,7 @@ CLIENT = (
         apps.c.redirect_uris,
         apps.c.permissions,
         apps.c.client_secret_hash,
+        apps.c.registration,
         keys.c.kid,
         keys.c.public_key_pem,
         *STANDING_COLUMNS[:5],

@@ -75,6 +75,7 @@ class SqlStorage:
                     redirect_uris=tuple(app.redirect_uris or ()),
                     permissions=tuple(app.permissions or ()),
                     client_secret_hash=app.client_secret_hash,
+                    registration=app.registration,
                 )
                 if app is not None
                 else None
