@@ -330,6 +330,29 @@ def register_client(client_id: str, metadata: dict, client_secret: str | None) -
     return app, token
 
 
+def register_metadata_document(url: str, document: dict, fields: dict) -> App:
+    """The app standing for a Client ID Metadata Document (server/cimd.py fetched and checked
+    it): public, no owning tenant, its own 19-digit client_id behind the document's URL."""
+    now = _now()
+    app = App(
+        client_id=new_client_id(),
+        tenant_id=None,
+        description="",
+        client_type="pkce",
+        status="enabled",
+        client_secret_hash=None,
+        created_at=now,
+        updated_at=now,
+        registration="metadata_document",
+        metadata_url=url,
+        **fields,
+    )
+    db.session.add(app)
+    db.session.flush()
+    audit.record("app.register", tenant_id=None, actor_user_id=None, target=app.client_id)
+    return app
+
+
 def registered_client(client_id: str) -> App | None:
     """A dynamically registered app by client_id; None for any other."""
     if not isinstance(client_id, str) or len(client_id) > 32:

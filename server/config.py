@@ -47,6 +47,9 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH_REGISTRATION_UNUSED_DAYS": 1,  # a registration without consent by then is purged
     "OAUTH_CIMD": "on",  # or "off"
     "OAUTH_CIMD_ALLOW_PRIVATE_HOSTS": False,  # tests and local development only
+    "OAUTH_CIMD_CONNECT_TIMEOUT": 2,  # seconds
+    "OAUTH_CIMD_READ_TIMEOUT": 3,  # seconds, for the whole body
+    "OAUTH_CIMD_MAX_BYTES": 5 * 1024,  # a document is a few hundred bytes
 }
 _CHOICES = {"OAUTH_REGISTRATION": ("open", "off"), "OAUTH_CIMD": ("on", "off")}
 

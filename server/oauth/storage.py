@@ -14,6 +14,7 @@ from grants.access import AppView, InstallationView
 from grants.clients import Client
 from grants.secrets import digest
 from grants.storage import CodeRecord, DeviceRecord, IssueContext, RefreshRecord, Standing
+from server import cimd
 from server.extensions import db
 from server.models import AuthorizationCode, DeviceCode, OAuthToken
 from server.oauth import statements as sql
@@ -59,7 +60,12 @@ class SqlStorage:
 
     def client(self, client_id: str) -> Client | None:
         # Cached for this request only: a status change in another process is seen next request.
-        if not isinstance(client_id, str) or len(client_id) > 32:
+        if not isinstance(client_id, str):
+            return None
+        if client_id not in self._clients and cimd.is_metadata_url(client_id):
+            # A Client ID Metadata Document: its app, fetched, checked and brought up to date.
+            self._clients[client_id] = self.client(cimd.app_client_id(client_id))
+        if len(client_id) > 32 and client_id not in self._clients:
             return None
         if client_id not in self._clients:
             # Usually the request's first statement, so read outside any transaction.
