@@ -79,8 +79,14 @@ class Person:
         )
 
 
-def provider(mcp_url: str, person: Person, storage: MemoryStorage, metadata_url: str | None = None):
-    redirect_port = free_port()
+def provider(
+    mcp_url: str,
+    person: Person,
+    storage: MemoryStorage,
+    metadata_url: str | None = None,
+    redirect_port: int | None = None,
+) -> OAuthClientProvider:
+    redirect_port = redirect_port or free_port()
     metadata = OAuthClientMetadata(
         client_name="SDK test agent",
         redirect_uris=[f"http://localhost:{redirect_port}/callback"],

@@ -5,6 +5,7 @@ take effect at the very next tool call, through introspection."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from datetime import UTC, datetime
@@ -15,9 +16,10 @@ import requests
 from grants.secrets import digest
 from server.credentials import create_resource_server
 from server.extensions import db
-from server.models import ResourceServer, ResourceUri
+from server.models import App, ResourceServer, ResourceUri
+from tests.cimd_support import Answer, DocumentServer
 from tests.conftest import PASSWORD
-from tests.live import free_port
+from tests.live import LiveServer, free_port
 from tests.mcp_support import (
     SCOPE,
     MemoryStorage,
@@ -29,6 +31,27 @@ from tests.mcp_support import (
 )
 
 SAMPLE_CREDENTIALS = ("rs_mcp_sample", "rss_" + secrets.token_urlsafe(32))
+
+
+@pytest.fixture(scope="module")
+def documents(tmp_path_factory):
+    """An https server for Client ID Metadata Documents, with a self-signed certificate."""
+    server = DocumentServer(tls_dir=tmp_path_factory.mktemp("tls"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def live_server(base_config, _schema, documents, tmp_path_factory):
+    """This module's own server process: it trusts the document server's certificate and may
+    fetch metadata documents from loopback (OAUTH_CIMD_ALLOW_PRIVATE_HOSTS, tests only)."""
+    server = LiveServer(
+        base_config,
+        tmp_path_factory.mktemp("live") / "server.log",
+        env={"SSL_CERT_FILE": str(documents.ca_file), "OAUTH_CIMD_ALLOW_PRIVATE_HOSTS": "true"},
+    )
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +171,45 @@ def test_a_token_for_the_sample_server_is_inactive_for_another_resource_server(
     token = storage.tokens.access_token
     assert introspect(live_server.url, other_credentials, token) == {"active": False}
     assert introspect(live_server.url, credentials, token)["active"] is True
+
+
+def test_the_mcp_sdk_through_a_client_id_metadata_document(
+    app, runner, live_server, sample, make_user, documents
+):
+    mcp, credentials = sample
+    user = make_user()
+    person = Person(live_server.url, user.email, PASSWORD)
+    redirect_port = free_port()
+    url = documents.url("/agent/client.json")
+    documents.answers["/agent/client.json"] = Answer(
+        json.dumps(
+            {
+                "client_id": url,
+                "client_name": "Document Agent",
+                "redirect_uris": [f"http://localhost:{redirect_port}/callback"],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": "none",
+                "scope": SCOPE,
+            }
+        ).encode(),
+        headers={"Cache-Control": "max-age=300"},
+    )
+    storage = MemoryStorage()
+    auth = provider(mcp.url, person, storage, metadata_url=url, redirect_port=redirect_port)
+    answer = call_tool(mcp.url, auth)
+    assert storage.client_info.client_id == url  # no registration call: the URL is the id
+    with app.app_context():
+        row = db.session.query(App).filter_by(metadata_url=url).one()
+        assert row.registration == "metadata_document"
+    assert answer == f"user {user.id} through app {row.client_id}"
+    _expire(auth)
+    assert call_tool(mcp.url, auth).startswith("user ")
+    person.approve = False
+    runner.invoke(args=["apps", "disable", row.client_id])
+    with pytest.raises(Exception):  # noqa: B017 - the SDK raises its own flow errors
+        call_tool(mcp.url, auth)
+    assert introspect(live_server.url, credentials, storage.tokens.access_token) == {
+        "active": False
+    }
+    assert documents.hits["/agent/client.json"] == 1
