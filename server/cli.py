@@ -187,6 +187,36 @@ for _verb, _status in (("disable", "disabled"), ("enable", "enabled")):
     )
 
 
+@apps.command("list")
+@click.option(
+    "--registration",
+    type=click.Choice(["managed", "dynamic", "metadata_document"]),
+    default=None,
+    help="Only apps registered this way (self-registered: dynamic, metadata_document).",
+)
+@json_option
+def list_apps(registration: str | None, as_json: bool) -> None:
+    """The platform's apps: how and when each was registered, its status and last use."""
+
+    def action() -> dict[str, Any]:
+        from server import clients
+
+        return {"items": clients.platform_apps(registration)}
+
+    _run(
+        as_json,
+        action,
+        lambda r: (
+            "\n".join(
+                f"{a['client_id']}  {a['registration']}  {a['status']}  {a['created_at']}  "
+                f"last used {a['last_used_at'] or 'never'}  {a['name']}"
+                for a in r["items"]
+            )
+            or "no apps"
+        ),
+    )
+
+
 @apps.command("delete")
 @click.argument("client_id")
 @json_option

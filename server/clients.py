@@ -293,6 +293,34 @@ def operator_set_status(client_id: str, status: str) -> App:
     return _set_status(_any_app(client_id), status, None)
 
 
+def platform_apps(registration: str | None = None) -> list[dict]:
+    """Every app (or those registered one way), with its last use by any user or tenant."""
+    used = func.max(func.coalesce(Authorization.last_used_at, Installation.last_used_at))
+    query = (
+        select(App, used.label("last_used_at"))
+        .outerjoin(Authorization, Authorization.client_id == App.client_id)
+        .outerjoin(Installation, Installation.client_id == App.client_id)
+        .group_by(App.client_id)
+        .order_by(App.created_at, App.client_id)
+    )
+    if registration is not None:
+        query = query.where(App.registration == registration)
+    return [
+        {
+            "client_id": app.client_id,
+            "name": app.name,
+            "registration": app.registration,
+            "metadata_url": app.metadata_url,
+            "tenant_id": str(app.tenant_id) if app.tenant_id is not None else None,
+            "client_type": app.client_type,
+            "status": app.status,
+            "created_at": app.created_at.isoformat(),
+            "last_used_at": last_used.isoformat() if last_used else None,
+        }
+        for app, last_used in db.session.execute(query).all()
+    ]
+
+
 def operator_delete(client_id: str) -> None:
     app = db.session.scalar(select(App).where(App.client_id == client_id).with_for_update())
     if app is None:

@@ -350,6 +350,12 @@ def test_operators_disable_enable_and_delete_a_self_registered_client(
     assert [(i["client_id"], i["registration"], i["owner_tenant_id"]) for i in listed] == [
         (client_id, "dynamic", None)
     ]
+    listed = json.loads(
+        runner.invoke(args=["apps", "list", "--registration", "dynamic", "--json"]).output
+    )
+    (entry,) = listed["items"]
+    assert (entry["client_id"], entry["tenant_id"], entry["status"]) == (client_id, None, "enabled")
+    assert entry["created_at"] and entry["last_used_at"]
     disabled = runner.invoke(args=["apps", "disable", client_id, "--json"])
     assert json.loads(disabled.output) == {"client_id": client_id, "status": "disabled"}
     assert not active()
