@@ -41,16 +41,14 @@ def audience(
     """The resources a token is for: those `requested`, which must lie within the grant's
     (`granted`, when there is a grant: a code, a refresh token, a device approval) or else be
     registered resource URIs; all of the grant's when none is requested. Raises InvalidTarget."""
-    wanted = list(dict.fromkeys(requested))
-    if not wanted:
+    requested = list(requested)
+    if not requested:
         return list(granted or [])
-    if len(wanted) > MAX_RESOURCES:
+    if len(requested) > MAX_RESOURCES:
         raise InvalidTarget(description=f"At most {MAX_RESOURCES} resources are allowed.")
-    for uri in wanted:
-        if not well_formed(uri):
-            raise InvalidTarget(
-                description="A resource must be an absolute URI without a fragment."
-            )
+    if not all(well_formed(uri) for uri in requested):
+        raise InvalidTarget(description="A resource must be an absolute URI without a fragment.")
+    wanted = list(dict.fromkeys(requested))
     if granted is not None:
         if not set(wanted) <= set(granted):
             raise InvalidTarget(description="The resource was not part of the grant.")

@@ -285,3 +285,23 @@ def test_audience_bound_introspection_is_still_one_statement(app, client, person
             answer = _introspect(client, servers[name], token)
         assert answer["active"] is active
         assert seen == ["SELECT"]
+
+
+@pytest.mark.parametrize("value", [7, {"a": 1}, [{"a": 1}], [None], True, [A] * 11])
+def test_hostile_resource_values_in_json_are_refused(client, person, servers, value):
+    _, _, client_id, secret = person
+    code = _grant(client, person, A)
+    answer = client.post(
+        "/api/permission/oauth2/token",
+        json={
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": client_id,
+            "redirect_uri": REDIRECT_URI,
+            "resource": value,
+        },
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    # The Coze dialect refuses an object as a malformed parameter before the grant sees it.
+    assert answer.status_code == 400, answer.json
+    assert answer.json["error"] in ("invalid_target", "invalid_request")

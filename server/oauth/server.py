@@ -44,7 +44,10 @@ class DialectRequest(OAuth2Request):
         self._data = data
         # RFC 8707 `resource`, repeatable: a list (form and query), or one string (JSON bodies).
         resource = data.get("resource")
-        self.resources: list[str] = [resource] if isinstance(resource, str) else resource or []
+        if resource is None:
+            resource = []
+        # Anything but a string or a list of them is refused as invalid_target by the grants.
+        self.resources: list = resource if isinstance(resource, list) else [resource]
         self.issue_context = None
         self.target_tenant_id: int | None = None
         self.workspace_id: int | None = None
