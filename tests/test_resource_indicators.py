@@ -305,3 +305,28 @@ def test_hostile_resource_values_in_json_are_refused(client, person, servers, va
     # The Coze dialect refuses an object as a malformed parameter before the grant sees it.
     assert answer.status_code == 400, answer.json
     assert answer.json["error"] in ("invalid_target", "invalid_request")
+
+
+def test_the_access_rule_reads_the_audience():
+    from grants.access import AppView, Denial, TokenView, token_denial
+
+    app = AppView("1", "web", "enabled")
+
+    def denial(audience, caller):
+        token = TokenView("obo", "personal", 100, False, None, 5, audience=audience)
+        return token_denial(
+            token,
+            app,
+            installation=None,
+            authorization_id=5,
+            member=True,
+            now=1,
+            caller_resources=caller,
+        )
+
+    assert denial((A,), [A, A2]) is None
+    assert denial((A, B), [B]) is None  # one of its audience is enough
+    assert denial((A,), [B]) == Denial.WRONG_AUDIENCE
+    assert denial((A,), []) == Denial.WRONG_AUDIENCE  # a server without URIs
+    assert denial((), []) is None  # no audience: as before
+    assert denial((A,), None) is None  # no resource server asking
