@@ -368,7 +368,7 @@ def test_operators_disable_enable_and_delete_a_self_registered_client(
     assert missing.exit_code == 1 and json.loads(missing.output)["error"] == "not_found"
 
 
-def test_in_a_team_a_members_consent_asks_for_installation(app, client, make_user):
+def test_in_a_team_a_members_consent_asks_for_installation(app, client, make_user, auth_header):
     from server.accounts import create_tenant
 
     admin, member = make_user(), make_user()
@@ -406,3 +406,15 @@ def test_in_a_team_a_members_consent_asks_for_installation(app, client, make_use
         pending = db.session.query(Installation).filter_by(client_id=registered["client_id"]).one()
         assert pending.status == "pending" and pending.tenant_id == team_id
         assert db.session.query(Authorization).count() == 0
+    # The admin sees the request, with how the app registered and no owning tenant.
+    path = f"/api/v1/tenants/{team_id}/installations"
+    (entry,) = client.get(path, headers=auth_header(admin)).json["items"]
+    assert (entry["registration"], entry["owner_tenant_id"]) == ("dynamic", None)
+    approved = client.put(
+        f"{path}/{registered['client_id']}", json={"kind": "obo"}, headers=auth_header(admin)
+    )
+    assert approved.status_code == 200 and approved.json["status"] == "installed"
+    location = browser.authorize(
+        authorize_url(registered["client_id"], challenge), workspace_id=str(workspace.id)
+    )
+    assert "code" in query(location)
