@@ -19,6 +19,9 @@ from tests.conftest import PASSWORD
 from tests.oauth_support import Browser, query, resource_server
 from tests.test_registration import pkce
 
+# Users are made with cheap password hashing: these tests are about clients, not the KDF.
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
 CALLBACK = "http://127.0.0.1:4321/callback"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 
+import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
@@ -12,6 +13,9 @@ from server.credentials import create_resource_server
 from server.extensions import db
 from tests.conftest import PASSWORD
 from tests.oauth_support import Browser, query
+
+# Users are made with cheap password hashing: these tests are about clients, not the KDF.
+pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 RESOURCE = "https://api.example.com/v1"
 REDIRECT = "http://127.0.0.1:8912/callback"

@@ -30,6 +30,9 @@ from tests.mcp_support import (
     provider,
 )
 
+# Users are made with cheap password hashing: these tests are about clients, not the KDF.
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
 SAMPLE_CREDENTIALS = ("rs_mcp_sample", "rss_" + secrets.token_urlsafe(32))
 
 

@@ -25,6 +25,9 @@ from server.models import (
 from tests.conftest import PASSWORD
 from tests.oauth_support import Browser, basic, hidden, query, resource_server
 
+# Users are made with cheap password hashing: these tests are about clients, not the KDF.
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
 REDIRECT = "http://127.0.0.1:3030/callback"
 MCP = "https://mcp.example.com/mcp"
 

@@ -22,6 +22,9 @@ from tests.oauth_support import (
     service_app,
 )
 
+# Users are made with cheap password hashing: these tests are about clients, not the KDF.
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
 A = "https://mcp-a.example.com/mcp"
 A2 = "https://mcp-a.example.com/other"
 B = "https://mcp-b.example.com/mcp"
