@@ -25,7 +25,8 @@ AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post"]
 MAX_URL_LENGTH = 2000
 MAX_TEXT_LENGTH = {"client_name": 100, "software_id": 100, "software_version": 100}
 MAX_CONTACTS = 5
-UNNAMED = "Unnamed client"
+STRING_FIELDS = ("token_endpoint_auth_method", "scope", "client_uri", "logo_uri", "tos_uri",
+                 "policy_uri", *MAX_TEXT_LENGTH)  # fmt: skip
 
 
 def _bad(description: str) -> InvalidClientMetadataError:
@@ -48,8 +49,7 @@ class Metadata(ClientMetadataClaims):
                 isinstance(value, list) and all(isinstance(v, str) for v in value)
             ):
                 raise _bad(f"{name} must be a list of strings")
-        for name in ("token_endpoint_auth_method", "scope", "client_uri", "logo_uri", "tos_uri",
-                     "policy_uri", *MAX_TEXT_LENGTH):  # fmt: skip
+        for name in STRING_FIELDS:
             value = self.get(name)
             if value is not None and not isinstance(value, str):
                 raise _bad(f"{name} must be a string")
@@ -137,7 +137,9 @@ class Metadata(ClientMetadataClaims):
 
 
 def _server_metadata() -> dict[str, Any]:
-    return {}  # Metadata validates against the catalogue and our lists itself.
+    # Empty: Metadata checks against the catalogue and this module's lists itself, so Authlib
+    # adds no checks of its own from the server's metadata.
+    return {}
 
 
 def _registration_info(app: Any, token: str | None = None) -> dict[str, Any]:
