@@ -1,6 +1,7 @@
 """An app as Authlib sees it: which grants, auth methods and redirect URIs it may use.
 
-What an app may do follows from its client_type alone, decided here and nowhere else.
+What an app may do follows from its client_type alone, decided here and nowhere else (and, for
+loopback redirect URIs, from whether it registered itself).
 """
 
 from __future__ import annotations

@@ -42,12 +42,12 @@ class DialectRequest(OAuth2Request):
         if datalist is not None:
             self.payload._datalist = datalist
         self._data = data
-        # RFC 8707 `resource`, repeatable: a list (form and query), or one string (JSON bodies).
+        # RFC 8707 `resource`, repeatable: a list (form and query) or one value (JSON bodies);
+        # anything but strings is refused as invalid_target by the grants.
         resource = data.get("resource")
-        if resource is None:
-            resource = []
-        # Anything but a string or a list of them is refused as invalid_target by the grants.
-        self.resources: list = resource if isinstance(resource, list) else [resource]
+        self.resources: list = [] if resource is None else resource
+        if not isinstance(self.resources, list):
+            self.resources = [resource]
         self.issue_context = None
         self.target_tenant_id: int | None = None
         self.workspace_id: int | None = None
