@@ -421,3 +421,23 @@ def test_in_a_team_a_members_consent_asks_for_installation(app, client, make_use
         authorize_url(registered["client_id"], challenge), workspace_id=str(workspace.id)
     )
     assert "code" in query(location)
+
+
+def test_loopback_redirects_match_on_any_port_only_for_native_and_self_registered_apps():
+    from grants.clients import Client
+
+    def client(client_type: str, registration: str = "managed") -> Client:
+        uris = ("http://127.0.0.1/callback", "http://[::1]:8000/cb", "https://app.example.com/cb")
+        return Client("1", client_type, "enabled", "x", None, uris, (), None, registration)
+
+    native, web, registered = client("pkce"), client("web"), client("web", "dynamic")
+    for app in (native, registered):
+        assert app.check_redirect_uri("http://127.0.0.1:53211/callback")
+        assert app.check_redirect_uri("http://[::1]:1234/cb")
+        assert not app.check_redirect_uri("http://127.0.0.1:53211/other")
+        assert not app.check_redirect_uri("http://localhost:53211/callback")  # another host
+        assert not app.check_redirect_uri("https://127.0.0.1:53211/callback")  # another scheme
+        assert not app.check_redirect_uri("http://127.0.0.1:53211/callback?x=1")
+        assert not app.check_redirect_uri("https://app.example.com:8443/cb")  # not loopback
+    assert web.check_redirect_uri("http://127.0.0.1/callback")
+    assert not web.check_redirect_uri("http://127.0.0.1:53211/callback")  # managed web: exact
