@@ -230,7 +230,7 @@ def test_client_configuration_reads_updates_and_deletes(app, client):
         (path, {}),
     ):
         refused = client.get(other_path, headers=headers)
-        assert refused.status_code in (400, 401) and "client_name" not in refused.json
+        assert refused.status_code == 401 and refused.json["error"] == "invalid_client"
     updated = client.put(
         path,
         headers=bearer,

@@ -232,9 +232,10 @@ class Configuration(ClientConfigurationEndpoint):
     def __init__(self, server: Any = None) -> None:
         super().__init__(server, claims_classes=[Metadata])
 
-    def authenticate_token(self, request: Any) -> _Presented | None:
+    def authenticate_token(self, request: Any) -> _Presented:
+        # No token at all is judged like a wrong one, by authenticate_client: the same 401.
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        return _Presented(token.strip()) if scheme.lower() == "bearer" and token else None
+        return _Presented(token.strip() if scheme.lower() == "bearer" else "")
 
     def authenticate_client(self, request: Any) -> _Registered | None:
         app = clients.registered_client(request.client_id_in_path)
