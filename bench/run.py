@@ -49,11 +49,20 @@ ACTIVE = Scenario(
     200,
     '"active":%s*true&&"client_id":%s*"%d+"',
 )
+AUDIENCE = Scenario(
+    "introspect_audience",
+    "introspection, audience-bound token (RFC 8707), by its resource server",
+    "server",
+    "/oauth/introspect",
+    200,
+    '"active":%s*true&&"aud":%s*"https://',
+)
 SCENARIOS = {
     s.name: s
     for s in (
         Scenario("bare", "bare Flask baseline", "bare", "/echo", 200, '"active":%s*true'),
         ACTIVE,
+        AUDIENCE,
         Scenario(
             "introspect_suspended",
             "introspection, suspended app's token",

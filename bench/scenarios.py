@@ -14,7 +14,7 @@ from server.extensions import db
 
 
 def run_all(bench, server, bare) -> None:
-    from bench.run import ACTIVE, SCENARIOS
+    from bench.run import ACTIVE, AUDIENCE, SCENARIOS
 
     args = bench.args
     only = {key for key in args.only.split(",") if key}
@@ -51,6 +51,13 @@ def run_all(bench, server, bare) -> None:
             ACTIVE,
             lambda n: seed.token_lines(world.active_tokens),
             rs,
+        )
+        # Side by side with the line above: the audience check must cost (almost) nothing.
+        run(
+            f"introspect_audience@{small}",
+            AUDIENCE,
+            lambda n: seed.token_lines(world.audience_tokens),
+            world.audience_server,
         )
         run(
             "introspect_suspended",

@@ -38,6 +38,7 @@ from server.oauth.storage import SqlStorage
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
 SCOPE = "Bot.read Conversation.create Message.create"
 TOKEN_TTL = 3600  # outlives the whole run
+AUDIENCE = "https://mcp.bench.example/mcp"
 
 
 def basic(user: str, password: str) -> str:
@@ -58,8 +59,10 @@ class World:
     service_context: IssueContext
     device_id: str
     suspended_id: str
+    audience_server: str = ""  # Authorization header value of the resource server owning AUDIENCE
     active_tokens: list[str] = field(default_factory=list)
     suspended_tokens: list[str] = field(default_factory=list)
+    audience_tokens: list[str] = field(default_factory=list)
 
 
 def _storage(app) -> SqlStorage:
@@ -112,6 +115,7 @@ def seed(app, *, active_obo: int = 600, active_appauth: int = 200, suspended: in
     key, service_pem = clients.add_key(user, service_id)
     installation = clients.authorize_service_app(user, service_id)
     server, rs_secret = create_resource_server("bench-api")
+    mcp, mcp_secret = create_resource_server("bench-mcp", [AUDIENCE])
     db.session.commit()
 
     web_context = _obo_context(app, user, web_id)
@@ -141,6 +145,10 @@ def seed(app, *, active_obo: int = 600, active_appauth: int = 200, suspended: in
     world.active_tokens = _mint(app, web_context, active_obo, ACCESS_TOKEN_USER, False)
     world.active_tokens += _mint(app, service_context, active_appauth, ACCESS_TOKEN_SERVICE, False)
     world.suspended_tokens = _mint(app, suspended_context, suspended, ACCESS_TOKEN_USER, False)
+    # RFC 8707: as many tokens bound to one resource server's URI, for side-by-side figures.
+    bound = dataclasses.replace(web_context, audience=[AUDIENCE], resources=[AUDIENCE])
+    world.audience_tokens = _mint(app, bound, active_obo, ACCESS_TOKEN_USER, False)
+    world.audience_server = basic(mcp.id, mcp_secret)
     db.session.commit()
     clients.set_status(user, suspended_id, "disabled")
     db.session.commit()

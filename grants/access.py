@@ -8,6 +8,7 @@ caches, so a change committed by any process is obeyed by the very next call eve
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -38,6 +39,7 @@ class Denial(StrEnum):
     SUPERSEDED = "superseded"  # issued under an installation or consent that has since ended
     NO_CONNECTOR = "no_connector"  # a channel app with no connector bound
     WRONG_PATH = "wrong_path"  # privileged apps only through the enterprise path, and only they
+    WRONG_AUDIENCE = "wrong_audience"  # the resource server asking does not own the audience
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,7 @@ class TokenView:
     installation_id: int | None
     authorization_id: int | None
     connector_binding: int | None = None
+    audience: tuple[str, ...] = ()  # RFC 8707 resources the token is for; () for any
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,13 +177,25 @@ def token_denial(
     authorization_id: int | None,
     member: bool,
     now: int,
+    caller_resources: Collection[str] | None = None,
 ) -> Denial | None:
     """Is this token (access or refresh: the caller passes that one's expiry and revocation)
-    usable now? None when it is active."""
+    usable now? None when it is active.
+
+    `caller_resources` are the resource URIs of the resource server asking (None: no resource
+    server asks). A token with an audience stands only for a resource server owning one of its
+    URIs, so one resource server can neither use nor even see another's tokens; a resource
+    server with no URIs sees only tokens without an audience."""
     if token.revoked:
         return Denial.TOKEN_REVOKED
     if token.expires_at <= now:
         return Denial.TOKEN_EXPIRED
+    if (
+        token.audience
+        and caller_resources is not None
+        and not any(uri in caller_resources for uri in token.audience)
+    ):
+        return Denial.WRONG_AUDIENCE
     return standing_denial(
         app,
         auth_type=token.auth_type,

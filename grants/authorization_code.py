@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -34,7 +35,7 @@ class PKCE(CodeChallenge):
         ):
             raise InvalidRequestError("Repeated PKCE parameter.")
         if not challenge:
-            if grant.request.client.is_public:
+            if grant.request.client.is_public or grant.request.client.self_registered:
                 raise InvalidRequestError("PKCE is required: send 'code_challenge'.")
             if method:
                 raise InvalidRequestError("Missing 'code_challenge'.")
@@ -44,7 +45,7 @@ class PKCE(CodeChallenge):
         method = method or self.DEFAULT_CODE_CHALLENGE_METHOD
         if method not in self.SUPPORTED_CODE_CHALLENGE_METHOD:
             raise InvalidRequestError("Unsupported 'code_challenge_method'.")
-        if self.require_s256 and method != "S256":
+        if (self.require_s256 or grant.request.client.self_registered) and method != "S256":
             raise InvalidRequestError("This server requires 'code_challenge_method=S256'.")
 
     def validate_code_verifier(self, grant: Any, result: Any) -> None:
@@ -75,7 +76,7 @@ class AuthorizationCodeGrant(GrantSupport, grants.AuthorizationCodeGrant):
         data = request.payload.data
         self.storage.save_code(
             code,
-            request.issue_context,
+            dataclasses.replace(request.issue_context, resources=request.resources or None),
             redirect_uri=request.payload.redirect_uri or "",
             code_challenge=data.get("code_challenge"),
             code_challenge_method=(data.get("code_challenge_method") or "plain")
@@ -100,4 +101,7 @@ class AuthorizationCodeGrant(GrantSupport, grants.AuthorizationCodeGrant):
         super().validate_token_request()
         code: CodeRecord = self.request.authorization_code
         self.enforce_access(code.context)
-        self.request.issue_context = code.context
+        # May narrow the resources the person approved, never widen them (RFC 8707 §2.2).
+        self.request.issue_context = dataclasses.replace(
+            code.context, audience=self.audience(code.context.resources or [])
+        )

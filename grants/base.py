@@ -8,6 +8,7 @@ from typing import Any
 from grants.access import app_may_act, standing_denial
 from grants.clients import Client
 from grants.errors import AccessRefused
+from grants.resources import audience
 from grants.storage import IssueContext, Storage
 
 
@@ -67,6 +68,12 @@ class GrantSupport:
             context.installation_id = standing.installation.id if standing.installation else None
             context.authorization_id = standing.authorization_id
             context.connector_binding = client.connector_binding if client else None
+
+    def audience(self, granted: list[str] | None) -> list[str]:
+        """RFC 8707: the resources the request names, within `granted` (None: no prior grant,
+        so they must be registered); all of `granted` when it names none."""
+        requested = getattr(self.request, "resources", None) or []
+        return audience(requested, granted, self.storage.known_resources)
 
     def save_issued_token(self, token: dict[str, Any], context: IssueContext) -> None:
         self.storage.save_token(token, context, self.now())

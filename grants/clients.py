@@ -1,12 +1,14 @@
 """An app as Authlib sees it: which grants, auth methods and redirect URIs it may use.
 
-What an app may do follows from its client_type alone, decided here and nowhere else.
+What an app may do follows from its client_type alone, decided here and nowhere else (and, for
+loopback redirect URIs, from whether it registered itself).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin
 
@@ -41,7 +43,7 @@ class Client(ClientMixin):
     client_type: str
     status: str
     name: str
-    tenant_id: int
+    tenant_id: int | None  # None for a self-registered app: no tenant owns it
     redirect_uris: tuple[str, ...]
     permissions: tuple[str, ...]
     client_secret_hash: str | None
@@ -50,6 +52,11 @@ class Client(ClientMixin):
     # A rotated-away secret that still authenticates until `previous_secret_until` (UNIX time).
     previous_secret_hash: str | None = None
     previous_secret_until: int | None = None
+    registration: str = "managed"  # or "dynamic" (RFC 7591), "metadata_document" (CIMD)
+
+    @property
+    def self_registered(self) -> bool:
+        return self.registration != "managed"
 
     @property
     def view(self) -> AppView:
@@ -78,8 +85,14 @@ class Client(ClientMixin):
         return " ".join(dict.fromkeys(requested))
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        # Exact string match (RFC 9700 §4.1.3): no prefix, case or normalisation games.
-        return redirect_uri in self.redirect_uris
+        # Exact string match (RFC 9700 §4.1.3): no prefix, case or normalisation games; but a
+        # native or self-registered app's loopback URI matches on any port (RFC 8252 §7.3).
+        if redirect_uri in self.redirect_uris:
+            return True
+        if self.client_type != "pkce" and not self.self_registered:
+            return False
+        portless = _loopback_without_port(redirect_uri)
+        return portless is not None and portless in map(_loopback_without_port, self.redirect_uris)
 
     def check_client_secret(self, client_secret: str) -> bool:
         # Both digests are always compared, so the time taken says nothing about which matched.
@@ -99,3 +112,18 @@ class Client(ClientMixin):
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in GRANT_TYPES[self.client_type]
+
+
+def _loopback_without_port(uri: str) -> tuple[str, str, str] | None:
+    """An http loopback URI as (host, path, query), its port left out; else None."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return None
+    host = parts.hostname or ""
+    if parts.scheme != "http" or "@" in parts.netloc or "#" in uri:
+        return None
+    if host not in ("localhost", "127.0.0.1", "::1"):
+        return None
+    return (host, parts.path, parts.query)

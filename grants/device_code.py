@@ -24,6 +24,7 @@ from authlib.oauth2.rfc8628.endpoint import create_string_user_code
 from grants.access import app_may_act
 from grants.base import GrantSupport
 from grants.errors import AccessRefused, TemporarilyUnavailable
+from grants.resources import audience
 from grants.secrets import DEVICE_CODE, new_secret
 from grants.storage import DeviceRecord
 
@@ -65,6 +66,8 @@ class DeviceAuthorization(DeviceAuthorizationEndpoint):
         if scope is None:
             raise InvalidScopeError()
         request.allowed_scope = scope
+        requested = getattr(request, "resources", None) or []
+        request.allowed_resources = audience(requested, None, self.server.storage.known_resources)
         return client
 
     def create_endpoint_response(self, request: Any) -> tuple[int, dict[str, Any], list]:
@@ -81,6 +84,7 @@ class DeviceAuthorization(DeviceAuthorizationEndpoint):
                 device_code,
                 normalize_user_code(user_code) or "",
                 getattr(request, "workspace_id", None),
+                request.allowed_resources or None,
             ):
                 break
         else:
@@ -114,8 +118,10 @@ class DeviceGrant(GrantSupport, DeviceCodeGrant):
             raise AccessDeniedError()
         if credential.status == "approved" and credential.context is not None:
             self.enforce_access(credential.context)
+            resources = self.audience(credential.context.resources or [])
             if not self.storage.claim_device_code(credential.id):
                 raise InvalidGrantError("The device code has already been used.")
+            credential.context.audience = resources
             self.request.issue_context = credential.context
             return credential.context.user_id
         interval = self.storage.device_poll_interval(

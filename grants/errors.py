@@ -20,6 +20,7 @@ _RFC = {
     Denial.TOKEN_REVOKED: ("invalid_grant", 400),
     Denial.NO_CONNECTOR: ("unauthorized_client", 400),
     Denial.WRONG_PATH: ("unauthorized_client", 400),
+    Denial.WRONG_AUDIENCE: ("invalid_target", 400),
 }
 
 _DESCRIPTIONS = {
@@ -37,6 +38,7 @@ _DESCRIPTIONS = {
     Denial.NO_CONNECTOR: "connector app should bind connector id",
     Denial.WRONG_PATH: "invalid app type: privileged apps get tokens only through the "
     "enterprise path, and that path serves no other app",
+    Denial.WRONG_AUDIENCE: "The token is for another resource.",
 }
 
 

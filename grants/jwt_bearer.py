@@ -123,6 +123,7 @@ class JWTBearerGrant(GrantSupport, _JWTBearerGrant):
             bot_ids=bot_ids,
         )
         self.enforce_access(context, issued_under=False, enterprise_path=enterprise_id is not None)
+        context.audience = context.resources = self.audience(None)
         self.request.issue_context = context
 
     def _enterprise_id(self) -> int | None:

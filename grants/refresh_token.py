@@ -33,12 +33,16 @@ class RefreshTokenGrant(GrantSupport, grants.RefreshTokenGrant):
         record: RefreshRecord = self.request.refresh_token
         # A disabled app is refused here, before rotation: its refresh token stays usable.
         self.enforce_access(record.context)
+        scope = self.request.payload.scope or record.context.scope
+        # Narrowed before the rotation below, so a refused widening leaves the token usable.
+        resources = self.audience(record.context.resources or [])
         if not self.storage.retire_refresh(record.token_id):
             # Another request rotated it a moment ago: the same reuse, seen concurrently.
             self.storage.revoke_family(record.context.family_id)
             raise InvalidGrantError("The refresh token has already been used.")
-        scope = self.request.payload.scope or record.context.scope
-        self.request.issue_context = dataclasses.replace(record.context, scope=scope)
+        self.request.issue_context = dataclasses.replace(
+            record.context, scope=scope, audience=resources
+        )
 
     def authenticate_user(self, refresh_token: RefreshRecord) -> int | None:
         return refresh_token.context.user_id

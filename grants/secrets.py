@@ -20,6 +20,7 @@ CLIENT_SECRET = "cs_"
 PERSONAL_ACCESS_TOKEN = "pat_"
 SERVICE_ACCESS_TOKEN = "sat_"  # a tenant's service access token
 RESOURCE_SERVER_SECRET = "rss_"
+REGISTRATION_TOKEN = "rat_"  # RFC 7592 registration access token
 
 
 def new_secret(prefix: str) -> str:

@@ -30,6 +30,9 @@ class IssueContext:
     access_ttl: int | None = None
     connector_binding: int | None = None  # channel apps: the binding issued under
     bot_ids: list[str] | None = None  # channel apps: the bots a scope object narrowed to
+    # RFC 8707: the grant's resources, and the ones this token is for (its audience).
+    resources: list[str] | None = None
+    audience: list[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,9 @@ class Storage(Protocol):
 
     def standing(self, client_id: str, tenant_id: int, user_id: int | None) -> Standing: ...
 
+    def known_resources(self, uris: list[str]) -> set[str]:
+        """Those of `uris` that a resource server registered."""
+
     def save_code(
         self,
         code: str,
@@ -133,7 +139,13 @@ class Storage(Protocol):
         """Record a poll; the new (longer) interval when it came too soon, else None."""
 
     def save_device_code(
-        self, client_id: str, scope: str, device_code: str, user_code: str, workspace_id: int | None
+        self,
+        client_id: str,
+        scope: str,
+        device_code: str,
+        user_code: str,
+        workspace_id: int | None,
+        resources: list[str] | None = None,
     ) -> bool:
         """Store a pending device code; False (nothing stored) if the user code is taken."""
 

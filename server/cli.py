@@ -51,6 +51,7 @@ def _run(
 users = AppGroup("users", help="Manage users.")
 tokens = AppGroup("tokens", help="Personal access tokens for the management API.")
 resource_servers = AppGroup("resource-servers", help="Callers of token introspection.")
+apps = AppGroup("apps", help="Operators: any app, self-registered ones included.")
 
 
 @users.command("create")
@@ -108,15 +109,127 @@ def purge_tokens(as_json: bool) -> None:
 
 @resource_servers.command("create")
 @click.argument("name")
+@click.option(
+    "--resource",
+    "resources",
+    multiple=True,
+    help="A resource URI (RFC 8707) it answers for; repeatable.",
+)
 @json_option
-def create_resource_server(name: str, as_json: bool) -> None:
+def create_resource_server(name: str, resources: tuple[str, ...], as_json: bool) -> None:
     """Register a caller of introspection; print its id and secret (shown only once)."""
 
     def action() -> dict[str, Any]:
-        server, secret = credentials.create_resource_server(name)
-        return {"id": server.id, "secret": secret, "name": server.name}
+        server, secret = credentials.create_resource_server(name, resources)
+        return {
+            "id": server.id,
+            "secret": secret,
+            "name": server.name,
+            "resources": list(server.resources),
+        }
 
     _run(as_json, action, lambda r: f"id: {r['id']}\nsecret: {r['secret']}")
+
+
+@resource_servers.command("add-resource")
+@click.argument("server_id")
+@click.argument("uri")
+@json_option
+def add_resource(server_id: str, uri: str, as_json: bool) -> None:
+    """Make a resource server answer for one more resource URI."""
+
+    def action() -> dict[str, Any]:
+        server = credentials.add_resource(server_id, uri)
+        return {"id": server.id, "name": server.name, "resources": list(server.resources)}
+
+    _run(as_json, action, lambda r: f"{r['id']}: {', '.join(r['resources'])}")
+
+
+@resource_servers.command("list")
+@json_option
+def list_resource_servers(as_json: bool) -> None:
+    """List the resource servers and the resource URIs each answers for."""
+
+    def action() -> dict[str, Any]:
+        return {
+            "items": [
+                {"id": s.id, "name": s.name, "resources": list(s.resources)}
+                for s in credentials.list_resource_servers()
+            ]
+        }
+
+    _run(
+        as_json,
+        action,
+        lambda r: (
+            "\n".join(f"{s['id']}  {s['name']}  {' '.join(s['resources'])}" for s in r["items"])
+            or "no resource servers"
+        ),
+    )
+
+
+def _app_status_command(status: str) -> Callable[..., None]:
+    def command(client_id: str, as_json: bool) -> None:
+        def action() -> dict[str, Any]:
+            from server import clients
+
+            app = clients.operator_set_status(client_id, status)
+            return {"client_id": app.client_id, "status": app.status}
+
+        _run(as_json, action, lambda r: f"{r['client_id']}: {r['status']}")
+
+    return command
+
+
+for _verb, _status in (("disable", "disabled"), ("enable", "enabled")):
+    apps.command(_verb, help=f"{_verb.capitalize()} an app; its tokens follow at once.")(
+        click.argument("client_id")(json_option(_app_status_command(_status)))
+    )
+
+
+@apps.command("list")
+@click.option(
+    "--registration",
+    type=click.Choice(["managed", "dynamic", "metadata_document"]),
+    default=None,
+    help="Only apps registered this way (self-registered: dynamic, metadata_document).",
+)
+@json_option
+def list_apps(registration: str | None, as_json: bool) -> None:
+    """The platform's apps: how and when each was registered, its status and last use."""
+
+    def action() -> dict[str, Any]:
+        from server import clients
+
+        return {"items": clients.platform_apps(registration)}
+
+    _run(
+        as_json,
+        action,
+        lambda r: (
+            "\n".join(
+                f"{a['client_id']}  {a['registration']}  {a['status']}  {a['created_at']}  "
+                f"last used {a['last_used_at'] or 'never'}  {a['name']}"
+                for a in r["items"]
+            )
+            or "no apps"
+        ),
+    )
+
+
+@apps.command("delete")
+@click.argument("client_id")
+@json_option
+def delete_app(client_id: str, as_json: bool) -> None:
+    """Delete an app for good; its tokens die and its client_id is never issued again."""
+
+    def action() -> dict[str, Any]:
+        from server import clients
+
+        clients.operator_delete(client_id)
+        return {"client_id": client_id, "deleted": True}
+
+    _run(as_json, action, lambda r: f"{r['client_id']}: deleted")
 
 
 def _demo_text(r: dict[str, Any]) -> str:
@@ -164,5 +277,5 @@ def demo_command(url: str | None, as_json: bool) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (users, tokens, resource_servers, demo_command):
+    for command in (users, tokens, resource_servers, apps, demo_command):
         app.cli.add_command(command)

@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import and_, delete, func, or_, select, update
 
 from grants.access import ADMIN_ROLES, APP_KINDS, CLIENT_TYPES, SERVICE_ONLY_KINDS, auth_type_of
-from grants.secrets import CLIENT_SECRET, digest, new_secret
+from grants.secrets import CLIENT_SECRET, REGISTRATION_TOKEN, digest, new_secret
 from keys import KeyError_, generate_key_pair, load_public_key, thumbprint
 from keys import public_key_pem as pem_of
 from keys.rsa import MIN_RSA_BITS
@@ -49,7 +49,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _new_client_id() -> str:
+def new_client_id() -> str:
     """A random 19-digit id never used before, by a live app or a deleted one."""
     for _ in range(8):
         candidate = str(_CLIENT_ID_LOW + secrets.randbelow(9 * _CLIENT_ID_LOW))
@@ -144,7 +144,7 @@ def register_app(
     secret = new_secret(CLIENT_SECRET) if client_type == "web" else None
     now = _now()
     app = App(
-        client_id=_new_client_id(),
+        client_id=new_client_id(),
         tenant_id=tenant_id,
         name=name,
         description=description,
@@ -341,15 +341,19 @@ def rotation_effect(actor: User, client_id: str) -> dict[str, Any]:
 
 def set_status(actor: User, client_id: str, status: str) -> App:
     """Enable or disable: one UPDATE; the access rule reads the status at every use."""
+    app = _app(actor, client_id, admin=True)
+    return _set_status(app, status, actor.id)
+
+
+def _set_status(app: App, status: str, actor_id: int | None) -> App:
     if status not in STATUSES:
         raise DomainError(422, "invalid_value", "status must be 'enabled' or 'disabled'")
-    app = _app(actor, client_id, admin=True)
     db.session.execute(
-        update(App).where(App.client_id == client_id).values(status=status, updated_at=_now())
+        update(App).where(App.client_id == app.client_id).values(status=status, updated_at=_now())
     )
     db.session.refresh(app)
     action = "app.enable" if status == "enabled" else "app.disable"
-    audit.record(action, tenant_id=app.tenant_id, actor_user_id=actor.id, target=client_id)
+    audit.record(action, tenant_id=app.tenant_id, actor_user_id=actor_id, target=app.client_id)
     return app
 
 
@@ -359,7 +363,11 @@ def delete_app(actor: User, client_id: str) -> None:
     Tokens stay behind as rows but are dead by the access rule (no app); codes go now.
     """
     app = _app(actor, client_id, admin=True, lock=True)
-    tenant_id = app.tenant_id
+    _delete(app, actor.id)
+
+
+def _delete(app: App, actor_id: int | None) -> None:
+    client_id, tenant_id = app.client_id, app.tenant_id
     # Counted before the rows go: tokens still standing under a current installation/consent.
     destroyed = audit.live_tokens(
         and_(
@@ -395,11 +403,130 @@ def delete_app(actor: User, client_id: str) -> None:
     audit.record(
         "app.delete",
         tenant_id=tenant_id,
-        actor_user_id=actor.id,
+        actor_user_id=actor_id,
         target=client_id,
         app_name=app.name,
         destroyed_tokens=destroyed,
     )
+
+
+# Operators (command line): any app, self-registered ones included
+
+
+def operator_set_status(client_id: str, status: str) -> App:
+    return _set_status(_any_app(client_id), status, None)
+
+
+def platform_apps(registration: str | None = None) -> list[dict]:
+    """Every app (or those registered one way), with its last use by any user or tenant."""
+    used = func.max(func.coalesce(Authorization.last_used_at, Installation.last_used_at))
+    query = (
+        select(App, used.label("last_used_at"))
+        .outerjoin(Authorization, Authorization.client_id == App.client_id)
+        .outerjoin(Installation, Installation.client_id == App.client_id)
+        .group_by(App.client_id)
+        .order_by(App.created_at, App.client_id)
+    )
+    if registration is not None:
+        query = query.where(App.registration == registration)
+    return [
+        {
+            "client_id": app.client_id,
+            "name": app.name,
+            "registration": app.registration,
+            "metadata_url": app.metadata_url,
+            "tenant_id": str(app.tenant_id) if app.tenant_id is not None else None,
+            "client_type": app.client_type,
+            "status": app.status,
+            "created_at": app.created_at.isoformat(),
+            "last_used_at": last_used.isoformat() if last_used else None,
+        }
+        for app, last_used in db.session.execute(query).all()
+    ]
+
+
+def operator_delete(client_id: str) -> None:
+    app = db.session.scalar(select(App).where(App.client_id == client_id).with_for_update())
+    if app is None:
+        raise not_found("app")
+    _delete(app, None)
+
+
+# Self-registered apps (RFC 7591/7592; server/oauth/registration.py validates the metadata)
+
+
+def register_client(client_id: str, metadata: dict, client_secret: str | None) -> tuple[App, str]:
+    """A self-registered app: no owning tenant; public (PKCE) unless it took a secret. Returns
+    the app and its registration access token (RFC 7592), shown once and stored hashed."""
+    token = new_secret(REGISTRATION_TOKEN)
+    now = _now()
+    app = App(
+        client_id=client_id,
+        tenant_id=None,
+        name=metadata.get("client_name") or "Unnamed client",
+        description="",
+        client_type="web" if client_secret else "pkce",
+        status="enabled",
+        redirect_uris=list(dict.fromkeys(metadata["redirect_uris"])),
+        permissions=list(dict.fromkeys((metadata.get("scope") or "").split())),
+        client_secret_hash=digest(client_secret) if client_secret else None,
+        created_at=now,
+        updated_at=now,
+        registration="dynamic",
+        registration_token_hash=digest(token),
+        client_metadata=metadata,
+    )
+    db.session.add(app)
+    db.session.flush()
+    audit.record("app.register", tenant_id=None, actor_user_id=None, target=client_id)
+    return app, token
+
+
+def register_metadata_document(url: str, document: dict, fields: dict) -> App:
+    """The app standing for a Client ID Metadata Document (server/cimd.py fetched and checked
+    it): public, no owning tenant, its own 19-digit client_id behind the document's URL."""
+    now = _now()
+    app = App(
+        client_id=new_client_id(),
+        tenant_id=None,
+        description="",
+        client_type="pkce",
+        status="enabled",
+        client_secret_hash=None,
+        created_at=now,
+        updated_at=now,
+        registration="metadata_document",
+        metadata_url=url,
+        **fields,
+    )
+    db.session.add(app)
+    db.session.flush()
+    audit.record("app.register", tenant_id=None, actor_user_id=None, target=app.client_id)
+    return app
+
+
+def registered_client(client_id: str) -> App | None:
+    """A dynamically registered app by client_id; None for any other."""
+    if not isinstance(client_id, str) or len(client_id) > 32:
+        return None
+    app = db.session.get(App, client_id)
+    return app if app is not None and app.registration == "dynamic" else None
+
+
+def update_registered_client(app: App, metadata: dict) -> App:
+    """RFC 7592 update: the metadata is replaced (the caller checked it keeps its auth method)."""
+    app.name = metadata.get("client_name") or "Unnamed client"
+    app.redirect_uris = list(dict.fromkeys(metadata["redirect_uris"]))
+    app.permissions = list(dict.fromkeys((metadata.get("scope") or "").split()))
+    app.client_metadata = metadata
+    app.updated_at = _now()
+    db.session.flush()
+    audit.record("app.update", tenant_id=None, actor_user_id=None, target=app.client_id)
+    return app
+
+
+def delete_registered_client(app: App) -> None:
+    _delete(app, None)
 
 
 # Keys of service apps

@@ -50,7 +50,16 @@ DEFAULTS: dict[str, Any] = {
     "LOG_FORMAT": "text",  # or "json"
     # Present while the server stops (gunicorn.conf.py creates it on SIGTERM): readiness 503.
     "STOPPING_FILE": None,
+    # Agent clients (RFC 7591 registration, Client ID Metadata Documents): see the README.
+    "OAUTH_REGISTRATION": "open",  # or "off"
+    "OAUTH_REGISTRATION_UNUSED_DAYS": 1,  # a registration without consent by then is purged
+    "OAUTH_CIMD": "on",  # or "off"
+    "OAUTH_CIMD_ALLOW_PRIVATE_HOSTS": False,  # tests and local development only
+    "OAUTH_CIMD_CONNECT_TIMEOUT": 2,  # seconds
+    "OAUTH_CIMD_READ_TIMEOUT": 3,  # seconds, for the whole body
+    "OAUTH_CIMD_MAX_BYTES": 5 * 1024,  # a document is a few hundred bytes
 }
+_CHOICES = {"OAUTH_REGISTRATION": ("open", "off"), "OAUTH_CIMD": ("on", "off")}
 
 
 def database_url(raw: str) -> str:
@@ -74,9 +83,19 @@ def from_environment(env: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
         settings["OAUTH_JWT_AUDIENCE"] = [
             a.strip() for a in env["OAUTH_JWT_AUDIENCE"].split(",") if a.strip()
         ]
-    for name in ("RATELIMIT_ENABLED", "DEMO_MODE", "METRICS_ENABLED"):
+    for name in (
+        "RATELIMIT_ENABLED",
+        "DEMO_MODE",
+        "METRICS_ENABLED",
+        "OAUTH_CIMD_ALLOW_PRIVATE_HOSTS",
+    ):
         if env.get(name):
             settings[name] = flag(name, env[name])
+    for name in _CHOICES:
+        if env.get(name):
+            settings[name] = env[name].strip().lower()
+    if env.get("OAUTH_REGISTRATION_UNUSED_DAYS"):
+        settings["OAUTH_REGISTRATION_UNUSED_DAYS"] = env["OAUTH_REGISTRATION_UNUSED_DAYS"]
     return settings
 
 
@@ -84,6 +103,13 @@ def finish(config: dict[str, Any], instance_path: str) -> None:
     """Fill what depends on other settings, and refuse to run without a real secret key."""
     config["OAUTH_ISSUER"] = config["OAUTH_ISSUER"].rstrip("/")
     check_issuer(config)
+    for name, choices in _CHOICES.items():
+        if config[name] not in choices:
+            raise ConfigError(name, f"must be one of {', '.join(choices)}")
+    try:
+        config["OAUTH_REGISTRATION_UNUSED_DAYS"] = int(config["OAUTH_REGISTRATION_UNUSED_DAYS"])
+    except ValueError:
+        raise ConfigError("OAUTH_REGISTRATION_UNUSED_DAYS", "must be a whole number") from None
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(Path(instance_path) / "oauth.db")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from grants.resources import MAX_RESOURCE_LENGTH, well_formed
 from grants.secrets import (
     PERSONAL_ACCESS_TOKEN,
     RESOURCE_SERVER_SECRET,
@@ -17,7 +18,7 @@ from grants.secrets import (
 from server import audit
 from server.errors import DomainError
 from server.extensions import db
-from server.models import PersonalAccessToken, ResourceServer, User
+from server.models import PersonalAccessToken, ResourceServer, ResourceUri, User
 
 MAX_PAT_DAYS = 365
 
@@ -56,8 +57,11 @@ def user_for_personal_access_token(token: str) -> User | None:
     return row.User
 
 
-def create_resource_server(name: str) -> tuple[ResourceServer, str]:
-    """Credentials for a caller of introspection; the secret is returned once."""
+def create_resource_server(
+    name: str, resources: list[str] | tuple[str, ...] = ()
+) -> tuple[ResourceServer, str]:
+    """Credentials for a caller of introspection, answering for `resources` (RFC 8707 resource
+    URIs); the secret is returned once."""
     name = name.strip()
     if not 1 <= len(name) <= 100:
         raise DomainError(422, "invalid_value", "name must have 1 to 100 characters")
@@ -67,10 +71,44 @@ def create_resource_server(name: str) -> tuple[ResourceServer, str]:
         name=name,
         secret_hash=digest(secret),
         created_at=datetime.now(UTC),
+        resources=[],
     )
     db.session.add(server)
+    db.session.flush()
+    for uri in dict.fromkeys(resources):
+        add_resource(server.id, uri)
     audit.record("resource_server.create", tenant_id=None, actor_user_id=None, target=server.id)
     return server, secret
+
+
+def add_resource(server_id: str, uri: str) -> ResourceServer:
+    """Make the resource server answer for `uri`: an absolute URI without a fragment that no
+    other resource server owns. Tokens issued for it introspect only for this server."""
+    server = db.session.get(ResourceServer, server_id, with_for_update=True)
+    if server is None:
+        raise DomainError(404, "not_found", "resource server not found")
+    if not well_formed(uri):
+        raise DomainError(
+            422,
+            "invalid_value",
+            f"a resource must be an absolute URI without a fragment, at most "
+            f"{MAX_RESOURCE_LENGTH} characters",
+        )
+    owner = db.session.get(ResourceUri, uri)
+    if owner is not None:
+        if owner.resource_server_id == server_id:
+            return server
+        raise DomainError(409, "conflict", "another resource server owns this resource")
+    db.session.add(ResourceUri(uri=uri, resource_server_id=server_id))
+    # The copy introspection reads with the credentials, in its one statement.
+    server.resources = [*server.resources, uri]
+    db.session.flush()
+    audit.record("resource_server.add_resource", tenant_id=None, actor_user_id=None, target=uri)
+    return server
+
+
+def list_resource_servers() -> list[ResourceServer]:
+    return list(db.session.scalars(select(ResourceServer).order_by(ResourceServer.created_at)))
 
 
 def authenticate_resource_server(server_id: str, secret: str) -> ResourceServer | None:

@@ -134,10 +134,14 @@ class App(Base):
         CheckConstraint(_in("client_type", CLIENT_TYPES), name="ck_apps_client_type"),
         CheckConstraint("status IN ('enabled', 'disabled')", name="ck_apps_status"),
         CheckConstraint(_in("app_kind", APP_KINDS), name="ck_apps_app_kind"),
+        UniqueConstraint("metadata_url", name="uq_apps_metadata_url"),
     )
 
     client_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    # None for a self-registered client: no tenant owns it (it is an app of the platform).
+    tenant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(String(1000), default="")
     client_type: Mapped[str] = mapped_column(String(16))
@@ -151,6 +155,18 @@ class App(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # How the app came to be: `managed` (console, API), `dynamic` (RFC 7591) or
+    # `metadata_document` (a Client ID Metadata Document at `metadata_url`).
+    registration: Mapped[str] = mapped_column(
+        String(24), default="managed", server_default="managed"
+    )
+    registration_token_hash: Mapped[str | None] = mapped_column(String(64))
+    metadata_url: Mapped[str | None] = mapped_column(String(512))
+    # The registered metadata as the client sent it (RFC 7592 answers it back).
+    client_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # First consent: a self-registered app without one is purged after a while.
+    consented_at: Mapped[datetime | None]
+
     app_kind: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
     # A channel app's connector, and the generation of that binding: tokens carry it, so an
     # unbind, a rebind or the connector's deletion ends them in one UPDATE of this row.
@@ -271,6 +287,9 @@ class OAuthToken(Base):
     # Channel apps: the connector binding issued under, and the bots a scope object narrowed to.
     connector_binding: Mapped[int | None] = mapped_column(BigInteger)
     bot_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    # RFC 8707: the access token's audience, and the grant's resources a refresh may ask for.
+    audience: Mapped[list[str] | None] = mapped_column(JSON)
+    resources: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class AuthorizationCode(Base):
@@ -291,6 +310,7 @@ class AuthorizationCode(Base):
     family_id: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[int] = mapped_column(BigInteger)
     used_at: Mapped[int | None] = mapped_column(BigInteger)
+    resources: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class DeviceCode(Base):
@@ -314,6 +334,7 @@ class DeviceCode(Base):
     authorization_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
+    resources: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class PersonalAccessToken(Base):
@@ -366,6 +387,20 @@ class ResourceServer(Base):
     name: Mapped[str] = mapped_column(String(100))
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
+    # The resource URIs it answers for (RFC 8707), read by introspection with the credentials;
+    # resource_uris holds the same URIs, one row each, unique across resource servers.
+    resources: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+
+
+class ResourceUri(Base):
+    """One resource URI and the resource server that owns it."""
+
+    __tablename__ = "resource_uris"
+
+    uri: Mapped[str] = mapped_column(String(512), primary_key=True)
+    resource_server_id: Mapped[str] = mapped_column(
+        ForeignKey("resource_servers.id", ondelete="CASCADE"), index=True
+    )
 
 
 class AuditEntry(Base):

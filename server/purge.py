@@ -7,8 +7,10 @@ it keeps tables small. Run `flask --app wsgi tokens purge` from cron or a period
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, or_, select
+from flask import current_app
+from sqlalchemy import and_, delete, exists, insert, literal, or_, select
 
 from server.extensions import db
 from server.models import (
@@ -18,6 +20,7 @@ from server.models import (
     DeviceCode,
     Installation,
     OAuthToken,
+    RetiredClientId,
 )
 
 
@@ -47,6 +50,7 @@ def purge(now: int | None = None) -> dict[str, int]:
         ),
     )
     counts = {
+        "registrations": _unused_registrations(now),
         "tokens": db.session.execute(delete(token).where(or_(expired, revoked, orphaned))).rowcount,
         "codes": db.session.execute(
             delete(AuthorizationCode).where(AuthorizationCode.expires_at < now)
@@ -57,3 +61,31 @@ def purge(now: int | None = None) -> dict[str, int]:
     }
     db.session.commit()
     return counts
+
+
+def _unused_registrations(now: int) -> int:
+    """Self-registered apps that no one consented to within OAUTH_REGISTRATION_UNUSED_DAYS
+    (RFC 7591 §5: open registration must not fill the table for good). Never consented means
+    no authorization, code or token ever existed, so the app row is all there is; its
+    client_id is retired like any deleted app's."""
+    days = current_app.config["OAUTH_REGISTRATION_UNUSED_DAYS"]
+    cutoff = datetime.fromtimestamp(now, UTC) - timedelta(days=days)
+    unused = select(App.client_id).where(
+        App.registration != "managed", App.consented_at.is_(None), App.created_at < cutoff
+    )
+    retired_at = literal(datetime.fromtimestamp(now, UTC), RetiredClientId.deleted_at.type)
+    db.session.execute(
+        insert(RetiredClientId).from_select(
+            ["client_id", "deleted_at"],
+            select(App.client_id, retired_at).where(App.client_id.in_(unused)),
+        )
+    )
+    # A member may have asked for an installation without consenting: that request goes too.
+    db.session.execute(
+        delete(Installation)
+        .where(Installation.client_id.in_(unused))
+        .execution_options(synchronize_session=False)
+    )
+    return db.session.execute(
+        delete(App).where(App.client_id.in_(unused)).execution_options(synchronize_session=False)
+    ).rowcount

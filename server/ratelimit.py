@@ -35,6 +35,9 @@ DEFAULT_LIMITS = {
     "RATELIMIT_TOKEN_CLIENT": "600 per minute",
     # Introspection calls per resource server: it introspects on behalf of every API call.
     "RATELIMIT_INTROSPECTION": "6000 per minute",
+    # Self-registrations (RFC 7591) from one client address: an agent registers once per
+    # install; more is a loop or someone filling the apps table.
+    "RATELIMIT_REGISTRATION": "20 per hour",
 }
 
 

@@ -153,12 +153,12 @@ def refresh_with(client, client_id, secret, refresh_token, dialect="rfc"):
     )
 
 
-def resource_server(app: Any) -> dict[str, str]:
-    """Basic credentials of a new resource server, as a header dict."""
+def resource_server(app: Any, *resources: str) -> dict[str, str]:
+    """Basic credentials of a new resource server (owning `resources`), as a header dict."""
     from server.credentials import create_resource_server
 
     with app.app_context():
-        server, secret = create_resource_server("platform-api")
+        server, secret = create_resource_server("platform-api", resources)
         db.session.commit()
         return basic(server.id, secret)
 

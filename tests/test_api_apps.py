@@ -64,11 +64,13 @@ def test_create_each_type(app, client, make_user, auth_header, client_type):
     assert body["client_type"] == client_type
     assert body["status"] == "enabled"
     assert body["tenant_id"] == str(tenant)
+    assert body["registration"] == "managed"
     assert body["permissions"] == ["Bot.read", "Connector.botChat"]
     assert body["redirect_uris"] == ([LOOPBACK] if client_type in ("web", "pkce") else [])
     assert set(body) == {
         "client_id",
         "tenant_id",
+        "registration",
         "name",
         "description",
         "client_type",

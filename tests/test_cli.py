@@ -344,7 +344,7 @@ def test_tokens_purge_removes_tokens_of_deleted_apps(app, runner, make_user, mak
         clients.delete_app(user, created.client_id)
         db.session.commit()
     data = _json(runner.invoke(args=["tokens", "purge", "--json"]))
-    assert data == {"purged": {"tokens": 1, "codes": 0, "device_codes": 0}}
+    assert data == {"purged": {"registrations": 0, "tokens": 1, "codes": 0, "device_codes": 0}}
     text = runner.invoke(args=["tokens", "purge"])
     assert text.exit_code == 0 and "0 tokens" in text.output
     with app.app_context():

@@ -28,6 +28,9 @@ def test_the_latest_migrations_step_down_and_up(app):
         downgrade(revision="0002")
         try:
             assert "invitations" not in inspect(db.engine).get_table_names()
+            assert "resource_uris" not in inspect(db.engine).get_table_names()
+            columns = {c["name"] for c in inspect(db.engine).get_columns("oauth_tokens")}
+            assert "audience" not in columns
             downgrade(revision="0001")
             names = {i["name"] for i in inspect(db.engine).get_indexes("oauth_tokens")}
             assert "ix_oauth_tokens_client_user" in names
@@ -37,4 +40,5 @@ def test_the_latest_migrations_step_down_and_up(app):
         names = {i["name"] for i in inspect(db.engine).get_indexes("oauth_tokens")}
         assert "ix_oauth_tokens_user_client" in names
         assert "invitations" in inspect(db.engine).get_table_names()
+        assert "resource_uris" in inspect(db.engine).get_table_names()
         assert _differences() == []

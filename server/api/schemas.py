@@ -49,6 +49,13 @@ ClientType = Literal[CLIENT_TYPES]  # type: ignore[valid-type]
 AppKind = Literal[APP_KINDS]  # type: ignore[valid-type]
 Role = Literal[ROLES]  # type: ignore[valid-type]
 Id = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,18}$", description="a numeric id, as a string")]
+# How an app came to be: the console or this API, RFC 7591 registration, or a metadata document.
+Registration = Literal["managed", "dynamic", "metadata_document"]
+
+
+def _owner(app: App) -> str | None:
+    """The owning tenant's id; None for a self-registered app, which no tenant owns."""
+    return str(app.tenant_id) if app.tenant_id is not None else None
 
 
 def _no_default(schema: dict[str, Any]) -> None:
@@ -318,7 +325,8 @@ class PermissionList(Strict):
 
 class AppOut(Strict):
     client_id: str
-    tenant_id: Id
+    tenant_id: Id | None
+    registration: Registration
     name: str
     description: str
     client_type: ClientType
@@ -338,7 +346,8 @@ class AppOut(Strict):
     def fields_of(cls, app: App) -> dict[str, Any]:
         return {
             "client_id": app.client_id,
-            "tenant_id": str(app.tenant_id),
+            "tenant_id": _owner(app),
+            "registration": app.registration,
             "name": app.name,
             "description": app.description,
             "client_type": app.client_type,
@@ -396,7 +405,8 @@ class InstallationOut(Strict):
     client_id: str
     app_name: str
     app_type: ClientType
-    owner_tenant_id: Id
+    owner_tenant_id: Id | None
+    registration: Registration
     tenant_id: Id
     kind: Literal["obo", "appauth"]
     status: Literal["installed", "pending"]
@@ -415,7 +425,8 @@ class InstallationOut(Strict):
             client_id=installation.client_id,
             app_name=app.name,
             app_type=app.client_type,
-            owner_tenant_id=str(app.tenant_id),
+            owner_tenant_id=_owner(app),
+            registration=app.registration,
             tenant_id=str(installation.tenant_id),
             kind=installation.kind,
             status=installation.status,
@@ -435,7 +446,8 @@ class AuthorizedAppOut(Strict):
     client_id: str
     app_name: str
     client_type: ClientType
-    owner_tenant_id: Id
+    owner_tenant_id: Id | None
+    registration: Registration
     permissions: list[str]
     created_at: datetime
     last_used_at: datetime | None
@@ -446,7 +458,8 @@ class AuthorizedAppOut(Strict):
             client_id=app.client_id,
             app_name=app.name,
             client_type=app.client_type,
-            owner_tenant_id=str(app.tenant_id),
+            owner_tenant_id=_owner(app),
+            registration=app.registration,
             permissions=list(authorization.permissions),
             created_at=authorization.created_at,
             last_used_at=authorization.last_used_at,

@@ -10,6 +10,7 @@ from flask import Response, redirect, url_for
 
 from grants.access import app_may_act
 from grants.errors import AccessRefused
+from grants.resources import InvalidTarget, audience
 from server.oauth.core import oauth_server, save_authorize_request
 from server.oauth.server import DialectRequest, request_from_flask, unreflected
 from server.web import error_response
@@ -44,6 +45,12 @@ def validate(request: DialectRequest) -> Any:
         error.redirect_uri = grant.redirect_uri
         error.state = request.payload.state
         raise error
+    try:
+        audience(request.resources, None, oauth_server().storage.known_resources)
+    except InvalidTarget as error:
+        error.redirect_uri = grant.redirect_uri
+        error.state = request.payload.state
+        raise
     return grant
 
 
@@ -66,11 +73,12 @@ def refusal(request: DialectRequest, error: OAuth2Error) -> Response:
     )
 
 
-def _malformed(data: dict[str, str]) -> str | None:
+def _malformed(data: dict[str, Any]) -> str | None:
     """The first parameter outside RFC 6749 Appendix A's characters (VSCHAR; response_type's own
     grammar), refused before Authlib, which would quote it in its error description."""
     for name, value in data.items():
-        if not all(0x20 <= ord(c) <= 0x7E for c in value):
+        values = value if isinstance(value, list) else [value]  # `resource` repeats
+        if not all(0x20 <= ord(c) <= 0x7E for one in values for c in one):
             return name
     response_type = data.get("response_type")
     if response_type is not None and not _RESPONSE_TYPE.fullmatch(response_type):
@@ -81,6 +89,8 @@ def _malformed(data: dict[str, str]) -> str | None:
 def begin(args: Any, workspace_id: int | None, dialect: str) -> Response:
     repeated = [name for name in AUTHORIZE_PARAMETERS if len(args.getlist(name)) > 1]
     data = {name: args.get(name) for name in AUTHORIZE_PARAMETERS if args.get(name) is not None}
+    if args.getlist("resource"):
+        data["resource"] = args.getlist("resource")  # RFC 8707: repeatable
     malformed = _malformed(data)
     if malformed:
         data = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from grants.access import ADMIN_ROLES, standing_denial
 from grants.clients import Client
@@ -17,7 +17,7 @@ from grants.storage import IssueContext
 from server import audit
 from server.accounts import workspaces_of
 from server.extensions import db
-from server.models import Authorization, Tenant, User, Workspace
+from server.models import App, Authorization, Tenant, User, Workspace
 from server.oauth.storage import SqlStorage
 
 
@@ -115,6 +115,12 @@ def ensure_authorization(user_id: int, client_id: str, scope: str) -> int:
         created_at=datetime.now(UTC),
     )
     db.session.add(authorization)
+    # A self-registered app that was never consented to is purged after a while.
+    db.session.execute(
+        update(App)
+        .where(App.client_id == client_id, App.consented_at.is_(None))
+        .values(consented_at=authorization.created_at)
+    )
     db.session.flush()
     audit.record("authorization.grant", tenant_id=None, actor_user_id=user_id, target=client_id)
     return authorization.id

@@ -28,6 +28,7 @@ DEVICE_ERRORS = {"authorization_pending", "slow_down", "access_denied", "expired
 KNOWN = {
     "grant_type", "client_id", "client_secret", "code", "redirect_uri", "refresh_token",
     "device_code", "code_verifier", "duration_seconds", "scope", "account_id", "enterprise_id",
+    "resource",
 }  # fmt: skip
 # Grant types that PROTOCOL.md's "not supported grant type: ..." may name back.
 NAMED_GRANT_TYPES = {
@@ -75,6 +76,11 @@ def _parameters() -> dict[str, Any]:
             data["scope"], bots = _scope(value)
             if bots is not None:
                 data["bot_id_list"] = bots
+        elif name == "resource" and isinstance(value, list):
+            # RFC 8707 allows several; in JSON they come as a list of strings.
+            if not value or not all(isinstance(v, str) for v in value):
+                raise BadBody("resource must be a string or a list of strings")
+            data[name] = value
         elif isinstance(value, bool) or not isinstance(value, str | int):
             # The name is the caller's: say which only when it is one of ours.
             kind = "an integer" if name == "duration_seconds" else "a string"

@@ -65,7 +65,7 @@ def introspect_for(server_id: str, secret: str, token: str) -> dict[str, Any] | 
         return _sat_payload(row) if row.sat_id is not None else dict(_INACTIVE)
     if row is None or row.access_token_hash is None or not value:
         return dict(_INACTIVE)
-    return _payload(row, value)
+    return _payload(row, value, row.caller_resources or ())
 
 
 def _kind(token: str) -> str:
@@ -107,7 +107,7 @@ def _plausible(token: Any) -> bool:
     return isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_LENGTH
 
 
-def _payload(row: Any, value: str) -> dict[str, Any]:
+def _payload(row: Any, value: str, caller_resources: Any = None) -> dict[str, Any]:
     is_refresh = row.access_token_hash != value
     expires_at = (row.refresh_expires_at or 0) if is_refresh else row.expires_at
     view = TokenView(
@@ -118,6 +118,7 @@ def _payload(row: Any, value: str) -> dict[str, Any]:
         installation_id=row.installation_id,
         authorization_id=row.authorization_id,
         connector_binding=row.connector_binding,
+        audience=tuple(row.audience or ()),
     )
     installation = (
         InstallationView(row.installation_row, row.installation_kind, row.installation_status)
@@ -142,6 +143,7 @@ def _payload(row: Any, value: str) -> dict[str, Any]:
         authorization_id=row.authorization_row,
         member=row.member_role is not None,
         now=int(time.time()),
+        caller_resources=caller_resources,
     )
     if denial:
         metrics.refused(denial)
@@ -168,6 +170,8 @@ def _payload(row: Any, value: str) -> dict[str, Any]:
         payload["connector_id"] = str(row.connector_id)
         if row.bot_ids:
             payload["bot_id_list"] = list(row.bot_ids)
+    if row.audience:
+        payload["aud"] = row.audience[0] if len(row.audience) == 1 else row.audience
     return payload
 
 

@@ -28,7 +28,8 @@ def _errors(shape: str, *statuses: int) -> dict[str, Any]:
     words = {
         400: "Malformed request, or a refused grant (`invalid_grant`, `unauthorized_client`, ...)",
         401: "Client (or resource server) authentication failed: `invalid_client`",
-        404: "The path id is not an id (ASCII digits, at most 2^63-1): no such endpoint",
+        404: "No such endpoint: a path id that is not an id (ASCII digits, at most 2^63-1), "
+        "or registration while it is off (OAUTH_REGISTRATION=off)",
         405: "Method not allowed",
         413: "Request body larger than 64 KiB",
         429: "Rate limit: `temporarily_unavailable`, with `Retry-After`",
@@ -39,7 +40,46 @@ def _errors(shape: str, *statuses: int) -> dict[str, Any]:
 
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "string"}}}
 
+_CLIENT_METADATA = {
+    "type": "object",
+    "description": "RFC 7591 §2 client metadata (this server takes the fields below).",
+    "properties": {
+        "redirect_uris": {"type": "array", "items": _STR},
+        "token_endpoint_auth_method": {
+            "enum": ["none", "client_secret_basic", "client_secret_post"]
+        },
+        "grant_types": {"type": "array", "items": _STR},
+        "response_types": {"type": "array", "items": _STR},
+        "client_name": _STR,
+        "client_uri": _STR,
+        "logo_uri": _STR,
+        "scope": _STR,
+        "contacts": {"type": "array", "items": _STR},
+        "tos_uri": _STR,
+        "policy_uri": _STR,
+        "software_id": _STR,
+        "software_version": _STR,
+    },
+}
+
 _SCHEMAS: dict[str, Any] = {
+    "ClientMetadata": _CLIENT_METADATA,
+    "ClientInformation": {
+        "type": "object",
+        "description": "The registered metadata, the client_id, and how to manage it (RFC 7592)."
+        " `client_secret` only for client_secret_* methods, `registration_access_token` only "
+        "in the answer to the registration.",
+        "required": ["client_id", "client_id_issued_at", "registration_client_uri"],
+        "properties": {
+            **_CLIENT_METADATA["properties"],
+            "client_id": _STR,
+            "client_id_issued_at": _INT,
+            "client_secret": _STR,
+            "client_secret_expires_at": _INT,
+            "registration_access_token": _STR,
+            "registration_client_uri": _STR,
+        },
+    },
     "RfcError": {
         "type": "object",
         "required": ["error"],
@@ -375,6 +415,45 @@ def _path_id(name: str) -> list[dict[str, Any]]:
     return [{"name": name, "in": "path", "required": True, "schema": _ID}]
 
 
+def _configuration() -> dict[str, Any]:
+    """RFC 7592: read, update and delete a registration with its registration access token."""
+    refused = _errors("RfcError", 401, 404, 503)
+    common = {
+        "tags": ["rfc"],
+        "security": [{"registrationToken": []}],
+        "parameters": _path_id("client_id"),
+    }
+    return {
+        "get": {
+            **common,
+            "operationId": "rfcReadRegistration",
+            "summary": "Read a registration (RFC 7592)",
+            "responses": {"200": _json("ClientInformation", "The registration"), **refused},
+        },
+        "put": {
+            **common,
+            "operationId": "rfcUpdateRegistration",
+            "summary": "Replace a registration's metadata (RFC 7592); `client_id` in the body",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("ClientMetadata")}},
+            },
+            "responses": {
+                "200": _json("ClientInformation", "The registration"),
+                "400": _json("RfcError", "Invalid metadata or request"),
+                **refused,
+                **_errors("RfcError", 413),
+            },
+        },
+        "delete": {
+            **common,
+            "operationId": "rfcDeleteRegistration",
+            "summary": "Delete a registration for good (RFC 7592)",
+            "responses": {"204": {"description": "Deleted"}, **refused},
+        },
+    }
+
+
 def _coze_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {
         "required": False,
@@ -466,6 +545,25 @@ def document(issuer: str) -> dict[str, Any]:
             (400, 401, 413, 503),
             security=[{}, {"clientBasic": []}],
         ),
+        "/oauth/register": {
+            "post": {
+                "operationId": "rfcRegister",
+                "tags": ["rfc"],
+                "summary": "Dynamic client registration (RFC 7591); open unless "
+                "OAUTH_REGISTRATION=off (then 404), limited per address",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("ClientMetadata")}},
+                },
+                "security": [{}],
+                "responses": {
+                    "201": _json("ClientInformation", "Registered"),
+                    "400": _json("RfcError", "`invalid_redirect_uri` or `invalid_client_metadata`"),
+                    **_errors("RfcError", 404, 413, 429, 503),
+                },
+            }
+        },
+        "/oauth/register/{client_id}": _configuration(),
         "/api/permission/oauth2/authorize": _authorize("cozeAuthorize", "coze", []),
         "/api/permission/oauth2/workspace_id/{workspace_id}/authorize": _authorize(
             "cozeWorkspaceAuthorize", "coze", ["workspace_id"]
@@ -551,6 +649,11 @@ def document(issuer: str) -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "A web app's client secret, or a service app's JWT assertion",
+                },
+                "registrationToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The registration access token (RFC 7592)",
                 },
             },
         },

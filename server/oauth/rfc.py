@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from server.oauth import authorize, hygiene, throttle
 from server.oauth.core import endpoint_response, read_only_response, token_response
-from server.oauth.server import CoreResult, DialectRequest, request_from_flask
+from server.oauth.server import (
+    CoreResult,
+    DialectRequest,
+    json_request_from_flask,
+    request_from_flask,
+)
 from server.web import error_response
 
 bp = Blueprint("rfc", __name__)
@@ -43,7 +48,7 @@ def render(result: CoreResult) -> Response:
 
 
 def form_request() -> DialectRequest | Response:
-    """RFC 6749 §3.2: form-encoded, each parameter at most once."""
+    """RFC 6749 §3.2: form-encoded, each parameter at most once (but RFC 8707's `resource`)."""
     refused = hygiene.refuse_malformed_credentials()
     if refused:
         return refused
@@ -52,7 +57,7 @@ def form_request() -> DialectRequest | Response:
             400, "invalid_request", "The body must be application/x-www-form-urlencoded."
         )
     form = request.form
-    repeated = [name for name in form if len(form.getlist(name)) > 1]
+    repeated = [name for name in form if len(form.getlist(name)) > 1 and name != "resource"]
     if repeated:
         return error_response(400, "invalid_request", "A parameter is repeated.")
     basic = request.authorization is not None and request.authorization.type == "basic"
@@ -61,7 +66,10 @@ def form_request() -> DialectRequest | Response:
         return error_response(
             400, "invalid_request", "The client must use only one authentication method."
         )
-    return request_from_flask(form.to_dict())
+    data = form.to_dict()
+    if "resource" in form:
+        data["resource"] = form.getlist("resource")
+    return request_from_flask(data)
 
 
 @bp.get("/.well-known/oauth-authorization-server")
@@ -91,7 +99,20 @@ def metadata() -> Response:
         scopes_supported=_permission_names(),
         # The OAuth endpoints of both dialects (the management API has its own document).
         service_documentation=issuer + "/oauth/openapi.json",
+        **_agent_metadata(issuer),
     )
+
+
+def _agent_metadata(issuer: str) -> dict[str, object]:
+    """What agent (MCP) clients look for: where to register, and whether an https client_id
+    may name its own metadata document."""
+    config = current_app.config
+    found: dict[str, object] = {
+        "client_id_metadata_document_supported": config["OAUTH_CIMD"] == "on",
+    }
+    if config["OAUTH_REGISTRATION"] == "open":
+        found["registration_endpoint"] = issuer + "/oauth/register"
+    return found
 
 
 @bp.get("/oauth/openapi.json")
@@ -146,3 +167,47 @@ def revoke() -> Response:
     if isinstance(parsed, Response):
         return parsed
     return render(endpoint_response("revocation", parsed))
+
+
+def _registration_open() -> None:
+    if current_app.config["OAUTH_REGISTRATION"] != "open":
+        abort(404)
+
+
+def _json_object() -> dict | Response:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return error_response(
+            400, "invalid_client_metadata", "The body must be a JSON object (application/json)."
+        )
+    return data
+
+
+@bp.post("/oauth/register")
+def register() -> Response:
+    """RFC 7591 dynamic client registration (server/oauth/registration.py)."""
+    _registration_open()
+    refused = hygiene.refuse_malformed_credentials() or throttle.check_registration()
+    if refused:
+        return refused
+    data = _json_object()
+    if isinstance(data, Response):
+        return data
+    result = endpoint_response("client_registration", json_request_from_flask(data))
+    return render(result)
+
+
+@bp.route("/oauth/register/<client_id>", methods=["GET", "PUT", "DELETE"])
+def configure(client_id: str) -> Response:
+    """RFC 7592 client configuration, with the registration access token."""
+    _registration_open()
+    data: dict | Response = {}
+    if request.method == "PUT":
+        data = _json_object()
+        if isinstance(data, Response):
+            return data
+    built = json_request_from_flask(data, client_id_in_path=client_id)
+    result = endpoint_response("client_configuration", built)
+    if result.status == 204:
+        return Response(status=204, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+    return render(result)

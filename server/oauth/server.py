@@ -8,7 +8,7 @@ from typing import Any
 
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import OAuth2Error, OAuth2Request
+from authlib.oauth2.rfc6749 import JsonRequest, OAuth2Error, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Flask, current_app, g
 from flask import request as flask_request
@@ -22,6 +22,7 @@ from grants.refresh_token import RefreshTokenGrant
 from grants.secrets import ACCESS_TOKEN_SERVICE, ACCESS_TOKEN_USER, REFRESH_TOKEN, new_secret
 from server import metrics
 from server.oauth.endpoints import Introspection, Revocation
+from server.oauth.registration import Configuration, Registration
 from server.oauth.storage import SqlStorage
 
 
@@ -43,6 +44,12 @@ class DialectRequest(OAuth2Request):
         if datalist is not None:
             self.payload._datalist = datalist
         self._data = data
+        # RFC 8707 `resource`, repeatable: a list (form and query) or one value (JSON bodies);
+        # anything but strings is refused as invalid_target by the grants.
+        resource = data.get("resource")
+        self.resources: list = [] if resource is None else resource
+        if not isinstance(self.resources, list):
+            self.resources = [resource]
         self.issue_context = None
         self.target_tenant_id: int | None = None
         self.workspace_id: int | None = None
@@ -70,6 +77,8 @@ class OAuthServer(AuthorizationServer):
         self.register_endpoint(DeviceAuthorization)
         self.register_endpoint(Introspection)
         self.register_endpoint(Revocation)
+        self.register_endpoint(Registration)
+        self.register_endpoint(Configuration)
 
     @property
     def storage(self) -> SqlStorage:
@@ -104,6 +113,9 @@ class OAuthServer(AuthorizationServer):
         if scope:
             token["scope"] = scope
         return token
+
+    def create_json_request(self, request: Any) -> JsonRequest:
+        return request  # built by the view (json_request_from_flask)
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         if isinstance(request, OAuth2Request):
@@ -165,3 +177,18 @@ def request_from_flask(data: dict[str, Any], datalist=None) -> DialectRequest:
     """
     uri = current_app.config["OAUTH_ISSUER"] + flask_request.path
     return DialectRequest(flask_request.method, uri, flask_request.headers, data, datalist)
+
+
+class _JsonPayload:
+    def __init__(self, data: Any) -> None:
+        self.data = data
+
+
+def json_request_from_flask(data: Any, **attributes: Any) -> JsonRequest:
+    """A JSON request (RFC 7591/7592) whose body the view has already parsed."""
+    uri = current_app.config["OAUTH_ISSUER"] + flask_request.path
+    built = JsonRequest(flask_request.method, uri, flask_request.headers)
+    built.payload = _JsonPayload(data)
+    for name, value in attributes.items():
+        setattr(built, name, value)
+    return built

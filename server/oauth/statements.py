@@ -23,6 +23,7 @@ from server.models import (
     Membership,
     OAuthToken,
     ResourceServer,
+    ResourceUri,
     ServiceToken,
     ServiceTokenWorkspace,
     Tenant,
@@ -38,6 +39,7 @@ installations = Installation.__table__
 memberships = Membership.__table__
 tokens = OAuthToken.__table__
 resource_servers = ResourceServer.__table__
+resource_uris = ResourceUri.__table__
 tenants = Tenant.__table__
 service_tokens = ServiceToken.__table__
 sat_workspaces = ServiceTokenWorkspace.__table__
@@ -72,6 +74,7 @@ CLIENT = (
         apps.c.connector_binding,
         apps.c.previous_secret_hash,
         apps.c.previous_secret_until,
+        apps.c.registration,
         keys.c.kid,
         keys.c.public_key_pem,
         *STANDING_COLUMNS[:5],
@@ -181,6 +184,7 @@ TOKEN_COLUMNS = (
     tokens.c.refresh_revoked,
     tokens.c.connector_binding,
     tokens.c.bot_ids,
+    tokens.c.resources,
 )
 TOKEN_STANDING = (
     apps.c.client_type,
@@ -211,7 +215,8 @@ RETIRE_REFRESH = (
 # Introspection, one statement per kind of token: the prefix says which digest column to look
 # in (grants/secrets.py), so each lookup is one probe of one unique index rather than two.
 _INTROSPECTED = (
-    *(c for c in TOKEN_COLUMNS if c.name not in ("id", "family_id")),
+    *(c for c in TOKEN_COLUMNS if c.name not in ("id", "family_id", "resources")),
+    tokens.c.audience,
     apps.c.client_type,
     apps.c.status.label("app_status"),
     apps.c.app_kind,
@@ -230,7 +235,11 @@ INTROSPECT = {
 # With the resource server's credentials too: one row whenever the caller's id exists.
 INTROSPECT_FOR = {
     kind: _token_with_standing(
-        select(resource_servers.c.secret_hash.label("caller_secret_hash"), *_INTROSPECTED)
+        select(
+            resource_servers.c.secret_hash.label("caller_secret_hash"),
+            resource_servers.c.resources.label("caller_resources"),
+            *_INTROSPECTED,
+        )
         .select_from(resource_servers)
         .outerjoin(tokens, column == bindparam("digest"))
     ).where(resource_servers.c.id == bindparam("server_id"))
@@ -310,6 +319,7 @@ CLAIM_CODE = (
         codes.c.code_challenge_method,
         codes.c.family_id,
         codes.c.expires_at,
+        codes.c.resources,
     )
 )
 CODE = select(codes.c.client_id, codes.c.family_id).where(codes.c.code_hash == bindparam("digest"))
@@ -341,4 +351,11 @@ DEVICE_CODE = select(
     device_codes.c.workspace_id,
     device_codes.c.installation_id,
     device_codes.c.authorization_id,
+    device_codes.c.resources,
 ).where(device_codes.c.device_code_hash == bindparam("digest"))
+
+# Resource URIs ---------------------------------------------------------------------------------
+
+KNOWN_RESOURCES = select(resource_uris.c.uri).where(
+    resource_uris.c.uri.in_(bindparam("uris", expanding=True))
+)

@@ -14,6 +14,7 @@ from grants.access import AppView, InstallationView
 from grants.clients import Client
 from grants.secrets import digest
 from grants.storage import CodeRecord, DeviceRecord, IssueContext, RefreshRecord, Standing
+from server import cimd
 from server.extensions import db
 from server.models import AuthorizationCode, DeviceCode, OAuthToken
 from server.oauth import statements as sql
@@ -36,6 +37,7 @@ def _context(row: Any) -> IssueContext:
         scope=row.scope or "",
         session_name=getattr(row, "session_name", None),
         family_id=row.family_id,
+        resources=row.resources,
     )
 
 
@@ -58,7 +60,12 @@ class SqlStorage:
 
     def client(self, client_id: str) -> Client | None:
         # Cached for this request only: a status change in another process is seen next request.
-        if not isinstance(client_id, str) or len(client_id) > 32:
+        if not isinstance(client_id, str):
+            return None
+        if client_id not in self._clients and cimd.is_metadata_url(client_id):
+            # A Client ID Metadata Document: its app, fetched, checked and brought up to date.
+            self._clients[client_id] = self.client(cimd.app_client_id(client_id))
+        if len(client_id) > 32 and client_id not in self._clients:
             return None
         if client_id not in self._clients:
             # Usually the request's first statement, so read outside any transaction.
@@ -78,6 +85,7 @@ class SqlStorage:
                     connector_binding=app.connector_binding,
                     previous_secret_hash=app.previous_secret_hash,
                     previous_secret_until=app.previous_secret_until,
+                    registration=app.registration,
                 )
                 if app is not None
                 else None
@@ -129,6 +137,9 @@ class SqlStorage:
         member = getattr(row, "member_role", None) is not None
         return Standing(row.edition, installation, authorization_id, member)
 
+    def known_resources(self, uris: list[str]) -> set[str]:
+        return {row.uri for row in read_rows(sql.KNOWN_RESOURCES, {"uris": uris})}
+
     # Authorization codes ----------------------------------------------------------------
 
     def save_code(
@@ -156,6 +167,7 @@ class SqlStorage:
                 code_challenge_method=code_challenge_method,
                 family_id=secrets.token_hex(16),
                 expires_at=expires_at,
+                resources=context.resources,
             )
         )
 
@@ -184,6 +196,7 @@ class SqlStorage:
                 authorization_id=row.authorization_id,
                 scope=row.scope,
                 family_id=row.family_id,
+                resources=row.resources,
             ),
             redirect_uri=row.redirect_uri,
             code_challenge=row.code_challenge,
@@ -216,6 +229,8 @@ class SqlStorage:
                 "refresh_revoked": False,
                 "connector_binding": context.connector_binding,
                 "bot_ids": context.bot_ids,
+                "audience": context.audience or None,
+                "resources": context.resources or None,
             },
         )
         self._mark_used(context, now)
@@ -292,6 +307,7 @@ class SqlStorage:
         device_code: str,
         user_code: str,
         workspace_id: int | None,
+        resources: list[str] | None = None,
     ) -> bool:
         now = int(time.time())
         inserted = _first(
@@ -305,6 +321,7 @@ class SqlStorage:
                 "status": "pending",
                 "created_at": now,
                 "expires_at": now + self.settings["DEVICE_CODE_TTL"],
+                "resources": resources,
             },
         )
         return inserted is not None
@@ -327,6 +344,7 @@ class SqlStorage:
                 authorization_id=row.authorization_id,
                 scope=row.scope,
                 family_id=secrets.token_hex(16),
+                resources=row.resources,
             )
         return DeviceRecord(
             id=row.id,

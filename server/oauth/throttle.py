@@ -96,6 +96,14 @@ def check_introspection(core_request: DialectRequest) -> Response | None:
     return _too_many(wait) if wait else None
 
 
+def check_registration() -> Response | None:
+    """Self-registration per client address (RFC 7591 §5: registration invites abuse)."""
+    if not _limits_on():
+        return None
+    wait = ratelimit.take("RATELIMIT_REGISTRATION", _address())
+    return _too_many(wait) if wait else None
+
+
 def _limits_on() -> bool:
     # Checked first, so that with limits off (benchmarks) no key is even worked out.
     return bool(current_app.config.get("RATELIMIT_ENABLED", True))

@@ -69,7 +69,7 @@ def render_consent(
 ) -> str:
     """The consent form for an authorize request or a device code."""
     app = db.session.get(App, client.client_id)
-    owner = db.session.get(Tenant, client.tenant_id)
+    owner = db.session.get(Tenant, client.tenant_id) if client.tenant_id is not None else None
     return render_template(
         "consent.html",
         form=form,
@@ -94,7 +94,7 @@ def _where(redirect_uri: str | None) -> str:
 def render_installation_needed(
     client: Any, needed: consent.InstallationNeeded, form: ConsentForm
 ) -> tuple[str, int]:
-    owner = db.session.get(Tenant, client.tenant_id)
+    owner = db.session.get(Tenant, client.tenant_id) if client.tenant_id is not None else None
     html = render_template(
         "request_install.html",
         client=client,
@@ -127,8 +127,15 @@ def consent_page() -> Any:
         )
     form = ConsentForm(authorize_key=key, workspace_id=str(places[0].workspace.id))
     if request.method == "GET":
+        # A self-registered app's name says nothing; where it sends the person back does.
+        redirect_host = urlsplit(grant.redirect_uri or "").hostname or ""
         return render_consent(
-            client, core_request.scope, places, form, redirect_to=_where(grant.redirect_uri)
+            client,
+            core_request.scope,
+            places,
+            form,
+            redirect_to=_where(grant.redirect_uri),
+            redirect_host=redirect_host,
         )
     if not form.validate_on_submit() or form.decision.data not in ("approve", "deny"):
         abort(400)
