@@ -82,8 +82,8 @@ def test_upload_public_key(app, client, service):
     assert response.json["private_key"] is None
     assert response.json["kid"] == thumbprint(load_public_key(pem))
     assert (
-        load_public_key(response.json["public_key"]).public_numbers()
-        == load_public_key(pem).public_numbers()
+        load_public_key(response.json["public_key"]).as_dict()
+        == load_public_key(pem).as_dict()
     )
 
 
