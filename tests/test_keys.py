@@ -21,7 +21,9 @@ RFC7638_KEY = {
 
 
 def test_thumbprint_is_rfc7638():
-    assert thumbprint(RSAKey.import_key(RFC7638_KEY)) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    assert (
+        thumbprint(RSAKey.import_key(RFC7638_KEY)) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    )
 
 
 def test_generated_pair_is_pkcs8_and_its_public_half_round_trips():
