@@ -1,13 +1,15 @@
-"""RSA keys for service apps: generate a pair, validate an uploaded public key, compute its kid."""
+"""RSA keys for service apps: generate a pair, validate an uploaded public key, compute its kid.
+
+joserfc does the key work (generation, PEM import and export, RFC 7638 thumbprints); this
+module adds the rules of the platform: RSA only, at least 2048 bits, a public key only.
+"""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
+import warnings
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from joserfc.errors import InvalidKeyTypeError
+from joserfc.jwk import RSAKey
 
 MIN_RSA_BITS = 2048
 MAX_PEM_LENGTH = 16_384
@@ -17,37 +19,23 @@ class KeyError_(ValueError):  # noqa: N801 - the builtin KeyError means somethin
     """An uploaded key that cannot be used; the message is safe to show."""
 
 
-def _b64url_uint(value: int) -> str:
-    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def thumbprint(public_key: rsa.RSAPublicKey) -> str:
+def thumbprint(key: RSAKey) -> str:
     """RFC 7638 SHA-256 JWK thumbprint, base64url without padding (43 characters)."""
-    numbers = public_key.public_numbers()
-    jwk = {"e": _b64url_uint(numbers.e), "kty": "RSA", "n": _b64url_uint(numbers.n)}
-    canonical = json.dumps(jwk, separators=(",", ":"), sort_keys=True).encode("ascii")
-    return base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
+    return key.thumbprint()
 
 
-def public_key_pem(public_key: rsa.RSAPublicKey) -> str:
-    return public_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode("ascii")
+def public_key_pem(key: RSAKey) -> str:
+    return key.as_pem(private=False).decode("ascii")
 
 
-def generate_key_pair() -> tuple[str, rsa.RSAPublicKey]:
+def generate_key_pair() -> tuple[str, RSAKey]:
     """A fresh RSA-2048 pair: the PKCS#8 private key PEM (shown once) and the public key."""
-    private_key = rsa.generate_private_key(public_exponent=65537, key_size=MIN_RSA_BITS)
-    private_pem = private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode("ascii")
-    return private_pem, private_key.public_key()
+    private_key = RSAKey.generate_key(MIN_RSA_BITS, private=True)
+    private_pem = private_key.as_pem(private=True).decode("ascii")
+    return private_pem, RSAKey.import_key(public_key_pem(private_key))
 
 
-def load_public_key(pem: str) -> rsa.RSAPublicKey:
+def load_public_key(pem: str) -> RSAKey:
     """Parse an uploaded public key: PEM, RSA, at least 2048 bits; anything else is KeyError_."""
     if not isinstance(pem, str) or not pem.strip():
         raise KeyError_("public_key must be a PEM-encoded RSA public key")
@@ -55,14 +43,18 @@ def load_public_key(pem: str) -> rsa.RSAPublicKey:
         raise KeyError_("public_key is too long")
     if "PRIVATE KEY" in pem:
         raise KeyError_("upload the public key, never the private key")
+    if "-----BEGIN" not in pem:
+        raise KeyError_("public_key is not a valid PEM public key")
     try:
-        key = serialization.load_pem_public_key(pem.strip().encode("ascii"))
-    except (ValueError, UnicodeEncodeError, TypeError) as exc:
+        with warnings.catch_warnings():  # a small key is refused below, with a clear message
+            warnings.simplefilter("ignore")
+            key = RSAKey.import_key(pem.strip().encode("ascii"))
+    except InvalidKeyTypeError as exc:
+        raise KeyError_("public_key must be an RSA key") from exc
+    except Exception as exc:  # key parsing raises assorted errors for exotic input
         raise KeyError_("public_key is not a valid PEM public key") from exc
-    except Exception as exc:  # cryptography raises assorted errors for exotic input
-        raise KeyError_("public_key is not a valid PEM public key") from exc
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise KeyError_("public_key must be an RSA key")
-    if key.key_size < MIN_RSA_BITS:
+    if key.is_private:
+        raise KeyError_("upload the public key, never the private key")
+    if key.raw_value.key_size < MIN_RSA_BITS:
         raise KeyError_(f"RSA keys must have at least {MIN_RSA_BITS} bits")
     return key

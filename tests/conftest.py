@@ -168,3 +168,26 @@ def live_server(
     server = LiveServer(base_config, tmp_path_factory.mktemp("live") / "server.log")
     yield server
     server.stop()
+
+
+# Markers, so that `make check` can run the fast tests alone. Assigned here from what a test
+# uses, so a new test is marked by its fixtures without having to remember to say so.
+LIVE_FIXTURES = {"live_server", "browser"}
+SLOW_MODULES = {"test_lifecycle_scale", "test_load_with_changes", "test_lifecycle_model"}
+FUZZ_MODULES = {"test_fuzz_openapi"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.stem
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "browser" in item.path.parts:
+            item.add_marker(pytest.mark.browser)
+        module_names = vars(getattr(item, "module", None) or object)
+        starts_processes = "LiveServer" in module_names or "subprocess" in module_names
+        if fixtures & LIVE_FIXTURES or starts_processes or item.get_closest_marker("live"):
+            item.add_marker(pytest.mark.live)
+        if module in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+        if module in FUZZ_MODULES or item.get_closest_marker("fuzz"):
+            item.add_marker(pytest.mark.fuzz)

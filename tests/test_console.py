@@ -7,7 +7,7 @@ import re
 import secrets
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from joserfc.jwk import RSAKey
 from sqlalchemy import select
 
 from grants.secrets import matches
@@ -117,10 +117,9 @@ def test_create_service_app_shows_the_private_key_with_a_download(app, console, 
     pem = re.search(r'<textarea id="private-key"[^>]*>([^<]+)</textarea>', html).group(1)
     assert pem.startswith("-----BEGIN PRIVATE KEY-----")
     assert 'download="' in html and 'href="data:application/x-pem-file;base64,' in html
-    private = serialization.load_pem_private_key(pem.encode(), password=None)
     with app.app_context():
         key = db.session.scalar(select(AppKey))
-        assert key.kid == thumbprint(private.public_key()) and key.kid in html
+        assert key.kid == thumbprint(RSAKey.import_key(pem)) and key.kid in html
 
 
 def test_invalid_values_show_the_domain_message_and_create_nothing(app, console, tenant_id):
