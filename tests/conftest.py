@@ -173,8 +173,13 @@ def live_server(
 # Markers, so that `make check` can run the fast tests alone. Assigned here from what a test
 # uses, so a new test is marked by its fixtures without having to remember to say so.
 LIVE_FIXTURES = {"live_server", "browser"}
-SLOW_MODULES = {"test_lifecycle_scale", "test_load_with_changes", "test_lifecycle_model"}
-FUZZ_MODULES = {"test_fuzz_openapi"}
+SLOW_MODULES = {
+    "test_lifecycle_scale",
+    "test_load_with_changes",
+    "test_lifecycle_model",
+    "test_many_nodes",
+}
+FUZZ_MODULES = {"test_fuzz_openapi", "test_fuzz_raw"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
