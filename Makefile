@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 BIN := $(VENV)/bin
 
-.PHONY: run serve test check lint format clean
+.PHONY: run serve test check lint format clean system-packages
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,22 @@ serve: $(BIN)/.installed
 	@test -n "$$REDIS_URL" || { echo "make serve: REDIS_URL is not set" >&2; exit 2; }
 	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed system-packages
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Debian's packages the tests drive: chromium (the browser tests) and nginx (the many-nodes run).
+system-packages:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "== installing$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "make: the tests need$$missing: apt-get install -y$$missing (as root)" >&2; exit 1; \
+		fi; \
+	fi
 
 # The developer's loop: lint and the fast tests (no browser, no server processes, no long runs).
 check: lint
@@ -35,6 +49,7 @@ check: lint
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(BIN)/.installed
 	$(BIN)/ruff format .

@@ -20,11 +20,13 @@ class GrantSupport:
 
     @property
     def storage(self) -> Storage:
-        return self.server.storage
+        storage: Storage = self.server.storage
+        return storage
 
     @property
     def settings(self) -> dict[str, Any]:
-        return self.server.settings
+        settings: dict[str, Any] = self.server.settings
+        return settings
 
     @staticmethod
     def now() -> int:
@@ -32,7 +34,7 @@ class GrantSupport:
 
     def authenticate_token_endpoint_client(self) -> Client:
         # A disabled app is refused before anything is consumed (a code, a refresh token).
-        client = super().authenticate_token_endpoint_client()  # type: ignore[misc]
+        client: Client = super().authenticate_token_endpoint_client()  # type: ignore[misc]
         denial = app_may_act(client.view)
         if denial:
             raise AccessRefused(denial, client.name)

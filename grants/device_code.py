@@ -53,7 +53,8 @@ class DeviceAuthorization(DeviceAuthorizationEndpoint):
 
     @property
     def settings(self) -> dict[str, Any]:
-        return self.server.settings
+        settings: dict[str, Any] = self.server.settings
+        return settings
 
     def authenticate_client(self, request: Any) -> Any:
         client = super().authenticate_client(request)
@@ -70,7 +71,9 @@ class DeviceAuthorization(DeviceAuthorizationEndpoint):
         request.allowed_resources = audience(requested, None, self.server.storage.known_resources)
         return client
 
-    def create_endpoint_response(self, request: Any) -> tuple[int, dict[str, Any], list]:
+    def create_endpoint_response(
+        self, request: Any
+    ) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         # Authlib's version hands save_device_credential no request; endpoint objects are shared
         # between threads, so the request's workspace and allowed scope travel explicitly here.
         client = self.authenticate_client(request)

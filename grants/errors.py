@@ -53,7 +53,7 @@ class AccessRefused(OAuth2Error):
         self.app_name = app_name
 
     def get_headers(self) -> list[tuple[str, str]]:
-        headers = super().get_headers()
+        headers: list[tuple[str, str]] = super().get_headers()
         if self.status_code == 401:
             headers.append(("WWW-Authenticate", 'Basic error="invalid_client"'))
         return headers

@@ -10,7 +10,12 @@ import re
 import secrets
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749 import (
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    UnauthorizedClientError,
+)
 from authlib.oauth2.rfc7523 import JWTBearerGrant as _JWTBearerGrant
 from joserfc.jwk import RSAKey
 
@@ -112,6 +117,8 @@ class JWTBearerGrant(GrantSupport, _JWTBearerGrant):
         tenant_id = (
             enterprise_id or getattr(self.request, "target_tenant_id", None) or client.tenant_id
         )
+        if tenant_id is None:  # only self-registered apps have no tenant, and none is a service app
+            raise UnauthorizedClientError("The app has no tenant to act in.")
         context = IssueContext(
             client_id=client.client_id,
             auth_type="appauth",
@@ -151,7 +158,7 @@ class JWTBearerGrant(GrantSupport, _JWTBearerGrant):
     def _duration(self) -> int:
         raw = self.request.payload.data.get("duration_seconds")
         if raw is None or raw == "":
-            return self.settings["JWT_DEFAULT_DURATION"]
+            return int(self.settings["JWT_DEFAULT_DURATION"])
         try:
             duration = int(raw)
         except (TypeError, ValueError):

@@ -1,15 +1,12 @@
 """Browser fixtures: Debian's Chromium driven by Playwright against the live server process.
 
 One browser for the session and a fresh context (cookies, viewport, language) per person in a
-test. Playwright's own browser download is not used: Chromium comes from apt, installed here
-when missing (CI runs as root on a fresh machine). A browser that cannot start fails the run.
+test. Playwright's own browser download is not used: Chromium is Debian's package, which
+`make test` installs when missing. A missing browser, or one that cannot start, fails the run.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,25 +32,11 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
-def _apt_get(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    return subprocess.run(
-        ["apt-get", *args], env=env, capture_output=True, text=True, timeout=900, check=False
-    )
-
-
 def ensure_chromium() -> None:
-    """Install Debian's chromium package when it is missing; fail (never skip) if we cannot."""
-    if Path(CHROMIUM).exists():
-        return
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        pytest.fail(f"{CHROMIUM} is missing; install it as root: apt-get install -y chromium")
-    result = _apt_get("install", "-y", "chromium")
-    if result.returncode != 0:
-        _apt_get("update")
-        result = _apt_get("install", "-y", "chromium")
-    if result.returncode != 0 or not Path(CHROMIUM).exists():
-        pytest.fail(f"could not install chromium with apt-get:\n{result.stderr[-2000:]}")
+    """Debian's chromium, which `make test` installs (`make system-packages`); a browser test
+    run without it fails, never skips."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make system-packages` (as root) or `make test`")
 
 
 @pytest.fixture(scope="session")
