@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,14 @@ def call_tool(mcp_url: str, auth: OAuthClientProvider) -> str:
             result = await session.call_tool("whoami", {})
             return result.content[0].text
 
-    return anyio.run(run)
+    return run_async(run)
+
+
+def run_async(run: Any) -> Any:
+    """anyio.run in a thread of its own: the browser tests' Playwright keeps an event loop
+    running in the main thread for the whole session, and a thread has none."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(anyio.run, run).result()
 
 
 class SampleServer:

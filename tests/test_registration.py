@@ -428,7 +428,9 @@ def test_loopback_redirects_match_on_any_port_only_for_native_and_self_registere
 
     def client(client_type: str, registration: str = "managed") -> Client:
         uris = ("http://127.0.0.1/callback", "http://[::1]:8000/cb", "https://app.example.com/cb")
-        return Client("1", client_type, "enabled", "x", None, uris, (), None, registration)
+        return Client(
+            "1", client_type, "enabled", "x", None, uris, (), None, registration=registration
+        )
 
     native, web, registered = client("pkce"), client("web"), client("web", "dynamic")
     for app in (native, registered):

@@ -417,7 +417,7 @@ def _path_id(name: str) -> list[dict[str, Any]]:
 
 def _configuration() -> dict[str, Any]:
     """RFC 7592: read, update and delete a registration with its registration access token."""
-    refused = _errors("RfcError", 401, 404, 503)
+    refused = _errors("RfcError", 400, 401, 404, 503)
     common = {
         "tags": ["rfc"],
         "security": [{"registrationToken": []}],
@@ -440,8 +440,8 @@ def _configuration() -> dict[str, Any]:
             },
             "responses": {
                 "200": _json("ClientInformation", "The registration"),
-                "400": _json("RfcError", "Invalid metadata or request"),
                 **refused,
+                "400": _json("RfcError", "Invalid metadata or request"),
                 **_errors("RfcError", 413),
             },
         },
