@@ -6,48 +6,60 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 
 from grants.access import Denial
 
-# The RFC dialect's answer to each way access can end.
-_RFC = {
-    Denial.APP_MISSING: ("invalid_client", 401),
-    Denial.APP_DISABLED: ("unauthorized_client", 400),
-    Denial.WRONG_CLIENT_TYPE: ("unauthorized_client", 400),
-    Denial.NOT_INSTALLED: ("unauthorized_client", 400),
-    Denial.INSTALL_PENDING: ("unauthorized_client", 400),
-    Denial.NOT_AUTHORIZED: ("invalid_grant", 400),
-    Denial.NOT_MEMBER: ("invalid_grant", 400),
-    Denial.SUPERSEDED: ("invalid_grant", 400),
-    Denial.TOKEN_EXPIRED: ("invalid_grant", 400),
-    Denial.TOKEN_REVOKED: ("invalid_grant", 400),
-    Denial.NO_CONNECTOR: ("unauthorized_client", 400),
-    Denial.WRONG_PATH: ("unauthorized_client", 400),
-    Denial.WRONG_AUDIENCE: ("invalid_target", 400),
-}
-
-_DESCRIPTIONS = {
-    Denial.APP_MISSING: "The client does not exist on this server.",
-    Denial.APP_DISABLED: "The app is currently deactivated by its owner.",
-    Denial.WRONG_CLIENT_TYPE: "The app's type does not allow this grant.",
-    Denial.NOT_INSTALLED: "The app is not installed in this tenant.",
-    Denial.INSTALL_PENDING: "The app's installation in this tenant awaits an admin's approval.",
-    Denial.NOT_AUTHORIZED: "The user's authorization of this app has been revoked.",
-    Denial.NOT_MEMBER: "The user is no longer a member of this tenant.",
-    Denial.SUPERSEDED: "The grant was issued under an installation or consent that has ended.",
-    Denial.TOKEN_EXPIRED: "The grant has expired.",
-    Denial.TOKEN_REVOKED: "The grant has been revoked.",
-    # Coze's own words, in both dialects.
-    Denial.NO_CONNECTOR: "connector app should bind connector id",
-    Denial.WRONG_PATH: "invalid app type: privileged apps get tokens only through the "
-    "enterprise path, and that path serves no other app",
-    Denial.WRONG_AUDIENCE: "The token is for another resource.",
+# The RFC dialect's words for each way access can end: (error, status, description). The core
+# speaks RFC 6749 (Authlib), so these are also what authorize redirects and the pages see; the
+# Coze dialect has its own table (server/oauth/coze_errors.py). Every Denial has an entry
+# (tests/test_dialect_tables.py).
+RFC: dict[Denial, tuple[str, int, str]] = {
+    Denial.APP_MISSING: ("invalid_client", 401, "The client does not exist on this server."),
+    Denial.APP_DISABLED: (
+        "unauthorized_client",
+        400,
+        "The app is currently deactivated by its owner.",
+    ),
+    Denial.WRONG_CLIENT_TYPE: (
+        "unauthorized_client",
+        400,
+        "The app's type does not allow this grant.",
+    ),
+    Denial.NOT_INSTALLED: ("unauthorized_client", 400, "The app is not installed in this tenant."),
+    Denial.INSTALL_PENDING: (
+        "unauthorized_client",
+        400,
+        "The app's installation in this tenant awaits an admin's approval.",
+    ),
+    Denial.NOT_AUTHORIZED: (
+        "invalid_grant",
+        400,
+        "The user's authorization of this app has been revoked.",
+    ),
+    Denial.NOT_MEMBER: ("invalid_grant", 400, "The user is no longer a member of this tenant."),
+    Denial.SUPERSEDED: (
+        "invalid_grant",
+        400,
+        "The grant was issued under an installation or consent that has ended.",
+    ),
+    Denial.TOKEN_EXPIRED: ("invalid_grant", 400, "The grant has expired."),
+    Denial.TOKEN_REVOKED: ("invalid_grant", 400, "The grant has been revoked."),
+    # Coze's own words, in this dialect too.
+    Denial.NO_CONNECTOR: ("unauthorized_client", 400, "connector app should bind connector id"),
+    Denial.WRONG_PATH: (
+        "unauthorized_client",
+        400,
+        "invalid app type: privileged apps get tokens only through the enterprise path, "
+        "and that path serves no other app",
+    ),
+    Denial.WRONG_AUDIENCE: ("invalid_target", 400, "The token is for another resource."),
 }
 
 
 class AccessRefused(OAuth2Error):
-    """The access rule refused: the app may not act here, now."""
+    """The access rule refused: the app may not act here, now. Worded as the RFC table says;
+    a dialect with words of its own renders from `denial` (and `app_name`)."""
 
     def __init__(self, denial: Denial, app_name: str | None = None) -> None:
-        error, status = _RFC[denial]
-        super().__init__(description=_DESCRIPTIONS[denial], status_code=status, error=error)
+        error, status, description = RFC[denial]
+        super().__init__(description=description, status_code=status, error=error)
         self.error = error
         self.denial = denial
         self.app_name = app_name

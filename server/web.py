@@ -1,5 +1,8 @@
-"""What every request shares: a request id, one log line, security headers, and errors rendered
-in the shape of the face that was called (management API, RFC dialect, Coze dialect, pages).
+"""What every request shares: a request id, one log line, security headers, and the face it
+addresses, which renders its errors. Each face owns its error shape in a module of its own
+(server/oauth/rfc_errors.py, server/oauth/coze_errors.py, server/api/errors.py,
+server/pages/errors.py) and registers it here; this module only decides, once per request,
+which face a request belongs to.
 """
 
 from __future__ import annotations
@@ -11,16 +14,16 @@ from typing import Any
 
 import redis
 import sqlalchemy.exc
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from server import requests
 from server.extensions import db
 
 log = logging.getLogger("server.requests")
 
-_HTTP_CODES = {
+HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
@@ -33,63 +36,103 @@ _HTTP_CODES = {
 }
 
 
+class Face:
+    """A face of the server (a dialect, the management API, the pages) and the shape of its
+    errors. It claims the requests its blueprints route and, where no route matched, the paths
+    in its URL space; the default face (the pages') takes every other request."""
+
+    name: str
+    blueprints: tuple[str, ...] = ()
+    url_space: tuple[str, ...] = ()
+    # The face's code for HTTP's own malformed-request errors (400, 413, 415), if not Werkzeug's.
+    request_error: str | None = None
+    internal_error = "server_error"
+
+    def error(self, status: int, code: str, message: str) -> Response:
+        raise NotImplementedError
+
+    def http_error(self, exc: HTTPException) -> Response:
+        status = exc.code or 500
+        code = HTTP_CODES.get(status, "error")
+        if self.request_error and status in (400, 413, 415):
+            code = self.request_error
+        return self.error(status, code, self.http_message(exc, code))
+
+    def http_message(self, exc: HTTPException, code: str) -> str:
+        return exc.description or code
+
+    def unexpected(self) -> Response:
+        return self.error(500, self.internal_error, "Service internal error.")
+
+    def finish(self, response: Response) -> None:
+        """Headers every answer of this face carries, errors included."""
+
+
+def register_face(app: Flask, face: Face, *, default: bool = False) -> None:
+    faces = app.extensions.setdefault("faces", {"all": [], "default": None})
+    faces["all"].append(face)
+    if default:
+        faces["default"] = face
+
+
+def current_face() -> Face:
+    """The face this request addresses, decided once: that of its route's blueprint; where no
+    route matched, that of the URL space the path is in; else the default."""
+    environ = request.environ  # per request (`g` outlives it where a test holds an app context)
+    found = environ.get("server.face")
+    if found is None:
+        found = environ["server.face"] = _face_of_request()
+    return found
+
+
+def _face_of_request() -> Face:
+    faces = current_app.extensions["faces"]
+    blueprint = _routed_blueprint()
+    for face in faces["all"]:
+        if blueprint is not None:
+            if blueprint in face.blueprints:
+                return face
+        elif face.url_space and request.path.startswith(face.url_space):
+            return face
+    return faces["default"]
+
+
+def _routed_blueprint() -> str | None:
+    """The (top-level) blueprint of the route the request names, None when no route matched. A
+    method the route does not take (405) still names the route: the one another method takes."""
+    if request.url_rule is not None:
+        endpoint = request.url_rule.endpoint
+    elif isinstance(request.routing_exception, MethodNotAllowed):
+        allowed = request.routing_exception.valid_methods or []
+        adapter = current_app.create_url_adapter(request)
+        try:
+            endpoint, _ = adapter.match(method=allowed[0])  # type: ignore[union-attr]
+        except (HTTPException, IndexError):
+            return None
+    else:
+        return None
+    blueprint, dot, _ = endpoint.partition(".")
+    return blueprint if dot else ""
+
+
 def face() -> str:
-    """Which face a request addresses, for the shape of its error responses."""
-    path = request.path
-    if path.startswith("/api/v1"):
-        return "api"
-    if path.startswith("/api/permission/"):
-        return "coze"
-    if path.startswith(("/oauth/", "/.well-known/")) and path != "/oauth/consent":
-        return "rfc"
-    return "html"
+    """The name of the face a request addresses (a metrics label)."""
+    return current_face().name
 
 
 def logid() -> str:
     return g.get("request_id") or uuid.uuid4().hex
 
 
-def error_response(
-    status: int, code: str, message: str, where: str | None = None, detail: str | None = None
-) -> Response:
-    """One error, rendered for the face that was called; a page also shows `detail`, the
-    protocol's own words, as a technical note."""
-    where = where or face()
-    if where == "api":
-        response = jsonify(error=code, message=message)
-    elif where == "coze":
-        response = jsonify(
-            error_code=code, error_message=message, error=code, error_description=message
-        )
-    elif where == "rfc":
-        response = jsonify(error=code, error_description=message)
-    else:
-        response = Response(
-            render_template("error.html", status=status, code=code, message=message, detail=detail),
-            mimetype="text/html",
-        )
-    response.status_code = status
-    # Errors are never cached, like the successes of the same faces.
-    if where in ("coze", "rfc", "api"):
-        response.headers["Cache-Control"] = "no-store"
-    return response
+def error_response(status: int, code: str, message: str) -> Response:
+    """One error, in the shape of the face the request addresses (for steps every face shares:
+    header checks, rate limits); a face's own code calls its own module."""
+    return current_face().error(status, code, message)
 
 
 def _http_error(exc: HTTPException) -> Response:
-    status = exc.code or 500
-    code = _HTTP_CODES.get(status, "error")
-    if face() == "rfc" and status in (400, 413, 415):
-        code = "invalid_request"
-    if face() == "coze" and status in (400, 413, 415):
-        code = "invalid_request"
-    message = exc.description or code
-    if face() == "html" and message == type(exc).description:
-        # Werkzeug's stock sentence is English: pages say it in the person's language.
-        from server.pages.words import STOCK_DETAILS
-
-        message = str(STOCK_DETAILS.get(status, message))
-    response = error_response(status, code, message)
-    if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+    response = current_face().http_error(exc)
+    if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
         response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
     return response
 
@@ -108,9 +151,7 @@ def _unavailable(exc: Exception) -> Response:
 def _unexpected(exc: Exception) -> Response:
     log.exception("unhandled error (request %s)", g.get("request_id"))
     db.session.rollback()
-    where = face()
-    code = "internal_error" if where == "coze" else "server_error"
-    return error_response(500, code, "Service internal error.")
+    return current_face().unexpected()
 
 
 def _begin() -> None:
@@ -137,8 +178,7 @@ def _finish(response: Response) -> Response:
     present = {name.lower() for name, _ in headers.items()}
     headers.extend([(k, v) for k, v in SECURITY_HEADERS if k.lower() not in present])
     headers["X-Request-Id"] = g.get("request_id", "")
-    if face() == "coze":
-        headers["X-Tt-Logid"] = g.get("request_id", "")
+    current_face().finish(response)
     # The path only: query strings can carry codes and tokens, which never reach the log.
     took = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
     log.info(

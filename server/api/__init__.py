@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from server.api import auth, openapi, views
+from server import web
+from server.api import auth, errors, openapi, views
 from server.api.routing import bp
 from server.extensions import csrf
 
@@ -17,3 +18,4 @@ bp.before_request(auth.authenticate)
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    web.register_face(app, errors.FACE)

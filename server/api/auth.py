@@ -9,17 +9,17 @@ from __future__ import annotations
 from flask import Response, current_app, g, request, session
 from flask_wtf.csrf import CSRFError
 
+from server.api import errors
 from server.api.routing import public_endpoints
 from server.credentials import touch_personal_access_token, user_for_personal_access_token
 from server.extensions import csrf, db
 from server.models import User
-from server.web import error_response
 
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def _unauthorized(message: str, invalid_token: bool = False) -> Response:
-    response = error_response(401, "unauthorized", message, "api")
+    response = errors.error(401, "unauthorized", message)
     challenge = 'Bearer realm="api"'
     if invalid_token:
         challenge += ', error="invalid_token"'
@@ -63,6 +63,6 @@ def authenticate() -> Response | None:
         try:
             csrf.protect()
         except CSRFError as exc:
-            return error_response(400, "csrf_failed", exc.description, "api")
+            return errors.error(400, "csrf_failed", exc.description)
     g.api_user = user
     return None

@@ -18,10 +18,10 @@ import sqlalchemy.exc
 from flask import Blueprint, Response, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 
+from server.api import errors as api_errors
 from server.errors import DomainError
 from server.extensions import db
 from server.requests import BadJSON, parse_json
-from server.web import error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -188,14 +188,14 @@ def _run(spec: Route, handler: Callable[..., Any], raw_path: dict[str, str]) -> 
         db.session.commit()
     except Refused as exc:
         db.session.rollback()
-        return error_response(exc.status, exc.code, exc.message, "api")
+        return api_errors.error(exc.status, exc.code, exc.message)
     except DomainError as exc:
         db.session.rollback()
-        return error_response(exc.status, exc.code, exc.message, "api")
+        return api_errors.error(exc.status, exc.code, exc.message)
     except sqlalchemy.exc.IntegrityError:
         # Two requests raced to create the same thing; the loser sees a conflict.
         db.session.rollback()
-        return error_response(409, "conflict", "a concurrent change conflicts, retry", "api")
+        return api_errors.error(409, "conflict", "a concurrent change conflicts, retry")
     return _render(spec, result)
 
 

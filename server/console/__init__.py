@@ -21,7 +21,7 @@ from server.accounts import current_user
 from server.console import once
 from server.errors import DomainError
 from server.extensions import db
-from server.web import error_response
+from server.pages.errors import error as page_error
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -77,7 +77,7 @@ def shown(action: Callable[[], T]) -> T | Response:
         return action()
     except DomainError as exc:
         db.session.rollback()
-        return error_response(exc.status, exc.code, exc.text.render(gettext), "html")
+        return page_error(exc.status, exc.code, exc.text.render(gettext))
 
 
 def tenant_nav(tenant_id: int | None) -> dict[str, Any]:

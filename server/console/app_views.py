@@ -26,8 +26,8 @@ from server.console.forms import (
 from server.errors import DomainError
 from server.extensions import db
 from server.models import App, Installation
+from server.pages.errors import error as page_error
 from server.permissions import CATALOGUE, PRIVILEGED_CATALOGUE, catalogue_for
-from server.web import error_response
 
 
 def _app_or_error(client_id: str) -> App | Any:
@@ -72,7 +72,7 @@ def _own_installation(app: App) -> Installation | None:
 def new_app(tenant_id: int) -> Any:
     nav = tenant_nav(tenant_id)
     if nav["current_tenant"] is None:
-        return error_response(404, "not_found", _("Tenant not found."), "html")
+        return page_error(404, "not_found", _("Tenant not found."))
     form = NewAppForm()
     errors: dict[str, str] = {}
     if form.validate_on_submit():

@@ -15,8 +15,8 @@ from server.console.forms import ActionForm, ApproveForm, InstallForm
 from server.errors import DomainError, Msg
 from server.extensions import db
 from server.models import App, User
+from server.pages.errors import error as page_error
 from server.pages.words import ACTIONS
-from server.web import error_response
 
 AUDIT_PAGE = 50
 
@@ -154,7 +154,7 @@ def uninstall(tenant_id: int, client_id: str) -> Any:
 def audit(tenant_id: int) -> Any:
     before = request.args.get("before", type=int)
     if before is not None and before < 1:
-        return error_response(400, "bad_request", _("Invalid page."), "html")
+        return page_error(400, "bad_request", _("Invalid page."))
     wanted = {
         "action": request.args.get("action", "")[:64] or None,
         "actor_user_id": request.args.get("actor", type=int),

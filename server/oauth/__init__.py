@@ -14,7 +14,8 @@ LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 def init_app(app: Flask) -> None:
-    from server.oauth import coze, rfc
+    from server import web
+    from server.oauth import coze, coze_errors, rfc, rfc_errors
     from server.oauth.server import OAuthServer
 
     issuer = urlsplit(app.config["OAUTH_ISSUER"])
@@ -30,3 +31,5 @@ def init_app(app: Flask) -> None:
     for blueprint in (rfc.bp, coze.bp):
         csrf.exempt(blueprint)
         app.register_blueprint(blueprint)
+    for face in (rfc_errors.FACE, coze_errors.FACE):
+        web.register_face(app, face)

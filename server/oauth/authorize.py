@@ -13,7 +13,6 @@ from grants.errors import AccessRefused
 from grants.resources import InvalidTarget, audience
 from server.oauth.core import oauth_server, save_authorize_request
 from server.oauth.server import DialectRequest, request_from_flask, unreflected
-from server.web import error_response
 
 _RESPONSE_TYPE = re.compile(r"[A-Za-z0-9_]+(?: [A-Za-z0-9_]+)*")
 AUTHORIZE_PARAMETERS = (
@@ -61,14 +60,14 @@ def refusal(request: DialectRequest, error: OAuth2Error) -> Response:
         error.state = request.payload.state
         result = oauth_server().handle_error_response(request, error)
         return redirect(dict(result.headers)["Location"], code=302)
+    from server.pages import errors as page_errors
     from server.pages.words import refusal_words
 
     code = error.error or "invalid_request"
-    return error_response(
+    return page_errors.error(
         error.status_code or 400,
         code,
         refusal_words(code, error.description),
-        where="html",
         detail=error.description,
     )
 

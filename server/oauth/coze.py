@@ -1,5 +1,5 @@
 """The Coze dialect: JSON bodies, secret or assertion as a Bearer header, absolute `expires_in`,
-`error_code`/`error_message` errors and workspace-scoped paths (PROTOCOL.md).
+workspace-scoped paths (PROTOCOL.md); its errors are server/oauth/coze_errors.py's.
 
 It turns each request into the RFC parameters the core expects and renders the core's answer
 back in Coze's shape; nothing here decides who may do what.
@@ -10,32 +10,21 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
-from grants.access import Denial
 from grants.clients import JWT_BEARER
-from grants.errors import AccessRefused
-from server.oauth import authorize, hygiene, throttle
+from server.oauth import authorize, coze_errors, hygiene, throttle
 from server.oauth.core import endpoint_response, token_response
 from server.oauth.server import CoreResult, DialectRequest, request_from_flask
 from server.requests import BadJSON, parse_json
-from server.web import error_response
 
 bp = Blueprint("coze", __name__, url_prefix="/api/permission/oauth2")
 
-DEVICE_ERRORS = {"authorization_pending", "slow_down", "access_denied", "expired_token"}
 # Parameters named in error messages; any other name is the caller's own and never echoed.
 KNOWN = {
     "grant_type", "client_id", "client_secret", "code", "redirect_uri", "refresh_token",
     "device_code", "code_verifier", "duration_seconds", "scope", "account_id", "enterprise_id",
     "resource",
-}  # fmt: skip
-# Grant types that PROTOCOL.md's "not supported grant type: ..." may name back.
-NAMED_GRANT_TYPES = {
-    "authorization_code", "refresh_token", "password", "client_credentials", "implicit",
-    "urn:ietf:params:oauth:grant-type:device_code", "urn:ietf:params:oauth:grant-type:jwt-bearer",
-    "urn:ietf:params:oauth:grant-type:saml2-bearer",
-    "urn:ietf:params:oauth:grant-type:token-exchange",
 }  # fmt: skip
 
 
@@ -177,44 +166,6 @@ def render_success(result: CoreResult, *, absolute_expiry: bool) -> Response:
     return response
 
 
-def render_error(result: CoreResult, grant_type: str | None) -> Response:
-    error = result.body.get("error", "invalid_request")
-    description = result.body.get("error_description") or ""
-    status = 401 if error == "invalid_client" else 400
-    raised = g.get("oauth_error")
-    if isinstance(raised, AccessRefused) and raised.denial not in (
-        Denial.APP_MISSING,
-        Denial.NOT_AUTHORIZED,
-        Denial.NOT_MEMBER,
-        Denial.SUPERSEDED,
-        Denial.TOKEN_EXPIRED,
-        Denial.TOKEN_REVOKED,
-    ):
-        error = "access_deny"
-        if raised.denial == Denial.APP_DISABLED:
-            description = f"app: {raised.app_name} is currently deactivated by the owner"
-    elif grant_type == JWT_BEARER and error == "invalid_grant":
-        # PROTOCOL.md: a bad or unverifiable assertion is a failed client authentication here.
-        error, status = "invalid_client", 401
-    elif result.status >= 500:
-        status = result.status
-    message = _message(error, description, grant_type)
-    response = error_response(status, error, message, where="coze")
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_client"'
-    return response
-
-
-def _message(error: str, description: str, grant_type: str | None) -> str:
-    if error == "unsupported_grant_type":
-        if grant_type in NAMED_GRANT_TYPES:
-            return f"not supported grant type: {grant_type}"
-        return "not supported grant type"
-    if error == "invalid_request":
-        return f"invalid request: {description or 'bad parameter'}"
-    return description or error.replace("_", " ")
-
-
 def _token(account_id: int | None = None, enterprise_id: int | None = None) -> Response:
     refused = hygiene.refuse_malformed_credentials()
     if refused:
@@ -225,7 +176,7 @@ def _token(account_id: int | None = None, enterprise_id: int | None = None) -> R
             data["enterprise_id"] = str(enterprise_id)
         core_request = _core_request(data)
     except BadBody as exc:
-        return error_response(400, "invalid_request", f"invalid request: {exc}")
+        return coze_errors.error(400, "invalid_request", f"invalid request: {exc}")
     core_request.target_tenant_id = account_id
     refused = throttle.check_token_request(core_request)
     if refused:
@@ -233,7 +184,7 @@ def _token(account_id: int | None = None, enterprise_id: int | None = None) -> R
     result = token_response(core_request)
     if result.status == 200:
         return render_success(result, absolute_expiry=True)
-    return render_error(result, data.get("grant_type"))
+    return coze_errors.render(result, data.get("grant_type"))
 
 
 @bp.post("/token")
@@ -256,11 +207,10 @@ def _jwt_only_token(**tenant: int) -> Response:
     try:
         grant_type = _parameters().get("grant_type")
     except BadBody as exc:
-        return error_response(400, "invalid_request", f"invalid request: {exc}")
+        return coze_errors.error(400, "invalid_request", f"invalid request: {exc}")
     if grant_type != JWT_BEARER:
-        return error_response(
-            400, "unsupported_grant_type", _message("unsupported_grant_type", "", grant_type)
-        )
+        words = coze_errors.words_for("unsupported_grant_type", "", grant_type)
+        return coze_errors.error(400, "unsupported_grant_type", words)
     return _token(**tenant)
 
 
@@ -272,12 +222,12 @@ def _device_code(workspace_id: int | None) -> Response:
         data = _parameters()
         core_request = _core_request(data)
     except BadBody as exc:
-        return error_response(400, "invalid_request", f"invalid request: {exc}")
+        return coze_errors.error(400, "invalid_request", f"invalid request: {exc}")
     core_request.workspace_id = workspace_id
     result = endpoint_response("device_authorization", core_request)
     if result.status == 200:
         return render_success(result, absolute_expiry=False)
-    return render_error(result, None)
+    return coze_errors.render(result, None)
 
 
 @bp.post("/device/code")

@@ -1,18 +1,14 @@
-"""The RFC dialect: form bodies, Basic or post client auth, RFC 6749 errors, relative expiry."""
+"""The RFC dialect: form bodies, Basic or post client auth, RFC 6749 errors (server/oauth/
+rfc_errors.py), relative expiry."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from server.oauth import authorize, hygiene, throttle
+from server.oauth import authorize, hygiene, rfc_errors, throttle
 from server.oauth.core import endpoint_response, read_only_response, token_response
-from server.oauth.server import (
-    CoreResult,
-    DialectRequest,
-    json_request_from_flask,
-    request_from_flask,
-)
-from server.web import error_response
+from server.oauth.rfc_errors import respond as render
+from server.oauth.server import DialectRequest, json_request_from_flask, request_from_flask
 
 bp = Blueprint("rfc", __name__)
 
@@ -36,34 +32,23 @@ GRANT_TYPES = [
 ]
 
 
-def render(result: CoreResult) -> Response:
-    response = jsonify(result.body)
-    response.status_code = result.status
-    for name, value in result.headers:
-        if name.lower() != "content-type":
-            response.headers[name] = value
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    return response
-
-
 def form_request() -> DialectRequest | Response:
     """RFC 6749 §3.2: form-encoded, each parameter at most once (but RFC 8707's `resource`)."""
     refused = hygiene.refuse_malformed_credentials()
     if refused:
         return refused
     if request.mimetype != "application/x-www-form-urlencoded":
-        return error_response(
+        return rfc_errors.error(
             400, "invalid_request", "The body must be application/x-www-form-urlencoded."
         )
     form = request.form
     repeated = [name for name in form if len(form.getlist(name)) > 1 and name != "resource"]
     if repeated:
-        return error_response(400, "invalid_request", "A parameter is repeated.")
+        return rfc_errors.error(400, "invalid_request", "A parameter is repeated.")
     basic = request.authorization is not None and request.authorization.type == "basic"
     if basic and ("client_secret" in form or "client_assertion" in form):
         # RFC 6749 §2.3: one request, one way of authenticating the client.
-        return error_response(
+        return rfc_errors.error(
             400, "invalid_request", "The client must use only one authentication method."
         )
     data = form.to_dict()
@@ -177,7 +162,7 @@ def _registration_open() -> None:
 def _json_object() -> dict | Response:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        return error_response(
+        return rfc_errors.error(
             400, "invalid_client_metadata", "The body must be a JSON object (application/json)."
         )
     return data

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from authlib.common.urls import add_params_to_uri
@@ -28,11 +28,13 @@ from server.oauth.storage import SqlStorage
 
 @dataclass(frozen=True, slots=True)
 class CoreResult:
-    """What the core answers; each dialect renders it in its own shape."""
+    """What the core answers; each dialect renders it in its own shape. `error` is what was
+    raised, for a dialect that words some errors its own way (the Coze dialect's denials)."""
 
     status: int
     body: dict[str, Any]
     headers: list[tuple[str, str]]
+    error: OAuth2Error | None = None
 
 
 class DialectRequest(OAuth2Request):
@@ -135,11 +137,10 @@ class OAuthServer(AuthorizationServer):
         return CoreResult(status, body if isinstance(body, dict) else {}, headers)
 
     def handle_error_response(self, request: Any, error: OAuth2Error) -> CoreResult:
-        # Kept for the dialect that renders it: the Coze dialect words some errors its own way.
-        g.oauth_error = error
         if isinstance(error, AccessRefused):
             metrics.refused(error.denial)
-        return super().handle_error_response(request, unreflected(error))
+        result: CoreResult = super().handle_error_response(request, unreflected(error))
+        return replace(result, error=error)
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         """No signal receivers: audit and revocation effects live in the storage calls."""

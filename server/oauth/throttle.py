@@ -1,7 +1,7 @@
 """Abuse limits on the OAuth endpoints, checked before any grant runs: assertion size, token
 calls per client, introspection calls per resource server.
 
-Each answers in the dialect's error shape (server/web.py picks it from the path): 429 with
+Each answers in the error shape of the request's face (server/web.py): 429 with
 `Retry-After` and error `temporarily_unavailable`, the RFC 6749 code that clients already treat
 as "try again later". Keys are what the caller presents, read without trusting it, so that one
 client's flood never spends another client's allowance.

@@ -8,8 +8,8 @@ from flask import Blueprint, Flask, Response, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
+from server import web
 from server.accounts import current_user
-from server.web import error_response, face
 
 bp = Blueprint("pages", __name__)
 
@@ -40,11 +40,10 @@ def home() -> Response:
 
 def _csrf_failed(exc: CSRFError) -> Response:
     # Only pages have CSRF-protected forms (the API checks its own and answers in JSON).
-    where = face()
-    if where != "html":
-        return error_response(400, "csrf_failed", exc.description, where)
-    return error_response(
-        400, "csrf_failed", _("The form was open too long or was sent from elsewhere."), "html"
+    if web.current_face() is not errors.FACE:
+        return web.error_response(400, "csrf_failed", exc.description)
+    return errors.error(
+        400, "csrf_failed", _("The form was open too long or was sent from elsewhere.")
     )
 
 
@@ -54,7 +53,8 @@ def init_app(app: Flask) -> None:
     if app.config.get("DEMO_MODE"):
         app.register_blueprint(demo.bp)
     app.register_error_handler(CSRFError, _csrf_failed)
+    web.register_face(app, errors.FACE, default=True)
 
 
 # The views, registered on `bp` when imported (after `bp` and the helpers above exist).
-from server.pages import approval, demo, signin, verification, words  # noqa: E402, F401, I001
+from server.pages import approval, demo, errors, signin, verification, words  # noqa: E402, F401, I001

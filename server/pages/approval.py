@@ -24,23 +24,22 @@ from server.oauth import authorize, consent, device
 from server.oauth.core import load_authorize_request, oauth_server
 from server.oauth.server import request_from_flask
 from server.pages import bp, login_redirect
+from server.pages.errors import error as page_error
 from server.pages.forms import ConsentForm
 from server.pages.words import CLIENT_TYPES, label, permission_words
-from server.web import error_response
 
 
 def _pending(key: str) -> tuple[dict[str, Any], Any, Any] | Response:
     """The stored authorize request, freshly validated: (stored, core request, grant)."""
     stored = load_authorize_request(key)
     if stored is None:
-        return error_response(
+        return page_error(
             400,
             "invalid_request",
             _(
                 "This authorization request has expired or was already answered. "
                 "Start again from the app."
             ),
-            where="html",
         )
     core_request = request_from_flask(stored["data"])
     try:
@@ -119,11 +118,10 @@ def consent_page() -> Any:
     client = core_request.client
     places = consent.places_for(g.user.id, stored["workspace_id"])
     if not places:
-        return error_response(
+        return page_error(
             403,
             "access_denied",
             _("You are not a member of the workspace this app asks for."),
-            "html",
         )
     form = ConsentForm(authorize_key=key, workspace_id=str(places[0].workspace.id))
     if request.method == "GET":
@@ -176,18 +174,17 @@ def _finish(
     # Consumed here, once: a double submit cannot mint two codes.
     if load_authorize_request(key, consume=True) is None:
         db.session.rollback()
-        return error_response(
-            400, "invalid_request", _("This authorization request was already answered."), "html"
+        return page_error(
+            400, "invalid_request", _("This authorization request was already answered.")
         )
     result = oauth_server().create_authorization_response(core_request, user_id, grant)
     db.session.commit()
     location = dict(result.headers).get("Location")
     if result.status != 302 or not location:
-        return error_response(
+        return page_error(
             result.status,
             result.body.get("error", "invalid_request"),
             result.body.get("error_description", "The request failed."),
-            "html",
         )
     if description and user_id is None:
         parts = urlsplit(location)
@@ -225,7 +222,7 @@ def request_install() -> Any:
         clients.request_installation(g.user, place.tenant.id, client.client_id)
     except DomainError as exc:
         db.session.rollback()
-        return error_response(exc.status, exc.code, exc.message, "html")
+        return page_error(exc.status, exc.code, exc.message)
     db.session.commit()
     return render_template(
         "request_sent.html",

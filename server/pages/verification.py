@@ -17,8 +17,8 @@ from server.oauth import consent, device
 from server.oauth.core import oauth_server
 from server.pages import bp, login_redirect
 from server.pages.approval import render_consent, render_installation_needed
+from server.pages.errors import error as page_error
 from server.pages.forms import ConsentForm, DeviceForm
-from server.web import error_response
 
 
 def _closed(row: DeviceCode | None) -> tuple[str, int]:
@@ -50,8 +50,8 @@ def device_page() -> Any:
     user_code = (form.user_code.data or "")[:32]
     wait = ratelimit.retry_after("RATELIMIT_DEVICE_CODE", _client_address())
     if wait:
-        response = error_response(
-            429, "too_many_requests", _("Too many wrong codes. Wait a few minutes."), "html"
+        response = page_error(
+            429, "too_many_requests", _("Too many wrong codes. Wait a few minutes.")
         )
         response.headers["Retry-After"] = str(wait)
         return response
@@ -68,11 +68,10 @@ def device_page() -> Any:
         return _closed(None)
     places = consent.places_for(g.user.id, row.workspace_id)
     if not places:
-        return error_response(
+        return page_error(
             403,
             "access_denied",
             _("You are not a member of the workspace this device asks for."),
-            "html",
         )
     if not form.decision.data:
         form = ConsentForm(user_code=user_code, workspace_id=str(places[0].workspace.id))
@@ -107,7 +106,7 @@ def _decide(
         except AccessRefused as error:
             db.session.rollback()
             metrics.refused(error.denial)
-            return error_response(403, "access_denied", error.description, "html")
+            return page_error(403, "access_denied", error.description)
     if not device.decide(row, context):
         db.session.rollback()
         return _closed(row)
