@@ -5,13 +5,17 @@ cached; and `X-Tt-Logid` on every answer of the dialect, errors or not.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Response, g, jsonify
 
 from grants.access import Denial
 from grants.clients import JWT_BEARER
 from grants.errors import AccessRefused
-from server.oauth.server import CoreResult
 from server.web import Face
+
+if TYPE_CHECKING:
+    from server.oauth.server import CoreResult
 
 # The dialect's words for each way access can end: (error, status, message); `{app}` is the
 # app's name. `access_deny` is Coze's code for an app that may not act (a disabled app above

@@ -7,13 +7,16 @@ speaks RFC 6749, so a core answer is rendered as it is.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Response, jsonify
 
 from grants.errors import RFC
-from server.oauth.core import error_result
-from server.oauth.server import CoreResult
 from server.web import Face
+
+if TYPE_CHECKING:  # imported only for types, so that any OAuth module may import this one
+    from server.oauth.server import CoreResult
 
 DENIALS = RFC  # tests/test_dialect_tables.py holds every dialect's table to every Denial
 
@@ -34,6 +37,8 @@ def render(error: OAuth2Error) -> Response:
     """An OAuth error (Authlib's or the access rule's) as this dialect answers it: through the
     core, so that it is counted, quotes nothing the caller sent and keeps its own headers
     (`WWW-Authenticate` for invalid_client)."""
+    from server.oauth.core import error_result
+
     return respond(error_result(error))
 
 
