@@ -1,9 +1,12 @@
 """The access rule: the one place that says whether an app may act right now.
 
-Plain functions over plain values. Every path asks here: each grant's issuance (code exchange,
-refresh, device polling, JWT assertion), the authorize, consent and device pages, introspection,
-revocation and resource protection. Callers load the current rows and pass them in; nothing here
-caches, so a change committed by any process is obeyed by the very next call everywhere.
+Plain functions over plain values, and two entry points every path calls: `check_standing`
+(each grant's issuance: code exchange, refresh, device polling, JWT assertion; the token
+endpoint's and device endpoint's client check; the authorize, consent and device pages) reads
+the current rows through the storage protocol, and `check_token` judges a token read with its
+rows (introspection). Nothing here caches, so a change committed by any process is obeyed by
+the very next call everywhere. Revocation asks nothing more: an app may always end its own
+tokens (tests/test_access_rule.py says so cell by cell).
 """
 
 from __future__ import annotations
@@ -11,6 +14,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from grants.storage import Standing, Storage
 
 EDITIONS = ("personal", "team", "enterprise")
 ROLES = ("super_admin", "admin", "member")
@@ -216,3 +223,83 @@ def service_token_denial(token: ServiceTokenView, *, now: int) -> Denial | None:
     if not token.tenant_exists or token.workspaces_missing:
         return Denial.SUPERSEDED
     return None
+
+
+# Entry points -------------------------------------------------------------------------------
+
+# What a person's approval can still change: an admin's approval installs the app.
+INSTALLATION_MISSING = (Denial.NOT_INSTALLED, Denial.INSTALL_PENDING)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The rule's answer (None: the app may act) and the rows it read, for the caller to issue
+    under."""
+
+    denial: Denial | None
+    app: AppView | None
+    standing: Standing | None  # None when no tenant was asked about, or the app was refused
+
+
+def check_standing(
+    storage: Storage,
+    client_id: str,
+    *,
+    tenant_id: int | None = None,
+    user_id: int | None = None,
+    auth_type: str | None = None,
+    issued_under: tuple[int | None, int | None] | None = None,
+    enterprise_path: bool | None = None,
+    connector_binding: int | None = None,
+    consenting: bool = False,
+) -> Verdict:
+    """May the app act now, on the path that asks? Reads the current rows through `storage`.
+
+    Without `tenant_id` (the authorize endpoint, device authorization, the token endpoint's
+    client check, the device page before a workspace is chosen): the app alone, which exists and
+    is enabled. With it: standing_denial over the app's installation there and, for `user_id`,
+    their consent and membership. `consenting`: the person is giving their consent now (the
+    consent and device pages), so a missing consent is not a refusal.
+    """
+    app = storage.app_view(client_id)
+    denial = app_may_act(app, auth_type=auth_type)
+    if denial or tenant_id is None or app is None:
+        return Verdict(denial, app, None)
+    standing = storage.standing(client_id, tenant_id, user_id)
+    denial = standing_denial(
+        app,
+        auth_type=auth_type or auth_type_of(app.client_type),
+        tenant_edition=standing.tenant_edition,
+        installation=standing.installation,
+        authorization_id=standing.authorization_id,
+        member=standing.member,
+        issued_under=issued_under,
+        enterprise_path=enterprise_path,
+        connector_binding=connector_binding,
+    )
+    if consenting and denial == Denial.NOT_AUTHORIZED:
+        denial = None  # the consent being given is the one that is missing (checked last)
+    return Verdict(denial, app, standing)
+
+
+def check_token(
+    token: TokenView | ServiceTokenView,
+    app: AppView | None = None,
+    standing: Standing | None = None,
+    *,
+    now: int,
+    caller_resources: Collection[str] | None = None,
+) -> Denial | None:
+    """Is this token active now? `app` and `standing` are the current rows of its app and of
+    its tenant (read with the token); a service access token needs neither."""
+    if isinstance(token, ServiceTokenView):
+        return service_token_denial(token, now=now)
+    return token_denial(
+        token,
+        app,
+        installation=standing.installation if standing else None,
+        authorization_id=standing.authorization_id if standing else None,
+        member=standing.member if standing else False,
+        now=now,
+        caller_resources=caller_resources,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from grants.access import app_may_act, standing_denial
+from grants.access import check_standing
 from grants.clients import Client
 from grants.errors import AccessRefused
 from grants.resources import audience
@@ -35,7 +35,7 @@ class GrantSupport:
     def authenticate_token_endpoint_client(self) -> Client:
         # A disabled app is refused before anything is consumed (a code, a refresh token).
         client: Client = super().authenticate_token_endpoint_client()  # type: ignore[misc]
-        denial = app_may_act(client.view)
+        denial = check_standing(self.storage, client.client_id).denial
         if denial:
             raise AccessRefused(denial, client.name)
         return client
@@ -49,27 +49,26 @@ class GrantSupport:
     ) -> None:
         """The access rule, at issuance: raise AccessRefused unless the app may act now.
         `enterprise_path`: whether a JWT grant came through the enterprise (privileged) path."""
-        client = self.storage.client(context.client_id)
-        standing = self.storage.standing(context.client_id, context.tenant_id, context.user_id)
-        denial = standing_denial(
-            client.view if client else None,
+        verdict = check_standing(
+            self.storage,
+            context.client_id,
+            tenant_id=context.tenant_id,
+            user_id=context.user_id,
             auth_type=context.auth_type,
-            tenant_edition=standing.tenant_edition,
-            installation=standing.installation,
-            authorization_id=standing.authorization_id,
-            member=standing.member,
             issued_under=(context.installation_id, context.authorization_id)
             if issued_under
             else None,
             enterprise_path=enterprise_path,
             connector_binding=context.connector_binding if issued_under else None,
         )
-        if denial:
-            raise AccessRefused(denial, client.name if client else None)
-        if not issued_under:
-            context.installation_id = standing.installation.id if standing.installation else None
-            context.authorization_id = standing.authorization_id
-            context.connector_binding = client.connector_binding if client else None
+        if verdict.denial:
+            client = self.storage.client(context.client_id)
+            raise AccessRefused(verdict.denial, client.name if client else None)
+        if not issued_under and verdict.standing is not None and verdict.app is not None:
+            installation = verdict.standing.installation
+            context.installation_id = installation.id if installation else None
+            context.authorization_id = verdict.standing.authorization_id
+            context.connector_binding = verdict.app.connector_binding
 
     def audience(self, granted: list[str] | None) -> list[str]:
         """RFC 8707: the resources the request names, within `granted` (None: no prior grant,

@@ -21,7 +21,7 @@ from authlib.oauth2.rfc8628 import (
 )
 from authlib.oauth2.rfc8628.endpoint import create_string_user_code
 
-from grants.access import app_may_act
+from grants.access import check_standing
 from grants.base import GrantSupport
 from grants.errors import AccessRefused, TemporarilyUnavailable
 from grants.resources import audience
@@ -60,7 +60,7 @@ class DeviceAuthorization(DeviceAuthorizationEndpoint):
         client = super().authenticate_client(request)
         if client.client_type != "device":
             raise UnauthorizedClientError("Only device apps may use device authorization.")
-        denial = app_may_act(client.view)
+        denial = check_standing(self.server.storage, client.client_id).denial
         if denial:
             raise AccessRefused(denial, client.name)
         scope = client.get_allowed_scope(request.payload.scope)

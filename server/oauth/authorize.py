@@ -8,7 +8,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from flask import Response, redirect, url_for
 
-from grants.access import app_may_act
+from grants.access import check_standing
 from grants.errors import AccessRefused
 from grants.resources import InvalidTarget, audience
 from server.oauth.core import oauth_server, save_authorize_request
@@ -38,7 +38,7 @@ def validate(request: DialectRequest) -> Any:
         # Never a registered URI; Authlib would quote it in its error and fail on the quote.
         raise InvalidRequestError("The redirect URI is not registered for this client.")
     grant = oauth_server().get_consent_grant(request)
-    denial = app_may_act(request.client.view)
+    denial = check_standing(oauth_server().storage, request.client.client_id).denial
     if denial:
         error = AccessRefused(denial, request.client.name)
         error.redirect_uri = grant.redirect_uri

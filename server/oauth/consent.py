@@ -10,7 +10,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
-from grants.access import ADMIN_ROLES, standing_denial
+from grants.access import (
+    ADMIN_ROLES,
+    INSTALLATION_MISSING,
+    Denial,
+    check_standing,
+    needs_installation,
+)
 from grants.clients import Client
 from grants.errors import AccessRefused
 from grants.storage import IssueContext
@@ -35,7 +41,7 @@ class Place:
 
     @property
     def needs_installation(self) -> bool:
-        return self.tenant.edition != "personal"
+        return needs_installation("obo", self.tenant.edition)
 
 
 class InstallationNeeded(Exception):
@@ -62,27 +68,29 @@ def approve(
     Raises InstallationNeeded for a member where the app is not installed, and AccessRefused
     when the access rule says no.
     """
-    standing = storage.standing(client.client_id, place.tenant.id, user.id)
-    if place.needs_installation and (
-        standing.installation is None or standing.installation.status != "installed"
-    ):
+    verdict = check_standing(
+        storage,
+        client.client_id,
+        tenant_id=place.tenant.id,
+        user_id=user.id,
+        auth_type="obo",
+        consenting=True,
+    )
+    if verdict.denial in INSTALLATION_MISSING:
         if not place.is_admin:
-            raise InstallationNeeded(place, pending=standing.installation is not None)
+            raise InstallationNeeded(place, pending=verdict.denial == Denial.INSTALL_PENDING)
         from server import clients  # the management functions; imported late to avoid a cycle
 
         clients.install(user, place.tenant.id, client.client_id, "obo")
+    elif verdict.denial:
+        raise AccessRefused(verdict.denial, client.name)
     authorization_id = ensure_authorization(user.id, client.client_id, scope)
-    standing = storage.standing(client.client_id, place.tenant.id, user.id)
-    denial = standing_denial(
-        client.view,
-        auth_type="obo",
-        tenant_edition=standing.tenant_edition,
-        installation=standing.installation,
-        authorization_id=standing.authorization_id,
-        member=standing.member,
+    verdict = check_standing(
+        storage, client.client_id, tenant_id=place.tenant.id, user_id=user.id, auth_type="obo"
     )
-    if denial:
-        raise AccessRefused(denial, client.name)
+    if verdict.denial or verdict.standing is None:
+        raise AccessRefused(verdict.denial or Denial.NOT_AUTHORIZED, client.name)
+    standing = verdict.standing
     return IssueContext(
         client_id=client.client_id,
         auth_type="obo",
@@ -93,6 +101,36 @@ def approve(
         authorization_id=authorization_id,
         scope=scope,
     )
+
+
+def place_notes(
+    client_id: str, user_id: int, places: list[Place], storage: SqlStorage
+) -> dict[int, str]:
+    """What the consent page says beside each tenant where approving is not enough, as the
+    access rule sees it: "installs" (an admin's approval installs the app), "requested" (a
+    request waits for an admin) or "needs_admin" (a member cannot install it)."""
+    notes: dict[int, str] = {}
+    for place in places:
+        if place.tenant.id in notes:
+            continue
+        denial = check_standing(
+            storage,
+            client_id,
+            tenant_id=place.tenant.id,
+            user_id=user_id,
+            auth_type="obo",
+            consenting=True,
+        ).denial
+        if denial in INSTALLATION_MISSING:
+            if place.is_admin:
+                notes[place.tenant.id] = "installs"
+            elif denial == Denial.INSTALL_PENDING:
+                notes[place.tenant.id] = "requested"
+            else:
+                notes[place.tenant.id] = "needs_admin"
+        else:
+            notes[place.tenant.id] = ""
+    return {tenant_id: note for tenant_id, note in notes.items() if note}
 
 
 def ensure_authorization(user_id: int, client_id: str, scope: str) -> int:

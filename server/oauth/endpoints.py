@@ -15,15 +15,9 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
-from grants.access import (
-    AppView,
-    InstallationView,
-    ServiceTokenView,
-    TokenView,
-    service_token_denial,
-    token_denial,
-)
+from grants.access import AppView, InstallationView, ServiceTokenView, TokenView, check_token
 from grants.secrets import REFRESH_TOKEN, SERVICE_ACCESS_TOKEN, digest, matches
+from grants.storage import Standing
 from server import metrics
 from server.credentials import authenticate_resource_server
 from server.extensions import db
@@ -81,7 +75,7 @@ def _sat_payload(row: Any) -> dict[str, Any]:
     """A service access token's answer: active while the access rule says so."""
     now = int(time.time())
     view = ServiceTokenView(row.expires_at, row.tenant_row is not None, row.workspaces_missing)
-    if service_token_denial(view, now=now):
+    if check_token(view, now=now):
         return dict(_INACTIVE)
     if row.last_used_at is None or row.last_used_at < now - SAT_LAST_USED_GRANULARITY:
         # "Last used" for the list, written at most once a minute per token.
@@ -136,14 +130,11 @@ def _payload(row: Any, value: str, caller_resources: Any = None) -> dict[str, An
         if row.client_type
         else None
     )
-    denial = token_denial(
-        view,
-        app,
-        installation=installation,
-        authorization_id=row.authorization_row,
-        member=row.member_role is not None,
-        now=int(time.time()),
-        caller_resources=caller_resources,
+    standing = Standing(
+        row.edition, installation, row.authorization_row, member=row.member_role is not None
+    )
+    denial = check_token(
+        view, app, standing, now=int(time.time()), caller_resources=caller_resources
     )
     if denial:
         metrics.refused(denial)

@@ -12,14 +12,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import abort, g, redirect, render_template, request
 from flask_babel import gettext as _
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from grants.errors import AccessRefused
 from server import clients
 from server.errors import DomainError
 from server.extensions import db
-from server.models import App, Installation, Tenant
+from server.models import App, Tenant
 from server.oauth import authorize, consent, device
 from server.oauth.core import load_authorize_request, oauth_server
 from server.oauth.server import request_from_flask
@@ -49,20 +48,6 @@ def _pending(key: str) -> tuple[dict[str, Any], Any, Any] | Response:
     return stored, core_request, grant
 
 
-def installation_states(client_id: str, places: list[consent.Place]) -> dict[int, str]:
-    """For each team/enterprise tenant among `places`: installed, pending or absent."""
-    tenant_ids = {p.tenant.id for p in places if p.needs_installation}
-    if not tenant_ids:
-        return {}
-    rows = db.session.execute(
-        select(Installation.tenant_id, Installation.status).where(
-            Installation.client_id == client_id, Installation.tenant_id.in_(tenant_ids)
-        )
-    ).all()
-    found = {tenant_id: status for tenant_id, status in rows}
-    return {tenant_id: found.get(tenant_id, "absent") for tenant_id in tenant_ids}
-
-
 def render_consent(
     client: Any, scope: str, places: list[consent.Place], form: ConsentForm, **extra: Any
 ) -> str:
@@ -78,7 +63,7 @@ def render_consent(
         client_type_label=label(CLIENT_TYPES, client.client_type),
         permissions=permission_words(scope),
         places=places,
-        installations=installation_states(client.client_id, places),
+        notes=consent.place_notes(client.client_id, g.user.id, places, oauth_server().storage),
         **extra,
     )
 

@@ -8,6 +8,7 @@ from typing import Any
 from flask import abort, g, render_template, request
 from flask_babel import gettext as _
 
+from grants.access import check_standing
 from grants.device_code import normalize_user_code
 from grants.errors import AccessRefused
 from server import metrics, ratelimit
@@ -19,6 +20,7 @@ from server.pages import bp, login_redirect
 from server.pages.approval import render_consent, render_installation_needed
 from server.pages.errors import error as page_error
 from server.pages.forms import ConsentForm, DeviceForm
+from server.pages.words import refusal_words
 
 
 def _closed(row: DeviceCode | None) -> tuple[str, int]:
@@ -31,6 +33,13 @@ def _display(user_code: str) -> str:
     """The code as the device shows it (XXXX-XXXX), however the person typed it."""
     code = normalize_user_code(user_code) or user_code.upper()
     return f"{code[:4]}-{code[4:]}" if len(code) == 8 else code
+
+
+def _refused(error: AccessRefused) -> Any:
+    metrics.refused(error.denial)
+    code = error.error or "access_denied"
+    words = refusal_words(code, error.description)
+    return page_error(error.status_code or 400, code, words, detail=error.description)
 
 
 def _client_address() -> str:
@@ -66,6 +75,10 @@ def device_page() -> Any:
     client = oauth_server().storage.client(row.client_id)
     if client is None:
         return _closed(None)
+    denial = check_standing(oauth_server().storage, client.client_id).denial
+    if denial:
+        # As the authorize endpoint refuses before the consent page: nothing to approve.
+        return _refused(AccessRefused(denial, client.name))
     places = consent.places_for(g.user.id, row.workspace_id)
     if not places:
         return page_error(
