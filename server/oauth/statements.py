@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, false, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, false, func, insert, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server.models import (
@@ -192,6 +192,29 @@ MARK_USED = {
 # Tokens ---------------------------------------------------------------------------------------
 
 INSERT_TOKEN = Hot(insert(tokens))
+TOKEN_FIELDS = (
+    "access_token_hash",
+    "refresh_token_hash",
+    "client_id",
+    "auth_type",
+    "tenant_id",
+    "workspace_id",
+    "user_id",
+    "installation_id",
+    "authorization_id",
+    "scope",
+    "session_name",
+    "family_id",
+    "issued_at",
+    "expires_at",
+    "refresh_expires_at",
+    "revoked",
+    "refresh_revoked",
+    "connector_binding",
+    "bot_ids",
+    "audience",
+    "resources",
+)
 
 
 def _token_standing(base: Any) -> Any:
@@ -245,10 +268,27 @@ REFRESH = Hot(
     .where(tokens.c.refresh_token_hash == bindparam("digest")),
     RefreshRow,
 )
-RETIRE_REFRESH = Hot(
+_RETIRE = (
     update(tokens)
     .where(tokens.c.id == bindparam("token_id"), tokens.c.refresh_revoked.is_(False))
-    .values(refresh_revoked=True)
+    .values(refresh_revoked=true())
+)
+RETIRE_REFRESH = Hot(_RETIRE)
+# A refresh's rotation and the new token in one statement (PostgreSQL: a data-modifying WITH):
+# the new row is inserted only if this statement retired the old one, so of two concurrent
+# uses only one issues. Its parameters are INSERT_TOKEN's, prefixed "new_", and token_id.
+# SQLite runs RETIRE_REFRESH, then INSERT_TOKEN.
+_RETIRED = _RETIRE.returning(tokens.c.id).cte("retired")
+ROTATE_REFRESH = Hot(
+    insert(tokens)
+    .from_select(
+        list(TOKEN_FIELDS),
+        # Named apart from the columns, which the UPDATE would otherwise take as its SET.
+        select(
+            *(bindparam("new_" + name, type_=tokens.c[name].type) for name in TOKEN_FIELDS)
+        ).select_from(_RETIRED),
+    )
+    .add_cte(_RETIRED)
 )
 
 

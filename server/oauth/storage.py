@@ -206,34 +206,44 @@ class SqlStorage:
 
     # Tokens -----------------------------------------------------------------------------
 
-    def save_token(self, token: dict[str, Any], context: IssueContext, now: int) -> None:
+    def save_token(self, token: dict[str, Any], context: IssueContext, now: int) -> bool:
         refresh = token.get("refresh_token")
-        sql.INSERT_TOKEN.run(
-            {
-                "access_token_hash": digest(token["access_token"]),
-                "refresh_token_hash": digest(refresh) if refresh else None,
-                "client_id": context.client_id,
-                "auth_type": context.auth_type,
-                "tenant_id": context.tenant_id,
-                "workspace_id": context.workspace_id,
-                "user_id": context.user_id,
-                "installation_id": context.installation_id,
-                "authorization_id": context.authorization_id,
-                "scope": context.scope,
-                "session_name": context.session_name,
-                "family_id": context.family_id or secrets.token_hex(16),
-                "issued_at": now,
-                "expires_at": now + int(token["expires_in"]),
-                "refresh_expires_at": now + self.settings["REFRESH_TOKEN_TTL"] if refresh else None,
-                "revoked": False,
-                "refresh_revoked": False,
-                "connector_binding": context.connector_binding,
-                "bot_ids": context.bot_ids,
-                "audience": context.audience or None,
-                "resources": context.resources or None,
-            },
-        )
+        values = {
+            "access_token_hash": digest(token["access_token"]),
+            "refresh_token_hash": digest(refresh) if refresh else None,
+            "client_id": context.client_id,
+            "auth_type": context.auth_type,
+            "tenant_id": context.tenant_id,
+            "workspace_id": context.workspace_id,
+            "user_id": context.user_id,
+            "installation_id": context.installation_id,
+            "authorization_id": context.authorization_id,
+            "scope": context.scope,
+            "session_name": context.session_name,
+            "family_id": context.family_id or secrets.token_hex(16),
+            "issued_at": now,
+            "expires_at": now + int(token["expires_in"]),
+            "refresh_expires_at": now + self.settings["REFRESH_TOKEN_TTL"] if refresh else None,
+            "revoked": False,
+            "refresh_revoked": False,
+            "connector_binding": context.connector_binding,
+            "bot_ids": context.bot_ids,
+            "audience": context.audience or None,
+            "resources": context.resources or None,
+        }
+        if context.rotates is None:
+            sql.INSERT_TOKEN.run(values)
+        elif db.engine.dialect.name == "postgresql":
+            # The retirement and the insert in one statement: one round trip.
+            rotation = {"new_" + name: value for name, value in values.items()}
+            if not sql.ROTATE_REFRESH.run({**rotation, "token_id": context.rotates}):
+                return False
+        elif sql.RETIRE_REFRESH.run({"token_id": context.rotates}):
+            sql.INSERT_TOKEN.run(values)
+        else:
+            return False
         self._mark_used(context, now)
+        return True
 
     def _mark_used(self, context: IssueContext, now: int) -> None:
         """Keep "last used" on the installation and consent, at most once a minute, so that busy
@@ -266,9 +276,6 @@ class SqlStorage:
             expires_at=row.refresh_expires_at or 0,
             rotated=row.refresh_revoked,
         )
-
-    def retire_refresh(self, token_id: int) -> bool:
-        return sql.RETIRE_REFRESH.run({"token_id": token_id}) > 0
 
     def revoke_family(self, family_id: str) -> int:
         return db.session.execute(
