@@ -231,14 +231,16 @@ class SqlStorage:
             "audience": context.audience or None,
             "resources": context.resources or None,
         }
+        # One statement, so on its own (in autocommit) unless the request's transaction is open
+        # (a code exchange's claim): one round trip.
         if context.rotates is None:
-            sql.INSERT_TOKEN.run(values)
+            sql.INSERT_TOKEN.write(values)
         elif db.engine.dialect.name == "postgresql":
-            # The retirement and the insert in one statement: one round trip.
+            # The retirement and the insert in one statement.
             rotation = {"new_" + name: value for name, value in values.items()}
-            if not sql.ROTATE_REFRESH.run({**rotation, "token_id": context.rotates}):
+            if not sql.ROTATE_REFRESH.write({**rotation, "token_id": context.rotates}):
                 return False
-        elif sql.RETIRE_REFRESH.run({"token_id": context.rotates}):
+        elif sql.RETIRE_REFRESH.run({"token_id": context.rotates}):  # two, in a transaction
             sql.INSERT_TOKEN.run(values)
         else:
             return False
@@ -260,12 +262,13 @@ class SqlStorage:
             seen = self._last_used.get((table, row_id))
             if seen is not None and seen >= stale:
                 continue
-            sql.MARK_USED[table].run({"row_id": row_id, "stale": stale, "used_at": used_at})
+            sql.MARK_USED[table].write({"row_id": row_id, "stale": stale, "used_at": used_at})
 
     def find_refresh(self, refresh_token: str) -> RefreshRecord | None:
         if not isinstance(refresh_token, str) or len(refresh_token) > 256:
             return None
-        row = sql.REFRESH.first({"digest": digest(refresh_token)})
+        # Read on its own: the rotation's condition, not a transaction, settles a race.
+        row = sql.REFRESH.read_one({"digest": digest(refresh_token)})
         if row is None:
             return None
         if row.edition is not None:
