@@ -162,28 +162,35 @@ class Hot(Generic[R]):
         for name, process in form.binds:
             if name in values:
                 values[name] = process(values[name])
-        with engine.connect() as connection:
-            pooled = connection.connection
+        # A Connection only when someone listens to the cursor events: it is what they receive,
+        # and it costs a tenth of the read.
+        listened = bool(
+            engine.dispatch.before_cursor_execute or engine.dispatch.after_cursor_execute
+        )
+        connection = engine.connect() if listened else None
+        pooled = connection.connection if connection is not None else engine.raw_connection()
+        try:
             driver = pooled.driver_connection
             assert driver is not None
-            try:
-                driver.autocommit = True
-                with driver.cursor(row_factory=self._row_factory(form)) as cursor:
-                    # The engine's cursor events, as SQLAlchemy sends them (no execution context).
+            driver.autocommit = True
+            with driver.cursor(row_factory=self._row_factory(form)) as cursor:
+                if connection is not None:  # as SQLAlchemy sends them (no execution context)
                     connection.dispatch.before_cursor_execute(
                         connection, cursor, form.sql, values, None, False
                     )
-                    cursor.execute(form.sql, values)
+                cursor.execute(form.sql, values)
+                if connection is not None:
                     connection.dispatch.after_cursor_execute(
                         connection, cursor, form.sql, values, None, False
                     )
-                    return cursor.fetchall()
-            except Exception:
-                connection.invalidate()  # never hand a connection in an unknown state on
-                raise
-            finally:
-                if not connection.invalidated:
-                    driver.autocommit = False
+                rows = cursor.fetchall()
+            driver.autocommit = False
+            return rows
+        except Exception:
+            pooled.invalidate()  # never hand a connection in an unknown state to the next request
+            raise
+        finally:
+            (connection or pooled).close()
 
     def _row_factory(self, form: _DriverForm) -> Callable[[Any], Callable[[Sequence[Any]], R]]:
         make = self.row
