@@ -1,5 +1,7 @@
-"""Disable, enable, uninstall and delete on an app holding N tokens: wall time (commit
-included) and the SQL statements each one sends, counted at the cursor."""
+"""Disable, enable, uninstall and delete on an app holding N tokens: wall time until the change
+is committed and in force, the SQL statements it sends (counted at the cursor), and apart from
+those the audit entry's count of the tokens it ended, made after the commit
+(server/audit.py, count_after_commit)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from collections import Counter
 from contextlib import contextmanager
 
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from bench.bulk import load_tokens
 from bench.seed import SCOPE
@@ -24,15 +27,24 @@ EXPECTED_ACTIVE = {"disable": False, "enable": True, "uninstall": False, "delete
 
 @contextmanager
 def counting():
+    """The statements sent, and when the commit ended and how many had been sent by then."""
     statements: list[str] = []
+    committed: dict[str, float] = {}
 
     def before(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement.split(None, 1)[0].upper())
 
+    def after_commit(session):
+        committed.setdefault("at", time.perf_counter())
+        committed.setdefault("statements", len(statements))
+
     event.listen(db.engine, "before_cursor_execute", before)
+    # Ahead of the audit's own after-commit count, so "at" is the commit itself.
+    event.listen(Session, "after_commit", after_commit, insert=True)
     try:
-        yield statements
+        yield statements, committed
     finally:
+        event.remove(Session, "after_commit", after_commit)
         event.remove(db.engine, "before_cursor_execute", before)
 
 
@@ -77,17 +89,21 @@ def measure(app, user_id: int, count: int, label: str) -> dict[str, dict]:
     for name in OPERATIONS:
         db.session.rollback()  # each operation starts a fresh transaction, like a request
         user = db.session.get(User, user_id)
-        with counting() as statements:
+        with counting() as (statements, committed):
             started = time.perf_counter()
             _operation(name, user, tenant_id, client_id)
             db.session.commit()
-            elapsed = (time.perf_counter() - started) * 1000
+            finished = time.perf_counter()
         active = introspect(sample)["active"]
         db.session.rollback()
+        in_force = committed["statements"]
         results[name] = {
-            "ms": round(elapsed, 2),
-            "statements": len(statements),
-            "kinds": dict(Counter(statements)),
+            "ms": round((committed["at"] - started) * 1000, 2),
+            "statements": in_force,
+            "kinds": dict(Counter(statements[:in_force])),
+            # The audit entry's count of the tokens ended, after the commit (0: none to make).
+            "count_ms": round((finished - committed["at"]) * 1000, 2),
+            "count_statements": len(statements) - in_force,
             "ok": active == EXPECTED_ACTIVE[name],
         }
     return results

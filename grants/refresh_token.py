@@ -8,7 +8,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import InvalidGrantError, grants
 
 from grants.base import GrantSupport
-from grants.storage import RefreshRecord
+from grants.storage import IssueContext, RefreshRecord
 
 
 class RefreshTokenGrant(GrantSupport, grants.RefreshTokenGrant):
@@ -36,16 +36,20 @@ class RefreshTokenGrant(GrantSupport, grants.RefreshTokenGrant):
         scope = self.request.payload.scope or record.context.scope
         # Narrowed before the rotation below, so a refused widening leaves the token usable.
         resources = self.audience(record.context.resources or [])
-        if not self.storage.retire_refresh(record.token_id):
-            # Another request rotated it a moment ago: the same reuse, seen concurrently.
-            self.storage.revoke_family(record.context.family_id)
-            raise InvalidGrantError("The refresh token has already been used.")
+        # Retired when the new token is saved, in the same statement (save_token below).
         self.request.issue_context = dataclasses.replace(
-            record.context, scope=scope, audience=resources
+            record.context, scope=scope, audience=resources, rotates=record.token_id
         )
+
+    def save_token(self, token: dict[str, Any]) -> None:
+        context: IssueContext = self.request.issue_context
+        if not self.storage.save_token(token, context, self.now()):
+            # Another request rotated it a moment ago: the same reuse, seen concurrently.
+            self.storage.revoke_family(context.family_id)
+            raise InvalidGrantError("The refresh token has already been used.")
 
     def authenticate_user(self, refresh_token: RefreshRecord) -> int | None:
         return refresh_token.context.user_id
 
     def revoke_old_credential(self, refresh_token: Any) -> None:
-        """Nothing left to do: validate_token_request retired it atomically."""
+        """Nothing left to do: save_token retired it atomically."""

@@ -33,6 +33,9 @@ class IssueContext:
     # RFC 8707: the grant's resources, and the ones this token is for (its audience).
     resources: list[str] | None = None
     audience: list[str] | None = None
+    # A refresh: the row id of the refresh token this issuance rotates, retired together with
+    # the new token's insert.
+    rotates: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +128,6 @@ class Storage(Protocol):
 
     def find_refresh(self, refresh_token: str) -> RefreshRecord | None: ...
 
-    def retire_refresh(self, token_id: int) -> bool:
-        """Mark a refresh token rotated; False if another request already did (a reuse)."""
-
     def revoke_family(self, family_id: str) -> int: ...
 
     def find_device_code(self, device_code: str) -> DeviceRecord | None: ...
@@ -155,4 +155,6 @@ class Storage(Protocol):
     def use_jti(self, client_id: str, jti: str, ttl: int) -> bool:
         """Record a JWT id as used until its expiry; False if it was already used."""
 
-    def save_token(self, token: dict[str, object], context: IssueContext, now: int) -> None: ...
+    def save_token(self, token: dict[str, object], context: IssueContext, now: int) -> bool:
+        """Store the token; with `context.rotates`, only if this call retires that refresh
+        token (atomically with the insert): False, nothing stored, if another request did."""

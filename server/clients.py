@@ -368,45 +368,46 @@ def delete_app(actor: User, client_id: str) -> None:
 
 def _delete(app: App, actor_id: int | None) -> None:
     client_id, tenant_id = app.client_id, app.tenant_id
-    # Counted before the rows go: tokens still standing under a current installation/consent.
-    destroyed = audit.live_tokens(
-        and_(
-            OAuthToken.client_id == client_id,
-            or_(
-                OAuthToken.installation_id.is_(None),
-                OAuthToken.installation_id.in_(
-                    select(Installation.id).where(Installation.client_id == client_id)
-                ),
-            ),
-            or_(
-                OAuthToken.authorization_id.is_(None),
-                OAuthToken.authorization_id.in_(
-                    select(Authorization.id).where(Authorization.client_id == client_id)
-                ),
-            ),
-        )
-    )
     db.session.add(RetiredClientId(client_id=client_id, deleted_at=_now()))
     db.session.flush()
     # Explicit deletes rather than relying on ON DELETE CASCADE, which SQLite enforces only
-    # when foreign keys are switched on per connection.
+    # when foreign keys are switched on per connection. The installations and consents
+    # removed are the current ones: the tokens standing under them are the ones that end.
+    ended: dict[type, list[int]] = {}
     for model in (AppKey, Installation, Authorization, AuthorizationCode, DeviceCode):
-        db.session.execute(
+        statement = (
             delete(model)
             .where(model.client_id == client_id)
             .execution_options(synchronize_session=False)
         )
+        if model in (Installation, Authorization):
+            ended[model] = list(db.session.scalars(statement.returning(model.id)))
+        else:
+            db.session.execute(statement)
     db.session.execute(
         delete(App).where(App.client_id == client_id).execution_options(synchronize_session=False)
     )
     db.session.expunge(app)
-    audit.record(
+    entry = audit.record(
         "app.delete",
         tenant_id=tenant_id,
         actor_user_id=actor_id,
         target=client_id,
         app_name=app.name,
-        destroyed_tokens=destroyed,
+    )
+    audit.count_after_commit(
+        entry,
+        and_(
+            OAuthToken.client_id == client_id,
+            or_(
+                OAuthToken.installation_id.is_(None),
+                OAuthToken.installation_id.in_(ended[Installation]),
+            ),
+            or_(
+                OAuthToken.authorization_id.is_(None),
+                OAuthToken.authorization_id.in_(ended[Authorization]),
+            ),
+        ),
     )
 
 
@@ -791,13 +792,10 @@ def uninstall(actor: User, tenant_id: int, client_id: str) -> None:
     )
     if removed is None:
         raise not_found("installation")
-    audit.record(
-        "installation.uninstall",
-        tenant_id=tenant_id,
-        actor_user_id=actor.id,
-        target=client_id,
-        destroyed_tokens=audit.live_tokens(_installation_tokens(tenant_id, client_id, removed)),
+    entry = audit.record(
+        "installation.uninstall", tenant_id=tenant_id, actor_user_id=actor.id, target=client_id
     )
+    audit.count_after_commit(entry, _installation_tokens(tenant_id, client_id, removed))
 
 
 def list_installations(actor: User, tenant_id: int) -> list[tuple[Installation, App]]:

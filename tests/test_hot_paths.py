@@ -4,15 +4,19 @@ idling, the driver-level read on PostgreSQL) survives connections the database d
 
 from __future__ import annotations
 
+import gc
+import logging
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import bindparam, event, select, text, update
 
 from server import dbpool
 from server.extensions import db
-from server.oauth import execute
+from server.oauth.execute import Hot
 from tests.conftest import PASSWORD
 from tests.oauth_support import (
     JWT_BEARER,
@@ -28,27 +32,19 @@ from tests.oauth_support import (
 
 @contextmanager
 def statements(app):
-    """Every statement sent: through SQLAlchemy (its cursor event) or straight on the driver
-    (server/oauth/execute.py's reads on PostgreSQL, below SQLAlchemy's events)."""
+    """Every statement sent, as SQLAlchemy's cursor event reports it (the hot reads on the
+    PostgreSQL driver included: server/oauth/execute.py dispatches the event for them)."""
     seen: list[str] = []
 
     def record(conn, cursor, statement, *args):
         seen.append(statement.split(None, 1)[0].upper())
 
-    driver_read = execute._driver_read
-
-    def record_driver_read(engine, statement, params, many):
-        seen.append("SELECT")
-        return driver_read(engine, statement, params, many)
-
     with app.app_context():
         engine = db.engine
     event.listen(engine, "before_cursor_execute", record)
-    execute._driver_read = record_driver_read
     try:
         yield seen
     finally:
-        execute._driver_read = driver_read
         event.remove(engine, "before_cursor_execute", record)
 
 
@@ -97,9 +93,13 @@ def test_refresh_and_code_exchange_statement_budget(app, client, tokens):
             headers=basic(created.client_id, secret),
         )
     assert refreshed.status_code == 200
-    # The app; the token with its standing; the rotation; the new token. ("last used" was
-    # written a moment ago by the first issuance, so it is not written again.)
-    assert seen == ["SELECT", "SELECT", "UPDATE", "INSERT"]
+    # The app; the token with its standing; the rotation and the new token, one statement on
+    # PostgreSQL. ("last used" was written a moment ago by the first issuance, so it is not
+    # written again.)
+    if _is_postgresql(app):
+        assert seen == ["SELECT", "SELECT", "WITH"]
+    else:
+        assert seen == ["SELECT", "SELECT", "UPDATE", "INSERT"]
 
     url = "/oauth/authorize?" + urlencode(
         {"response_type": "code", "client_id": created.client_id, "redirect_uri": REDIRECT_URI}
@@ -227,3 +227,123 @@ def test_channel_and_sat_introspection_is_one_statement(app, client, make_user, 
             answer = client.post("/oauth/introspect", data={"token": presented}, headers=rs)
         assert answer.json["active"] is True
         assert seen == ["SELECT"]
+
+
+# The statements themselves ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Name:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Email:
+    email: str
+
+
+def test_statements_built_at_run_time_never_share_compiled_sql(app, make_user):
+    """Each statement keeps its own compiled form: one built and dropped at run time cannot
+    leave SQL behind for another that happens to reuse its memory (and its id())."""
+    from server.models import User
+
+    user = make_user(name="Ada")
+    users = User.__table__
+    with app.app_context():
+        for _ in range(5):
+            by_name = Hot(select(users.c.name).where(users.c.id == bindparam("id")), _Name)
+            assert by_name.read_one({"id": user.id}) == _Name("Ada")
+            del by_name
+            gc.collect(1)  # young objects only: cheap, and these are young
+            by_email = Hot(select(users.c.email).where(users.c.id == bindparam("id")), _Email)
+            assert by_email.read_one({"id": user.id}) == _Email(user.email)
+            del by_email
+            gc.collect(1)  # young objects only: cheap, and these are young
+
+
+def test_a_row_type_must_match_its_statement():
+    from server.models import User
+
+    users = User.__table__
+    with pytest.raises(TypeError):
+        Hot(select(users.c.name, users.c.email), _Name)
+
+
+@dataclass(frozen=True, slots=True)
+class _Used:
+    id: int
+    last_used_at: datetime | None
+
+
+@pytest.fixture
+def shanghai_app(base_config, _schema, app):
+    """The same database through connections whose session time zone is not UTC, which is
+    where a datetime bound without the column type's conversion lands hours off."""
+    if not _is_postgresql(app):
+        pytest.skip("needs PostgreSQL")
+    from server import create_app
+    from server.config import DEFAULTS
+
+    options = {
+        **DEFAULTS["SQLALCHEMY_ENGINE_OPTIONS"],
+        "connect_args": {"options": "-c timezone=Asia/Shanghai"},
+    }
+    instance = create_app({**base_config, "SQLALCHEMY_ENGINE_OPTIONS": options})
+    yield instance
+    with instance.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_bind_processed_parameter_binds_as_the_column_type_says(
+    app, shanghai_app, make_user, make_app
+):
+    """UTCDateTime stores naive UTC; an aware datetime in another zone must be converted on the
+    way in (its bind processor) on the driver path too, and come back aware in UTC."""
+    from server.models import Installation, UTCDateTime
+
+    owner = make_user()
+    client_id, _, _ = service_app(app, owner, make_app)  # installed in its own tenant
+    at = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    with app.app_context():
+        db.session.execute(
+            update(Installation).where(Installation.client_id == client_id).values(last_used_at=at)
+        )
+        db.session.commit()
+    table = Installation.__table__
+    used = Hot(
+        select(table.c.id, table.c.last_used_at).where(
+            table.c.client_id == bindparam("client_id"),
+            table.c.last_used_at == bindparam("at", type_=UTCDateTime()),
+        ),
+        _Used,
+    )
+    same_instant = at.astimezone(timezone(timedelta(hours=-7)))
+    with shanghai_app.app_context():
+        row = used.read_one({"client_id": client_id, "at": same_instant})
+        assert row is not None and row.last_used_at == at
+        assert row.last_used_at.tzinfo is not None
+        assert used.read_one({"client_id": client_id, "at": at + timedelta(hours=8)}) is None
+
+
+def test_a_driver_error_on_the_read_path_is_logged_and_answers_503(
+    app, base_config, _schema, caplog, tokens
+):
+    """A database out of reach: the hot read's failure is logged, not swallowed, and the
+    request answers 503 as any other database failure does."""
+    if not _is_postgresql(app):
+        pytest.skip("needs PostgreSQL")
+    from server import create_app
+
+    _, _, issued, _ = tokens
+    rs = resource_server(app)
+    url = base_config["SQLALCHEMY_DATABASE_URI"].replace(":5432/", ":9/")  # nothing listens
+    down = create_app({**base_config, "SQLALCHEMY_DATABASE_URI": url})
+    with caplog.at_level(logging.WARNING, logger="server.oauth.execute"):
+        answer = down.test_client().post(
+            "/oauth/introspect", data={"token": issued["access_token"]}, headers=rs
+        )
+    assert answer.status_code == 503
+    assert any(
+        r.name == "server.oauth.execute" and r.exc_info is not None for r in caplog.records
+    ), caplog.records

@@ -23,7 +23,6 @@ from server.credentials import authenticate_resource_server
 from server.extensions import db
 from server.models import OAuthToken
 from server.oauth import statements as sql
-from server.oauth.execute import read_row
 
 _INACTIVE = {"active": False}
 _NO_SECRET = digest("")
@@ -39,7 +38,7 @@ def introspect(token: str, hint: str | None = None) -> dict[str, Any]:
         return dict(_INACTIVE)
     value = digest(token)
     kind = _kind(token)
-    row = read_row(sql.INTROSPECT[kind], {"digest": value})
+    row = sql.INTROSPECT[kind].read_one({"digest": value})
     if row is None:
         return dict(_INACTIVE)
     return _sat_payload(row) if kind == "sat" else _payload(row, value)
@@ -51,7 +50,7 @@ def introspect_for(server_id: str, secret: str, token: str) -> dict[str, Any] | 
     plausible = _plausible(token)
     value = digest(token) if plausible else ""
     kind = _kind(token) if plausible else "access"
-    row = read_row(sql.INTROSPECT_FOR[kind], {"server_id": server_id, "digest": value})
+    row = sql.INTROSPECT_FOR[kind].read_one({"server_id": server_id, "digest": value})
     # Compare even when the id is unknown, so timing does not tell which ids exist.
     if not matches(secret, row.caller_secret_hash if row is not None else _NO_SECRET):
         return None
@@ -79,9 +78,8 @@ def _sat_payload(row: Any) -> dict[str, Any]:
         return dict(_INACTIVE)
     if row.last_used_at is None or row.last_used_at < now - SAT_LAST_USED_GRANULARITY:
         # "Last used" for the list, written at most once a minute per token.
-        db.session.execute(
-            sql.SAT_USED,
-            {"sat_id": row.sat_id, "stale": now - SAT_LAST_USED_GRANULARITY, "now": now},
+        sql.SAT_USED.run(
+            {"sat_id": row.sat_id, "stale": now - SAT_LAST_USED_GRANULARITY, "now": now}
         )
         db.session.commit()
     payload: dict[str, Any] = {

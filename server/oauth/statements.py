@@ -1,16 +1,20 @@
 """The SQL of the hot paths (introspection, token issuance, refresh, code exchange, device
-polling), built once at import.
+polling), built once at import, each with the dataclass its rows come back as.
 
-Each is a Core statement over the tables with named parameters, so every execution reuses the
-compiled SQL (and, on PostgreSQL, a server-side prepared statement) and loads plain rows
-instead of ORM objects. Each answers with all the rows the access rule needs in one round trip.
+Each is a Core statement over the tables with named parameters, held by a `Hot`
+(server/oauth/execute.py) that keeps its compiled form and loads its rows as that dataclass
+instead of ORM objects. Each answers with all the rows the access rule needs in one round trip;
+the rows the access rule reads about an app in a tenant (its standing) are joined by one
+function, `standing_join`, for the app read, the refresh token and introspection alike.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, false, func, insert, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server.models import (
@@ -29,6 +33,7 @@ from server.models import (
     Tenant,
     Workspace,
 )
+from server.oauth.execute import Hot
 
 apps = App.__table__
 keys = AppKey.__table__
@@ -47,6 +52,22 @@ workspaces = Workspace.__table__
 
 # What the access rule reads about one app in one tenant for one user ------------------------
 
+
+@dataclass(frozen=True, slots=True)
+class StandingRow:
+    """The tenant, the app's installation there, the user's consent and membership (None when
+    absent), with the "last used" times issuance keeps."""
+
+    edition: str | None
+    installation_row: int | None
+    installation_kind: str | None
+    installation_status: str | None
+    installation_used: datetime | None
+    authorization_row: int | None
+    authorization_used: datetime | None
+    member_role: str | None
+
+
 STANDING_COLUMNS = (
     tenants.c.edition,
     installations.c.id.label("installation_row"),
@@ -55,12 +76,61 @@ STANDING_COLUMNS = (
     installations.c.last_used_at.label("installation_used"),
     authorizations.c.id.label("authorization_row"),
     authorizations.c.last_used_at.label("authorization_used"),
-    memberships.c.role.label("member_role"),  # None when the user is not a member
+    memberships.c.role.label("member_role"),
 )
+
+
+def standing_join(base: Any, tenant_id: Any, client_id: Any, user_id: Any) -> Any:
+    """`base` outer-joined to the tenant, the app's installation there, the user's consent and
+    the user's membership of the tenant (the columns of StandingRow). `base` None: from the
+    tenant itself, the caller naming it in its WHERE. `user_id` None: the app acting as
+    itself, with no consent or membership to read."""
+    joined = tenants if base is None else base.outerjoin(tenants, tenants.c.id == tenant_id)
+    joined = joined.outerjoin(
+        installations,
+        and_(installations.c.tenant_id == tenants.c.id, installations.c.client_id == client_id),
+    )
+    if user_id is None:
+        return joined.outerjoin(authorizations, false()).outerjoin(memberships, false())
+    return joined.outerjoin(
+        authorizations,
+        and_(authorizations.c.user_id == user_id, authorizations.c.client_id == client_id),
+    ).outerjoin(
+        memberships,
+        and_(memberships.c.tenant_id == tenants.c.id, memberships.c.user_id == user_id),
+    )
+
+
+STANDING = Hot(
+    select(*STANDING_COLUMNS)
+    .select_from(standing_join(None, None, bindparam("client_id"), bindparam("user_id")))
+    .where(tenants.c.id == bindparam("tenant_id")),
+    StandingRow,
+)
+
 
 # An app, with its keys (a service app has a few) and its standing in its own tenant, which is
 # what a JWT-bearer grant asks about next: one round trip instead of three. One row per key.
-CLIENT = (
+@dataclass(frozen=True, slots=True)
+class ClientRow(StandingRow):
+    client_id: str
+    client_type: str
+    status: str
+    name: str
+    tenant_id: int | None
+    redirect_uris: list[str] | None
+    permissions: list[str] | None
+    client_secret_hash: str | None
+    app_kind: str
+    connector_binding: int | None
+    previous_secret_hash: str | None
+    previous_secret_until: datetime | None
+    registration: str | None
+    kid: str | None
+    public_key_pem: str | None
+
+
+CLIENT = Hot(
     select(
         apps.c.client_id,
         apps.c.client_type,
@@ -77,95 +147,191 @@ CLIENT = (
         apps.c.registration,
         keys.c.kid,
         keys.c.public_key_pem,
-        *STANDING_COLUMNS[:5],
+        *STANDING_COLUMNS,
     )
-    .select_from(apps)
-    .outerjoin(keys, keys.c.client_id == apps.c.client_id)
-    .outerjoin(tenants, tenants.c.id == apps.c.tenant_id)
-    .outerjoin(
-        installations,
-        and_(
-            installations.c.tenant_id == apps.c.tenant_id,
-            installations.c.client_id == apps.c.client_id,
-        ),
+    .select_from(
+        standing_join(
+            apps.outerjoin(keys, keys.c.client_id == apps.c.client_id),
+            apps.c.tenant_id,
+            apps.c.client_id,
+            None,
+        )
     )
-    .where(apps.c.client_id == bindparam("client_id"))
-)
-
-SERVICE_KEY = select(keys.c.public_key_pem).where(
-    keys.c.client_id == bindparam("client_id"), keys.c.kid == bindparam("kid")
+    .where(apps.c.client_id == bindparam("client_id")),
+    ClientRow,
 )
 
 
-def with_standing(statement: Any, tenant_id: Any, client_id: Any, user_id: Any) -> Any:
-    """Outer-join the tenant, the app's installation there, the user's consent and the user's
-    membership of the tenant."""
-    return (
-        statement.outerjoin(tenants, tenants.c.id == tenant_id)
-        .outerjoin(
-            installations,
-            and_(
-                installations.c.tenant_id == tenants.c.id,
-                installations.c.client_id == client_id,
-            ),
-        )
-        .outerjoin(
-            authorizations,
-            and_(authorizations.c.user_id == user_id, authorizations.c.client_id == client_id),
-        )
-        .outerjoin(
-            memberships,
-            and_(memberships.c.tenant_id == tenants.c.id, memberships.c.user_id == user_id),
-        )
-    )
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    public_key_pem: str
 
 
-STANDING = (
-    select(*STANDING_COLUMNS)
-    .select_from(tenants)
-    .outerjoin(
-        installations,
-        and_(
-            installations.c.tenant_id == tenants.c.id,
-            installations.c.client_id == bindparam("client_id"),
-        ),
-    )
-    .outerjoin(
-        authorizations,
-        and_(
-            authorizations.c.user_id == bindparam("user_id"),
-            authorizations.c.client_id == bindparam("client_id"),
-        ),
-    )
-    .outerjoin(
-        memberships,
-        and_(
-            memberships.c.tenant_id == tenants.c.id,
-            memberships.c.user_id == bindparam("user_id"),
-        ),
-    )
-    .where(tenants.c.id == bindparam("tenant_id"))
+SERVICE_KEY = Hot(
+    select(keys.c.public_key_pem).where(
+        keys.c.client_id == bindparam("client_id"), keys.c.kid == bindparam("kid")
+    ),
+    KeyRow,
 )
 AUTHORIZATION = select(authorizations.c.id).where(
     authorizations.c.user_id == bindparam("user_id"),
     authorizations.c.client_id == bindparam("client_id"),
 )
 MARK_USED = {
-    table.name: update(table)
-    .where(
-        table.c.id == bindparam("row_id"),
-        or_(table.c.last_used_at.is_(None), table.c.last_used_at < bindparam("stale")),
+    table.name: Hot(
+        update(table)
+        .where(
+            table.c.id == bindparam("row_id"),
+            or_(table.c.last_used_at.is_(None), table.c.last_used_at < bindparam("stale")),
+        )
+        .values(last_used_at=bindparam("used_at"))
     )
-    .values(last_used_at=bindparam("used_at"))
     for table in (installations, authorizations)
 }
 
 # Tokens ---------------------------------------------------------------------------------------
 
-INSERT_TOKEN = insert(tokens)
+INSERT_TOKEN = Hot(insert(tokens))
+TOKEN_FIELDS = (
+    "access_token_hash",
+    "refresh_token_hash",
+    "client_id",
+    "auth_type",
+    "tenant_id",
+    "workspace_id",
+    "user_id",
+    "installation_id",
+    "authorization_id",
+    "scope",
+    "session_name",
+    "family_id",
+    "issued_at",
+    "expires_at",
+    "refresh_expires_at",
+    "revoked",
+    "refresh_revoked",
+    "connector_binding",
+    "bot_ids",
+    "audience",
+    "resources",
+)
 
-TOKEN_COLUMNS = (
-    tokens.c.id,
+
+def _token_standing(base: Any) -> Any:
+    """A token (in `base`) with its app and the app's standing under the token's tenant/user."""
+    return standing_join(
+        base.outerjoin(apps, apps.c.client_id == tokens.c.client_id),
+        tokens.c.tenant_id,
+        tokens.c.client_id,
+        tokens.c.user_id,
+    )
+
+
+# A refresh token with the rows the access rule will ask about.
+@dataclass(frozen=True, slots=True)
+class RefreshRow(StandingRow):
+    id: int
+    client_id: str
+    auth_type: str
+    tenant_id: int
+    workspace_id: int | None
+    user_id: int | None
+    installation_id: int | None
+    authorization_id: int | None
+    scope: str
+    session_name: str | None
+    family_id: str
+    resources: list[str] | None
+    refresh_expires_at: int | None
+    refresh_revoked: bool
+
+
+REFRESH = Hot(
+    select(
+        tokens.c.id,
+        tokens.c.client_id,
+        tokens.c.auth_type,
+        tokens.c.tenant_id,
+        tokens.c.workspace_id,
+        tokens.c.user_id,
+        tokens.c.installation_id,
+        tokens.c.authorization_id,
+        tokens.c.scope,
+        tokens.c.session_name,
+        tokens.c.family_id,
+        tokens.c.resources,
+        tokens.c.refresh_expires_at,
+        tokens.c.refresh_revoked,
+        *STANDING_COLUMNS,
+    )
+    .select_from(_token_standing(tokens))
+    .where(tokens.c.refresh_token_hash == bindparam("digest")),
+    RefreshRow,
+)
+_RETIRE = (
+    update(tokens)
+    .where(tokens.c.id == bindparam("token_id"), tokens.c.refresh_revoked.is_(False))
+    .values(refresh_revoked=true())
+)
+RETIRE_REFRESH = Hot(_RETIRE)
+# A refresh's rotation and the new token in one statement (PostgreSQL: a data-modifying WITH):
+# the new row is inserted only if this statement retired the old one, so of two concurrent
+# uses only one issues. Its parameters are INSERT_TOKEN's, prefixed "new_", and token_id.
+# SQLite runs RETIRE_REFRESH, then INSERT_TOKEN.
+_RETIRED = _RETIRE.returning(tokens.c.id).cte("retired")
+ROTATE_REFRESH = Hot(
+    insert(tokens)
+    .from_select(
+        list(TOKEN_FIELDS),
+        # Named apart from the columns, which the UPDATE would otherwise take as its SET.
+        select(
+            *(bindparam("new_" + name, type_=tokens.c[name].type) for name in TOKEN_FIELDS)
+        ).select_from(_RETIRED),
+    )
+    .add_cte(_RETIRED)
+)
+
+
+# Introspection, one statement per kind of token: the prefix says which digest column to look
+# in (grants/secrets.py), so each lookup is one probe of one unique index rather than two.
+@dataclass(frozen=True, slots=True)
+class IntrospectionRow(StandingRow):
+    """A token (its columns None when there is no such token), its app and its standing."""
+
+    access_token_hash: str | None
+    client_id: str | None
+    auth_type: str | None
+    tenant_id: int | None
+    workspace_id: int | None
+    user_id: int | None
+    installation_id: int | None
+    authorization_id: int | None
+    scope: str | None
+    session_name: str | None
+    issued_at: int | None
+    expires_at: int | None
+    refresh_expires_at: int | None
+    revoked: bool | None
+    refresh_revoked: bool | None
+    connector_binding: int | None
+    bot_ids: list[str] | None
+    audience: list[str] | None
+    client_type: str | None
+    app_status: str | None
+    app_kind: str | None
+    connector_id: int | None
+    app_connector_binding: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class IntrospectionForRow(IntrospectionRow):
+    """With the credentials of the resource server asking."""
+
+    caller_secret_hash: str
+    caller_resources: list[str] | None
+
+
+_INTROSPECTED = (
     tokens.c.access_token_hash,
     tokens.c.client_id,
     tokens.c.auth_type,
@@ -176,7 +342,6 @@ TOKEN_COLUMNS = (
     tokens.c.authorization_id,
     tokens.c.scope,
     tokens.c.session_name,
-    tokens.c.family_id,
     tokens.c.issued_at,
     tokens.c.expires_at,
     tokens.c.refresh_expires_at,
@@ -184,70 +349,61 @@ TOKEN_COLUMNS = (
     tokens.c.refresh_revoked,
     tokens.c.connector_binding,
     tokens.c.bot_ids,
-    tokens.c.resources,
-)
-TOKEN_STANDING = (
-    apps.c.client_type,
-    apps.c.status.label("app_status"),
-    *STANDING_COLUMNS,
-)
-
-
-def _token_with_standing(statement: Any) -> Any:
-    return with_standing(
-        statement.outerjoin(apps, apps.c.client_id == tokens.c.client_id),
-        tokens.c.tenant_id,
-        tokens.c.client_id,
-        tokens.c.user_id,
-    )
-
-
-# A refresh token with the rows the access rule will ask about.
-REFRESH = _token_with_standing(select(*TOKEN_COLUMNS, *TOKEN_STANDING).select_from(tokens)).where(
-    tokens.c.refresh_token_hash == bindparam("digest")
-)
-RETIRE_REFRESH = (
-    update(tokens)
-    .where(tokens.c.id == bindparam("token_id"), tokens.c.refresh_revoked.is_(False))
-    .values(refresh_revoked=True)
-)
-
-# Introspection, one statement per kind of token: the prefix says which digest column to look
-# in (grants/secrets.py), so each lookup is one probe of one unique index rather than two.
-_INTROSPECTED = (
-    *(c for c in TOKEN_COLUMNS if c.name not in ("id", "family_id", "resources")),
     tokens.c.audience,
     apps.c.client_type,
     apps.c.status.label("app_status"),
     apps.c.app_kind,
     apps.c.connector_id,
     apps.c.connector_binding.label("app_connector_binding"),
-    # Introspection writes no "last used" times, so it needs none.
-    *(c for c in STANDING_COLUMNS if c.name not in ("installation_used", "authorization_used")),
+    *STANDING_COLUMNS,
 )
 _DIGEST_COLUMN = {"access": tokens.c.access_token_hash, "refresh": tokens.c.refresh_token_hash}
-INTROSPECT = {
-    kind: _token_with_standing(select(*_INTROSPECTED).select_from(tokens)).where(
-        column == bindparam("digest")
+INTROSPECT: dict[str, Hot[Any]] = {
+    kind: Hot(
+        select(*_INTROSPECTED)
+        .select_from(_token_standing(tokens))
+        .where(column == bindparam("digest")),
+        IntrospectionRow,
     )
     for kind, column in _DIGEST_COLUMN.items()
 }
 # With the resource server's credentials too: one row whenever the caller's id exists.
-INTROSPECT_FOR = {
-    kind: _token_with_standing(
+INTROSPECT_FOR: dict[str, Hot[Any]] = {
+    kind: Hot(
         select(
             resource_servers.c.secret_hash.label("caller_secret_hash"),
             resource_servers.c.resources.label("caller_resources"),
             *_INTROSPECTED,
         )
-        .select_from(resource_servers)
-        .outerjoin(tokens, column == bindparam("digest"))
-    ).where(resource_servers.c.id == bindparam("server_id"))
+        .select_from(
+            _token_standing(resource_servers.outerjoin(tokens, column == bindparam("digest")))
+        )
+        .where(resource_servers.c.id == bindparam("server_id")),
+        IntrospectionForRow,
+    )
     for kind, column in _DIGEST_COLUMN.items()
 }
 
+
 # Service access tokens: their own statement (their prefix says so), with what the access rule
 # asks of them: the tenant still there, and how many of their workspaces are gone from it.
+@dataclass(frozen=True, slots=True)
+class SatRow:
+    sat_id: int | None
+    tenant_id: int | None
+    permissions: list[str] | None
+    workspace_ids: list[int] | None
+    expires_at: int | None
+    last_used_at: int | None
+    tenant_row: int | None
+    workspaces_missing: int
+
+
+@dataclass(frozen=True, slots=True)
+class SatForRow(SatRow):
+    caller_secret_hash: str
+
+
 _SAT = (
     service_tokens.c.id.label("sat_id"),
     service_tokens.c.tenant_id,
@@ -270,20 +426,22 @@ _SAT = (
     .scalar_subquery()
     .label("workspaces_missing"),
 )
-INTROSPECT["sat"] = (
+INTROSPECT["sat"] = Hot(
     select(*_SAT)
     .select_from(service_tokens)
     .outerjoin(tenants, tenants.c.id == service_tokens.c.tenant_id)
-    .where(service_tokens.c.token_hash == bindparam("digest"))
+    .where(service_tokens.c.token_hash == bindparam("digest")),
+    SatRow,
 )
-INTROSPECT_FOR["sat"] = (
+INTROSPECT_FOR["sat"] = Hot(
     select(resource_servers.c.secret_hash.label("caller_secret_hash"), *_SAT)
     .select_from(resource_servers)
     .outerjoin(service_tokens, service_tokens.c.token_hash == bindparam("digest"))
     .outerjoin(tenants, tenants.c.id == service_tokens.c.tenant_id)
-    .where(resource_servers.c.id == bindparam("server_id"))
+    .where(resource_servers.c.id == bindparam("server_id")),
+    SatForRow,
 )
-SAT_USED = (
+SAT_USED = Hot(
     update(service_tokens)
     .where(
         service_tokens.c.id == bindparam("sat_id"),
@@ -297,8 +455,26 @@ SAT_USED = (
 
 # Authorization codes --------------------------------------------------------------------------
 
+
 # The claim is the conditional UPDATE: of two concurrent exchanges only one gets the row back.
-CLAIM_CODE = (
+@dataclass(frozen=True, slots=True)
+class CodeRow:
+    client_id: str
+    user_id: int
+    tenant_id: int
+    workspace_id: int | None
+    installation_id: int | None
+    authorization_id: int | None
+    redirect_uri: str
+    scope: str
+    code_challenge: str | None
+    code_challenge_method: str | None
+    family_id: str
+    expires_at: int
+    resources: list[str] | None
+
+
+CLAIM_CODE = Hot(
     update(codes)
     .where(
         codes.c.code_hash == bindparam("digest"),
@@ -320,42 +496,85 @@ CLAIM_CODE = (
         codes.c.family_id,
         codes.c.expires_at,
         codes.c.resources,
-    )
+    ),
+    CodeRow,
 )
-CODE = select(codes.c.client_id, codes.c.family_id).where(codes.c.code_hash == bindparam("digest"))
+
+
+@dataclass(frozen=True, slots=True)
+class CodeOwnerRow:
+    client_id: str
+    family_id: str
+
+
+CODE = Hot(
+    select(codes.c.client_id, codes.c.family_id).where(codes.c.code_hash == bindparam("digest")),
+    CodeOwnerRow,
+)
 
 # Device codes ---------------------------------------------------------------------------------
 
+
+@dataclass(frozen=True, slots=True)
+class InsertedRow:
+    id: int
+
+
 # A taken user code inserts nothing (and returns no row) instead of failing the transaction.
-_INSERT_DEVICE_CODE = {
-    name: dialect_insert(device_codes)
-    .on_conflict_do_nothing(index_elements=[device_codes.c.user_code_hash])
-    .returning(device_codes.c.id)
+INSERT_DEVICE_CODE = {
+    name: Hot(
+        dialect_insert(device_codes)
+        .on_conflict_do_nothing(index_elements=[device_codes.c.user_code_hash])
+        .returning(device_codes.c.id),
+        InsertedRow,
+    )
     for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
 
 
-def insert_device_code(dialect_name: str) -> Any:
-    return _INSERT_DEVICE_CODE[dialect_name]
+@dataclass(frozen=True, slots=True)
+class DeviceCodeRow:
+    id: int
+    client_id: str
+    scope: str
+    status: str
+    expires_at: int
+    device_code_hash: str
+    user_id: int | None
+    tenant_id: int | None
+    workspace_id: int | None
+    installation_id: int | None
+    authorization_id: int | None
+    resources: list[str] | None
 
 
-DEVICE_CODE = select(
-    device_codes.c.id,
-    device_codes.c.client_id,
-    device_codes.c.scope,
-    device_codes.c.status,
-    device_codes.c.expires_at,
-    device_codes.c.device_code_hash,
-    device_codes.c.user_id,
-    device_codes.c.tenant_id,
-    device_codes.c.workspace_id,
-    device_codes.c.installation_id,
-    device_codes.c.authorization_id,
-    device_codes.c.resources,
-).where(device_codes.c.device_code_hash == bindparam("digest"))
+DEVICE_CODE = Hot(
+    select(
+        device_codes.c.id,
+        device_codes.c.client_id,
+        device_codes.c.scope,
+        device_codes.c.status,
+        device_codes.c.expires_at,
+        device_codes.c.device_code_hash,
+        device_codes.c.user_id,
+        device_codes.c.tenant_id,
+        device_codes.c.workspace_id,
+        device_codes.c.installation_id,
+        device_codes.c.authorization_id,
+        device_codes.c.resources,
+    ).where(device_codes.c.device_code_hash == bindparam("digest")),
+    DeviceCodeRow,
+)
 
 # Resource URIs ---------------------------------------------------------------------------------
 
-KNOWN_RESOURCES = select(resource_uris.c.uri).where(
-    resource_uris.c.uri.in_(bindparam("uris", expanding=True))
+
+@dataclass(frozen=True, slots=True)
+class UriRow:
+    uri: str
+
+
+KNOWN_RESOURCES = Hot(
+    select(resource_uris.c.uri).where(resource_uris.c.uri.in_(bindparam("uris", expanding=True))),
+    UriRow,
 )

@@ -18,24 +18,23 @@ from server import cimd
 from server.extensions import db
 from server.models import AuthorizationCode, DeviceCode, OAuthToken
 from server.oauth import statements as sql
-from server.oauth.execute import first as _first
-from server.oauth.execute import read_rows
+from server.oauth.statements import RefreshRow, StandingRow
 from server.store import Store
 
 LAST_USED_GRANULARITY = 60  # seconds
 
 
-def _context(row: Any) -> IssueContext:
+def _context(row: RefreshRow) -> IssueContext:
     return IssueContext(
         client_id=row.client_id,
-        auth_type=getattr(row, "auth_type", "obo"),
+        auth_type=row.auth_type,
         tenant_id=row.tenant_id,
         workspace_id=row.workspace_id,
         user_id=row.user_id,
         installation_id=row.installation_id,
         authorization_id=row.authorization_id,
         scope=row.scope or "",
-        session_name=getattr(row, "session_name", None),
+        session_name=row.session_name,
         family_id=row.family_id,
         resources=row.resources,
     )
@@ -69,7 +68,7 @@ class SqlStorage:
             return None
         if client_id not in self._clients:
             # Usually the request's first statement, so read outside any transaction.
-            found = read_rows(sql.CLIENT, {"client_id": client_id})
+            found = sql.CLIENT.read_all({"client_id": client_id})
             app = found[0] if found else None
             self._clients[client_id] = (
                 Client(
@@ -91,7 +90,9 @@ class SqlStorage:
                 else None
             )
             if app is not None and app.client_type == "service":
-                self._keys[client_id] = {row.kid: row.public_key_pem for row in found if row.kid}
+                self._keys[client_id] = {
+                    row.kid: row.public_key_pem for row in found if row.kid and row.public_key_pem
+                }
                 if app.edition is not None:
                     # The app acting as itself in its own tenant (AppAuth) asks this next.
                     self._standing[(client_id, app.tenant_id, None)] = self._standing_from(app)
@@ -111,8 +112,8 @@ class SqlStorage:
         prefetched = self._standing.pop((client_id, tenant_id, user_id), None)
         if prefetched is not None:
             return prefetched
-        row = _first(
-            sql.STANDING, {"client_id": client_id, "tenant_id": tenant_id, "user_id": user_id}
+        row = sql.STANDING.first(
+            {"client_id": client_id, "tenant_id": tenant_id, "user_id": user_id}
         )
         if row is None:
             # No such tenant: the rule refuses whatever the consent; report it all the same.
@@ -124,21 +125,21 @@ class SqlStorage:
             return Standing(None, None, authorization_id, member=False)
         return self._standing_from(row)
 
-    def _standing_from(self, row: Any) -> Standing:
+    def _standing_from(self, row: StandingRow) -> Standing:
         installation = None
         if row.installation_row is not None:
+            assert row.installation_kind is not None and row.installation_status is not None
             installation = InstallationView(
                 row.installation_row, row.installation_kind, row.installation_status
             )
             self._last_used[("installations", row.installation_row)] = row.installation_used
-        authorization_id = getattr(row, "authorization_row", None)
+        authorization_id = row.authorization_row
         if authorization_id is not None:
             self._last_used[("authorizations", authorization_id)] = row.authorization_used
-        member = getattr(row, "member_role", None) is not None
-        return Standing(row.edition, installation, authorization_id, member)
+        return Standing(row.edition, installation, authorization_id, row.member_role is not None)
 
     def known_resources(self, uris: list[str]) -> set[str]:
-        return {row.uri for row in read_rows(sql.KNOWN_RESOURCES, {"uris": uris})}
+        return {row.uri for row in sql.KNOWN_RESOURCES.read_all({"uris": uris})}
 
     # Authorization codes ----------------------------------------------------------------
 
@@ -175,9 +176,9 @@ class SqlStorage:
         if not isinstance(code, str) or len(code) > 256:
             return None
         value = digest(code)
-        row = _first(sql.CLAIM_CODE, {"digest": value, "claimant": client_id, "now": now})
+        row = sql.CLAIM_CODE.first({"digest": value, "claimant": client_id, "now": now})
         if row is None:
-            known = _first(sql.CODE, {"digest": value})
+            known = sql.CODE.first({"digest": value})
             if known is not None and known.client_id == client_id:
                 # Already claimed. RFC 6749 §4.1.2: a code used twice revokes what was issued
                 # from it.
@@ -205,35 +206,46 @@ class SqlStorage:
 
     # Tokens -----------------------------------------------------------------------------
 
-    def save_token(self, token: dict[str, Any], context: IssueContext, now: int) -> None:
+    def save_token(self, token: dict[str, Any], context: IssueContext, now: int) -> bool:
         refresh = token.get("refresh_token")
-        db.session.connection().execute(
-            sql.INSERT_TOKEN,
-            {
-                "access_token_hash": digest(token["access_token"]),
-                "refresh_token_hash": digest(refresh) if refresh else None,
-                "client_id": context.client_id,
-                "auth_type": context.auth_type,
-                "tenant_id": context.tenant_id,
-                "workspace_id": context.workspace_id,
-                "user_id": context.user_id,
-                "installation_id": context.installation_id,
-                "authorization_id": context.authorization_id,
-                "scope": context.scope,
-                "session_name": context.session_name,
-                "family_id": context.family_id or secrets.token_hex(16),
-                "issued_at": now,
-                "expires_at": now + int(token["expires_in"]),
-                "refresh_expires_at": now + self.settings["REFRESH_TOKEN_TTL"] if refresh else None,
-                "revoked": False,
-                "refresh_revoked": False,
-                "connector_binding": context.connector_binding,
-                "bot_ids": context.bot_ids,
-                "audience": context.audience or None,
-                "resources": context.resources or None,
-            },
-        )
+        values = {
+            "access_token_hash": digest(token["access_token"]),
+            "refresh_token_hash": digest(refresh) if refresh else None,
+            "client_id": context.client_id,
+            "auth_type": context.auth_type,
+            "tenant_id": context.tenant_id,
+            "workspace_id": context.workspace_id,
+            "user_id": context.user_id,
+            "installation_id": context.installation_id,
+            "authorization_id": context.authorization_id,
+            "scope": context.scope,
+            "session_name": context.session_name,
+            "family_id": context.family_id or secrets.token_hex(16),
+            "issued_at": now,
+            "expires_at": now + int(token["expires_in"]),
+            "refresh_expires_at": now + self.settings["REFRESH_TOKEN_TTL"] if refresh else None,
+            "revoked": False,
+            "refresh_revoked": False,
+            "connector_binding": context.connector_binding,
+            "bot_ids": context.bot_ids,
+            "audience": context.audience or None,
+            "resources": context.resources or None,
+        }
+        # One statement, so on its own (in autocommit) unless the request's transaction is open
+        # (a code exchange's claim): one round trip.
+        if context.rotates is None:
+            sql.INSERT_TOKEN.write(values)
+        elif db.engine.dialect.name == "postgresql":
+            # The retirement and the insert in one statement.
+            rotation = {"new_" + name: value for name, value in values.items()}
+            if not sql.ROTATE_REFRESH.write({**rotation, "token_id": context.rotates}):
+                return False
+        elif sql.RETIRE_REFRESH.run({"token_id": context.rotates}):  # two, in a transaction
+            sql.INSERT_TOKEN.run(values)
+        else:
+            return False
         self._mark_used(context, now)
+        return True
 
     def _mark_used(self, context: IssueContext, now: int) -> None:
         """Keep "last used" on the installation and consent, at most once a minute, so that busy
@@ -250,14 +262,13 @@ class SqlStorage:
             seen = self._last_used.get((table, row_id))
             if seen is not None and seen >= stale:
                 continue
-            db.session.connection().execute(
-                sql.MARK_USED[table], {"row_id": row_id, "stale": stale, "used_at": used_at}
-            )
+            sql.MARK_USED[table].write({"row_id": row_id, "stale": stale, "used_at": used_at})
 
     def find_refresh(self, refresh_token: str) -> RefreshRecord | None:
         if not isinstance(refresh_token, str) or len(refresh_token) > 256:
             return None
-        row = _first(sql.REFRESH, {"digest": digest(refresh_token)})
+        # Read on its own: the rotation's condition, not a transaction, settles a race.
+        row = sql.REFRESH.read_one({"digest": digest(refresh_token)})
         if row is None:
             return None
         if row.edition is not None:
@@ -268,10 +279,6 @@ class SqlStorage:
             expires_at=row.refresh_expires_at or 0,
             rotated=row.refresh_revoked,
         )
-
-    def retire_refresh(self, token_id: int) -> bool:
-        result = db.session.connection().execute(sql.RETIRE_REFRESH, {"token_id": token_id})
-        return bool(result.rowcount)
 
     def revoke_family(self, family_id: str) -> int:
         return db.session.execute(
@@ -310,8 +317,7 @@ class SqlStorage:
         resources: list[str] | None = None,
     ) -> bool:
         now = int(time.time())
-        inserted = _first(
-            sql.insert_device_code(db.engine.dialect.name),
+        inserted = sql.INSERT_DEVICE_CODE[db.engine.dialect.name].first(
             {
                 "device_code_hash": digest(device_code),
                 "user_code_hash": digest(user_code),
@@ -329,7 +335,7 @@ class SqlStorage:
     def find_device_code(self, device_code: str) -> DeviceRecord | None:
         if not isinstance(device_code, str) or len(device_code) > 256:
             return None
-        row = _first(sql.DEVICE_CODE, {"digest": digest(device_code)})
+        row = sql.DEVICE_CODE.first({"digest": digest(device_code)})
         if row is None:
             return None
         context = None
@@ -384,7 +390,7 @@ class SqlStorage:
             return None
         if client_id in self._keys:
             return self._keys[client_id].get(kid)
-        row = _first(sql.SERVICE_KEY, {"client_id": client_id, "kid": kid})
+        row = sql.SERVICE_KEY.first({"client_id": client_id, "kid": kid})
         return row.public_key_pem if row is not None else None
 
     def use_jti(self, client_id: str, jti: str, ttl: int) -> bool:
