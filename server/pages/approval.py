@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Error
-from flask import abort, g, redirect, render_template, request
+from flask import abort, g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -70,6 +70,7 @@ def render_consent(
     """The consent form for an authorize request or a device code."""
     app = db.session.get(App, client.client_id)
     owner = db.session.get(Tenant, client.tenant_id) if client.tenant_id is not None else None
+    installations = installation_states(client.client_id, places)
     return render_template(
         "consent.html",
         form=form,
@@ -79,9 +80,35 @@ def render_consent(
         client_type_label=label(CLIENT_TYPES, client.client_type),
         permissions=permission_words(scope),
         places=places,
-        installations=installation_states(client.client_id, places),
+        installations=installations,
+        team_installs=_team_installs(places, installations),
         **extra,
     )
+
+
+# The consent form's checkbox, one per team the person may install the app in: approving there
+# installs the app for every member, so that is a step the admin takes explicitly.
+INSTALL_FIELD = "install_for_tenant"
+
+
+def _team_installs(places: list[consent.Place], installations: dict[int, str]) -> list[Any]:
+    """The tenants where approving would install the app for everyone (the person is an admin
+    there and it is not installed), each once."""
+    tenants: dict[int, Any] = {}
+    for place in places:
+        if place.is_admin and installations.get(place.tenant.id, "installed") != "installed":
+            tenants.setdefault(place.tenant.id, place.tenant)
+    return list(tenants.values())
+
+
+def install_unconfirmed(client_id: str, place: consent.Place) -> bool:
+    """Whether approving for `place` would install the app for the whole team without the admin
+    having ticked the box that says so."""
+    if not (place.is_admin and place.needs_installation):
+        return False
+    if str(place.tenant.id) in request.form.getlist(INSTALL_FIELD):
+        return False
+    return installation_states(client_id, [place]).get(place.tenant.id) != "installed"
 
 
 def _where(redirect_uri: str | None) -> str:
@@ -126,7 +153,8 @@ def consent_page() -> Any:
             "html",
         )
     form = ConsentForm(authorize_key=key, workspace_id=str(places[0].workspace.id))
-    if request.method == "GET":
+
+    def show(form: ConsentForm, **extra: Any) -> str:
         # A self-registered app's name says nothing; where it sends the person back does.
         redirect_host = urlsplit(grant.redirect_uri or "").hostname or ""
         return render_consent(
@@ -136,7 +164,11 @@ def consent_page() -> Any:
             form,
             redirect_to=_where(grant.redirect_uri),
             redirect_host=redirect_host,
+            **extra,
         )
+
+    if request.method == "GET":
+        return show(form)
     if not form.validate_on_submit() or form.decision.data not in ("approve", "deny"):
         abort(400)
     if form.decision.data == "deny":
@@ -145,6 +177,8 @@ def consent_page() -> Any:
     place = next((p for p in places if str(p.workspace.id) == form.workspace_id.data), None)
     if place is None:
         abort(400)
+    if install_unconfirmed(client.client_id, place):
+        return show(form, install_error=place.tenant.id), 400
     try:
         core_request.issue_context = consent.approve(
             g.user, client, place, core_request.scope, oauth_server().storage
@@ -197,40 +231,63 @@ def _finish(
     return redirect(location, code=302)
 
 
-@bp.post("/oauth/consent/request-install")
-def request_install() -> Any:
-    """A member asks the tenant's admins to install the app (a pending installation)."""
-    if g.user is None:
-        abort(401)
-    form = ConsentForm()
-    if not form.validate_on_submit():
-        abort(400)
-    if form.authorize_key.data:
-        pending = _pending(form.authorize_key.data)
+def _asked_about(authorize_key: str, user_code: str, workspace_id: str) -> Any:
+    """The app and the place an installation request is about, from the consent form's fields:
+    (client, place), or the page to answer with."""
+    if authorize_key:
+        pending = _pending(authorize_key)
         if isinstance(pending, Response):
             return pending
         stored, core_request, _grant = pending
         client, fixed_workspace = core_request.client, stored["workspace_id"]
     else:
-        row = device.find(form.user_code.data or "")
+        row = device.find(user_code)
         if row is None or not device.is_open(row):
-            return render_template("device_done.html", outcome="closed"), 410
+            return make_response(render_template("device_done.html", outcome="closed"), 410)
         client = oauth_server().storage.client(row.client_id)
         fixed_workspace = row.workspace_id
     places = consent.places_for(g.user.id, fixed_workspace)
-    place = next((p for p in places if str(p.workspace.id) == form.workspace_id.data), None)
+    place = next((p for p in places if str(p.workspace.id) == workspace_id), None)
     if client is None or place is None or not place.needs_installation:
         abort(400)
+    return client, place
+
+
+@bp.route("/oauth/consent/request-install", methods=["GET", "POST"])
+def request_install() -> Any:
+    """A member asks the tenant's admins to install the app (a pending installation); the POST
+    answers with a redirect to the GET, which says that the request is sent (post/redirect/get:
+    a reload asks nothing twice)."""
+    if g.user is None:
+        abort(401)
+    if request.method == "GET":
+        fields = {k: request.args.get(k, "")[:64] for k in ConsentForm.RESULT_FIELDS}
+        asked = _asked_about(**fields)
+        if isinstance(asked, Response):
+            return asked
+        client, place = asked
+        if installation_states(client.client_id, [place]).get(place.tenant.id) == "absent":
+            abort(404)  # nothing was asked here
+        form = ConsentForm(**fields)
+        return render_template(
+            "request_sent.html",
+            client=client,
+            place=place,
+            form=form,
+            authorize_key=fields["authorize_key"],
+        )
+    form = ConsentForm()
+    if not form.validate_on_submit():
+        abort(400)
+    fields = {k: (getattr(form, k).data or "")[:64] for k in ConsentForm.RESULT_FIELDS}
+    asked = _asked_about(**fields)
+    if isinstance(asked, Response):
+        return asked
+    client, place = asked
     try:
         clients.request_installation(g.user, place.tenant.id, client.client_id)
     except DomainError as exc:
         db.session.rollback()
         return error_response(exc.status, exc.code, exc.message, "html")
     db.session.commit()
-    return render_template(
-        "request_sent.html",
-        client=client,
-        place=place,
-        form=form,
-        authorize_key=form.authorize_key.data,
-    )
+    return redirect(url_for("pages.request_install", **{k: v for k, v in fields.items() if v}))

@@ -38,6 +38,7 @@ STATUSES = {
     "disabled": _l("Disabled"),
     "installed": _l("Installed"),
     "pending": _l("Pending approval"),
+    "refused": _l("Refused"),
 }
 APP_KINDS = {
     "normal": _l("Normal app"),
@@ -92,6 +93,7 @@ DETAIL_LABELS = {
     "grace_hours": _l("Grace period (hours)"),
     "generated": _l("Generated here"),
     "unchanged": _l("Already installed"),
+    "refused": _l("Request refused"),
     "name": _l("Name"),
     "description": _l("Description"),
     "redirect_uris": _l("Redirect URIs"),

@@ -64,7 +64,12 @@ def _sign_in(page, email: str) -> None:
 
 @pytest.mark.parametrize(
     ("label", "viewport", "locale"),
-    [("desktop", DESKTOP, "en-US"), ("phone", PHONE, "en-US"), ("phone-zh", PHONE, "zh-CN")],
+    [
+        ("desktop", DESKTOP, "en-US"),
+        ("phone", PHONE, "en-US"),
+        ("desktop-zh", DESKTOP, "zh-CN"),
+        ("phone-zh", PHONE, "zh-CN"),
+    ],
 )
 def test_every_page(
     app, new_context, live_server, make_user, make_app, shoot, label, viewport, locale
@@ -129,6 +134,14 @@ def test_every_page(
 
     page.goto(authorize_url(web.client_id, state="x"))
     check("consent")
+    # Approving in the team, where the app is not installed, without ticking "Install for the
+    # whole team": the same page, the error under that box and focus on it.
+    page.locator("label.choice", has_text="Acme Robotics").locator("input").check()
+    page.click(APPROVE)
+    install = page.locator("input[name=install_for_tenant]")
+    expect(install).to_have_attribute("aria-invalid", "true")
+    expect(install).to_be_focused()
+    check("consent-install-for-team")
     page.goto(authorize_url("1000000000000000001"))
     check("error")
 
