@@ -287,6 +287,8 @@ def test_audit_log_shows_what_happened(app, console, make_app, owner, tenant_id)
     console.post(f"/console/apps/{created.client_id}/disable", page="/console/")
     html = text(console.get(f"/console/tenants/{tenant_id}/audit"))
     assert "app.disable" in html and "app.create" in html and owner.email in html
+    # Details in words: the kind of app as a label, not its raw key and code.
+    assert "App kind:</span> Normal app" in html and "app_kind" not in html
     with app.app_context():
         assert (
             db.session.scalar(

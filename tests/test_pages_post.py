@@ -186,3 +186,45 @@ def test_the_device_answer_page_needs_a_decision(app, make_user):
     browser.login(make_user().email, PASSWORD)
     status, headers, _ = browser.get("/device/done")
     assert status == 302 and headers["Location"].endswith("/device")
+
+
+def test_a_request_from_the_device_page_leaves_the_code_out_of_the_address(
+    app, make_user, make_app
+):
+    owner, member = make_user(), make_user()
+    team = make_team(app, owner, name="Codes")
+    add_member(app, team, member, "member")
+    device, _ = make_app(make_user(), "device", name="Asked by a TV")
+    code = (
+        app.test_client()
+        .post("/oauth/device_authorization", data={"client_id": device.client_id})
+        .json["user_code"]
+    )
+    browser = Browser(client=app.test_client())
+    browser.login(member.email, PASSWORD)
+    status, _, page = browser.get("/device")
+    status, _, step = browser.post(
+        "/device", {"csrf_token": hidden(page, "csrf_token"), "user_code": code}
+    )
+    status, _, html = browser.decide(step, workspace_id=_team_workspace(step), url="/device")
+    assert status == 403 and "Request installation" in html
+    status, headers, _ = browser.post(
+        "/oauth/consent/request-install",
+        {
+            "csrf_token": hidden(html, "csrf_token"),
+            "user_code": hidden(html, "user_code"),
+            "workspace_id": hidden(html, "workspace_id"),
+        },
+    )
+    assert status == 302
+    assert code.replace("-", "") not in headers["Location"].replace("-", "")
+    status, _, sent = browser.get(headers["Location"])
+    assert status == 200 and "Request sent" in sent and "Asked by a TV" in sent
+    # The page names only a request that exists, in one of the person's own workspaces.
+    for bad in (
+        headers["Location"].replace(device.client_id, "1000000000000000001"),
+        headers["Location"].replace("workspace_id=", "workspace_id=9"),
+        "/oauth/consent/request-install",
+        "/oauth/consent/request-install?client_id=%00&workspace_id=x",
+    ):
+        assert browser.get(bad)[0] == 404, bad

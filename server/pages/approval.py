@@ -255,32 +255,19 @@ def _asked_about(authorize_key: str, user_code: str, workspace_id: str) -> Any:
 
 @bp.route("/oauth/consent/request-install", methods=["GET", "POST"])
 def request_install() -> Any:
-    """A member asks the tenant's admins to install the app (a pending installation); the POST
+    """A member asks the tenant's admins to install the app (a pending installation). The POST
     answers with a redirect to the GET, which says that the request is sent (post/redirect/get:
     a reload asks nothing twice)."""
     if g.user is None:
         abort(401)
     if request.method == "GET":
-        fields = {k: request.args.get(k, "")[:64] for k in ConsentForm.RESULT_FIELDS}
-        asked = _asked_about(**fields)
-        if isinstance(asked, Response):
-            return asked
-        client, place = asked
-        if installation_states(client.client_id, [place]).get(place.tenant.id) == "absent":
-            abort(404)  # nothing was asked here
-        form = ConsentForm(**fields)
-        return render_template(
-            "request_sent.html",
-            client=client,
-            place=place,
-            form=form,
-            authorize_key=fields["authorize_key"],
-        )
+        return _request_sent()
     form = ConsentForm()
     if not form.validate_on_submit():
         abort(400)
-    fields = {k: (getattr(form, k).data or "")[:64] for k in ConsentForm.RESULT_FIELDS}
-    asked = _asked_about(**fields)
+    authorize_key = form.authorize_key.data or ""
+    workspace_id = form.workspace_id.data or ""
+    asked = _asked_about(authorize_key, form.user_code.data or "", workspace_id)
     if isinstance(asked, Response):
         return asked
     client, place = asked
@@ -290,4 +277,30 @@ def request_install() -> Any:
         db.session.rollback()
         return error_response(exc.status, exc.code, exc.message, "html")
     db.session.commit()
-    return redirect(url_for("pages.request_install", **{k: v for k, v in fields.items() if v}))
+    # The page after names the app and the workspace, never the device's code; the key only
+    # lets the person go back to the app (the deny form checks it again).
+    sent = {"client_id": client.client_id, "workspace_id": workspace_id}
+    return redirect(url_for("pages.request_install", **sent, authorize_key=authorize_key or None))
+
+
+def _request_sent() -> Any:
+    """The page after a request: for an app and one of my workspaces where it was asked for."""
+    args = request.args
+    client = oauth_server().storage.client(args.get("client_id", "")[:32])
+    place = next(
+        (
+            p
+            for p in consent.places_for(g.user.id)
+            if str(p.workspace.id) == args.get("workspace_id")
+        ),
+        None,
+    )
+    if client is None or place is None or not place.needs_installation:
+        abort(404)
+    if installation_states(client.client_id, [place]).get(place.tenant.id) == "absent":
+        abort(404)  # nothing was asked there
+    authorize_key = args.get("authorize_key", "")[:64]
+    form = ConsentForm(authorize_key=authorize_key, workspace_id=str(place.workspace.id))
+    return render_template(
+        "request_sent.html", client=client, place=place, form=form, authorize_key=authorize_key
+    )

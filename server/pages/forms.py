@@ -22,9 +22,6 @@ class ConsentForm(FlaskForm):
     workspace_id = HiddenField()
     decision = HiddenField()
 
-    # What the page after an installation request is about (in its URL).
-    RESULT_FIELDS = ("authorize_key", "user_code", "workspace_id")
-
 
 class DeviceForm(FlaskForm):
     user_code = StringField(_l("Code shown on your device"), validators=[Length(max=32)])

@@ -87,6 +87,7 @@ ACTIONS = {
 # Labels of the audit details; keys without one are shown as they are.
 DETAIL_LABELS = {
     "client_type": _l("Type"),
+    "app_kind": _l("App kind"),
     "kind": _l("Kind"),
     "kid": _l("Key ID (kid)"),
     "role": _l("Role"),
