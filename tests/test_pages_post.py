@@ -226,5 +226,6 @@ def test_a_request_from_the_device_page_leaves_the_code_out_of_the_address(
         headers["Location"].replace("workspace_id=", "workspace_id=9"),
         "/oauth/consent/request-install",
         "/oauth/consent/request-install?client_id=%00&workspace_id=x",
+        "/oauth/consent/request-install?client_id=１２３&workspace_id=%00",
     ):
         assert browser.get(bad)[0] == 404, bad

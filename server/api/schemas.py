@@ -6,7 +6,6 @@ length limits as the database, so what the document says is exactly what the cod
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -15,7 +14,7 @@ from pydantic_core import PydanticCustomError
 
 from grants.access import APP_KINDS, CLIENT_TYPES, ROLES
 from keys.rsa import MAX_PEM_LENGTH
-from server import values
+from server import audit, values
 from server.clients import previous_secret_until
 from server.models import (
     App,
@@ -190,20 +189,13 @@ class InstallationPut(Strict):
     kind: Literal["obo", "appauth"]
 
 
-_ACTION_CODE = r"[a-z_]{1,32}\.[a-z_]{1,32}"
-_ID_DIGITS = r"[1-9][0-9]{0,18}"
-
-
 def _filter(kind: str, what: str, pattern: str, description: str) -> Any:
     """An optional query filter that must look like `pattern` (and, when it is digits, fit
     in a signed 64-bit id). Anything else cannot be parsed, as `limit=abc` cannot: a
     malformed request (400), not a value that merely matches nothing."""
-    compiled = re.compile(pattern)
 
     def check(value: Any) -> Any:
-        if not (isinstance(value, str) and compiled.fullmatch(value)) or (
-            value.isdigit() and int(value) > 2**63 - 1
-        ):
+        if not (isinstance(value, str) and audit.filter_value(pattern, value)):
             raise PydanticCustomError(f"{kind}_parsing", f"is not {what}")
         return value
 
@@ -224,13 +216,13 @@ class AuditQuery(BaseModel):
     before: int = Field(default=None, ge=1, le=2**63 - 1, json_schema_extra=_no_default)
     # The console's filters, combined: by action, by who acted, by app.
     action: _filter(  # type: ignore[valid-type]
-        "action", "an action code", _ACTION_CODE, "Only entries of this action, e.g. `app.update`."
+        "action", "an action code", audit.ACTION_CODE, "Only entries of one action: `app.update`."
     )
     actor_user_id: _filter(  # type: ignore[valid-type]
-        "id", "a user id", _ID_DIGITS, "Only entries of actions this user took."
+        "id", "a user id", audit.ID_DIGITS, "Only entries of actions this user took."
     )
     client_id: _filter(  # type: ignore[valid-type]
-        "id", "a client id", _ID_DIGITS, "Only entries about this app, deleted apps included."
+        "id", "a client id", audit.ID_DIGITS, "Only entries about this app, deleted apps included."
     )
 
 

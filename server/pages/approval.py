@@ -6,6 +6,7 @@ person's answer. Deny sends error=access_denied (with state) to the app's redire
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -283,10 +284,15 @@ def request_install() -> Any:
     return redirect(url_for("pages.request_install", **sent, authorize_key=authorize_key or None))
 
 
+_CLIENT_ID = re.compile(r"[1-9][0-9]{0,18}")
+
+
 def _request_sent() -> Any:
     """The page after a request: for an app and one of my workspaces where it was asked for."""
     args = request.args
-    client = oauth_server().storage.client(args.get("client_id", "")[:32])
+    client_id = args.get("client_id", "")
+    # Client ids are digits; anything else names no app (and never reaches the database).
+    client = oauth_server().storage.client(client_id) if _CLIENT_ID.fullmatch(client_id) else None
     place = next(
         (
             p
