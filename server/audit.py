@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,19 @@ from server.extensions import db
 from server.models import App, AuditEntry, OAuthToken, User
 
 log = logging.getLogger(__name__)
+
+# The shapes of the audit log's filters (the console's and the management API's): an action
+# code such as app.update, and an id (a user's, or an app's client_id) within a signed 64-bit
+# integer. Anything else matches no entry and is refused before it reaches the database.
+ACTION_CODE = r"[a-z_]{1,32}\.[a-z_]{1,32}"
+ID_DIGITS = r"[1-9][0-9]{0,18}"
+
+
+def filter_value(pattern: str, value: str) -> bool:
+    """Whether `value` has the shape of an audit filter (see ACTION_CODE and ID_DIGITS)."""
+    if not re.fullmatch(pattern, value):
+        return False
+    return not value.isdigit() or int(value) <= 2**63 - 1
 
 
 def record(

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 
 from grants.access import ADMIN_ROLES, APP_KINDS, CLIENT_TYPES, SERVICE_ONLY_KINDS, auth_type_of
 from grants.secrets import CLIENT_SECRET, REGISTRATION_TOKEN, digest, new_secret
@@ -31,6 +32,7 @@ from server.models import (
     Connector,
     DeviceCode,
     Installation,
+    InstallRefusal,
     Membership,
     OAuthToken,
     RetiredClientId,
@@ -374,7 +376,8 @@ def _delete(app: App, actor_id: int | None) -> None:
     # when foreign keys are switched on per connection. The installations and consents
     # removed are the current ones: the tokens standing under them are the ones that end.
     ended: dict[type, list[int]] = {}
-    for model in (AppKey, Installation, Authorization, AuthorizationCode, DeviceCode):
+    dependent = (AppKey, Installation, InstallRefusal, Authorization, AuthorizationCode, DeviceCode)
+    for model in dependent:
         statement = (
             delete(model)
             .where(model.client_id == client_id)
@@ -742,6 +745,14 @@ def request_installation(user: User, tenant_id: int, client_id: str) -> Installa
     existing = _installation(tenant_id, client_id)
     if existing is not None:
         return existing
+    # Asking again after a refusal: the new request replaces the refusal in My requests.
+    db.session.execute(
+        delete(InstallRefusal).where(
+            InstallRefusal.requested_by == user.id,
+            InstallRefusal.tenant_id == tenant_id,
+            InstallRefusal.client_id == client_id,
+        )
+    )
     installation = Installation(
         tenant_id=tenant_id,
         client_id=client_id,
@@ -783,19 +794,42 @@ def uninstall_effect(actor: User, tenant_id: int, client_id: str) -> dict[str, A
 
 
 def uninstall(actor: User, tenant_id: int, client_id: str) -> None:
-    """Delete the installation row (or refuse a pending request); its tokens die with it."""
+    """Delete the installation row (or refuse a pending request); its tokens die with it.
+    A refused request is kept as a refusal for the member who asked (My requests)."""
     require_role(actor, tenant_id, admin=True)
-    removed = db.session.scalar(
+    removed = db.session.execute(
         delete(Installation)
         .where(Installation.tenant_id == tenant_id, Installation.client_id == client_id)
-        .returning(Installation.id)
-    )
+        .returning(
+            Installation.id,
+            Installation.status,
+            Installation.requested_by,
+            Installation.requested_at,
+        )
+    ).first()
     if removed is None:
         raise not_found("installation")
+    installation_id, status, requested_by, requested_at = removed
+    refused = status == "pending"
+    if refused and requested_by is not None:
+        db.session.add(
+            InstallRefusal(
+                tenant_id=tenant_id,
+                client_id=client_id,
+                requested_by=requested_by,
+                refused_by=actor.id,
+                requested_at=requested_at,
+                refused_at=_now(),
+            )
+        )
     entry = audit.record(
-        "installation.uninstall", tenant_id=tenant_id, actor_user_id=actor.id, target=client_id
+        "installation.uninstall",
+        tenant_id=tenant_id,
+        actor_user_id=actor.id,
+        target=client_id,
+        **({"refused": True} if refused else {}),
     )
-    audit.count_after_commit(entry, _installation_tokens(tenant_id, client_id, removed))
+    audit.count_after_commit(entry, _installation_tokens(tenant_id, client_id, installation_id))
 
 
 def list_installations(actor: User, tenant_id: int) -> list[tuple[Installation, App]]:
@@ -822,17 +856,43 @@ def pending_requests(actor: User) -> dict[int, int]:
     return {tenant_id: count for tenant_id, count in rows}
 
 
-def my_requests(user: User) -> list[tuple[Installation, App, Tenant]]:
-    """The installations the user asked for, waiting or approved, newest first (a refused
-    request is deleted, so it is no longer listed)."""
-    rows = db.session.execute(
+@dataclass(frozen=True)
+class MyRequest:
+    """One of my installation requests: pending, installed (approved) or refused."""
+
+    app: App
+    tenant: Tenant
+    status: str
+    requested_at: datetime | None
+    decided_at: datetime | None
+
+
+def my_requests(user: User) -> list[MyRequest]:
+    """The installations the user asked for, waiting, approved or refused, newest first. A
+    refusal is not listed once the app is installed in that tenant after all."""
+    asked = db.session.execute(
         select(Installation, App, Tenant)
         .join(App, App.client_id == Installation.client_id)
         .join(Tenant, Tenant.id == Installation.tenant_id)
         .where(Installation.requested_by == user.id)
-        .order_by(Installation.requested_at.desc(), Installation.id.desc())
     ).all()
-    return [(i, a, t) for i, a, t in rows]
+    refused = db.session.execute(
+        select(InstallRefusal, App, Tenant)
+        .join(App, App.client_id == InstallRefusal.client_id)
+        .join(Tenant, Tenant.id == InstallRefusal.tenant_id)
+        .where(
+            InstallRefusal.requested_by == user.id,
+            ~exists().where(
+                Installation.tenant_id == InstallRefusal.tenant_id,
+                Installation.client_id == InstallRefusal.client_id,
+                Installation.status == "installed",
+            ),
+        )
+    ).all()
+    rows = [MyRequest(a, t, i.status, i.requested_at, i.installed_at) for i, a, t in asked]
+    rows += [MyRequest(a, t, "refused", r.requested_at, r.refused_at) for r, a, t in refused]
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(rows, key=lambda r: r.requested_at or oldest, reverse=True)
 
 
 # A user's consents

@@ -233,6 +233,29 @@ class Installation(Base):
     last_used_at: Mapped[datetime | None]
 
 
+class InstallRefusal(Base):
+    """A member's installation request that an admin refused, kept so that the member sees it
+    under My requests. The installation row itself is deleted (nothing else reads refusals);
+    asking again replaces this row with a new pending installation."""
+
+    __tablename__ = "install_refusals"
+    __table_args__ = (
+        UniqueConstraint(
+            "requested_by", "tenant_id", "client_id", name="uq_install_refusals_requester"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("apps.client_id", ondelete="CASCADE"), index=True
+    )
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    refused_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime | None]
+    refused_at: Mapped[datetime]
+
+
 class Authorization(Base):
     """A user's consent to an app. A new row (new id) per consent after a revoke."""
 

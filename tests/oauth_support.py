@@ -56,7 +56,7 @@ class Browser:
         r = self.session.get(self._url(url), allow_redirects=False, timeout=30)
         return r.status_code, dict(r.headers), r.text
 
-    def post(self, url: str, data: dict[str, str]) -> tuple[int, dict[str, str], str]:
+    def post(self, url: str, data: dict[str, Any]) -> tuple[int, dict[str, str], str]:
         if self.client is not None:
             r = self.client.post(self._url(url), data=data)
             return r.status_code, dict(r.headers), r.get_data(as_text=True)
@@ -80,13 +80,22 @@ class Browser:
         return self.get(headers["Location"])
 
     def decide(
-        self, html: str, decision: str = "approve", workspace_id: str | None = None, url: str = ""
+        self,
+        html: str,
+        decision: str = "approve",
+        workspace_id: str | None = None,
+        url: str = "",
+        install: bool = True,
     ) -> tuple[int, dict[str, str], str]:
-        form = {
+        """Answer a consent form. `install` ticks the admin's "Install for the whole team"
+        boxes the page offers (approving there installs the app for everyone)."""
+        form: dict[str, Any] = {
             "csrf_token": hidden(html, "csrf_token") or "",
             "decision": decision,
             "workspace_id": workspace_id or hidden(html, "workspace_id") or _first_radio(html),
         }
+        if install:
+            form["install_for_tenant"] = install_boxes(html)
         for name in ("authorize_key", "user_code"):
             value = hidden(html, name)
             if value:
@@ -112,8 +121,17 @@ class Browser:
         )
         if status != 200:
             return status, html
-        status, _, html = self.decide(html, decision, workspace_id=workspace_id, url="/device")
+        status, headers, html = self.decide(
+            html, decision, workspace_id=workspace_id, url="/device"
+        )
+        if status == 302 and urlsplit(headers["Location"]).path == "/device/done":
+            status, _, html = self.get(headers["Location"])  # post/redirect/get
         return status, html
+
+
+def install_boxes(html: str) -> list[str]:
+    """The tenant ids of the consent page's "Install for the whole team" checkboxes."""
+    return re.findall(r'name="install_for_tenant" value="(\d+)"', html)
 
 
 def _first_radio(html: str) -> str:

@@ -207,3 +207,64 @@ def test_failed_actions_leave_no_entry(app, client, make_user, make_app, auth_he
         422,
     )
     assert _entries(client, team, headers) == before
+
+
+def test_the_trail_filters_by_action_actor_and_app(app, client, make_user, make_app, auth_header):
+    owner, admin = make_user(), make_user()
+    team = make_team(app, owner)
+    add_member(app, team, admin, "admin")
+    one, _ = make_app(owner, "web", tenant_id=team)
+    other, _ = make_app(owner, "pkce", tenant_id=team)
+    headers = auth_header(owner)
+    for actor, client_id, name in ((owner, one, "A"), (admin, one, "B"), (admin, other, "C")):
+        response = client.patch(
+            f"{API}/apps/{client_id.client_id}", json={"name": name}, headers=auth_header(actor)
+        )
+        assert response.status_code == 200
+
+    def targets(query: str) -> list[tuple[str, str, str]]:
+        return [
+            (e["action"], e["actor_user_id"], e["target"])
+            for e in _entries(client, team, headers, query)
+        ]
+
+    edits = targets("?action=app.update")
+    assert edits == [
+        ("app.update", str(admin.id), other.client_id),
+        ("app.update", str(admin.id), one.client_id),
+        ("app.update", str(owner.id), one.client_id),
+    ]
+    assert {t for _a, _u, t in targets(f"?client_id={one.client_id}")} == {one.client_id}
+    assert {a for a, _u, _t in targets(f"?client_id={one.client_id}")} >= {"app.update"}
+    assert {u for _a, u, _t in targets(f"?actor_user_id={admin.id}")} == {str(admin.id)}
+    assert targets(f"?action=app.update&actor_user_id={admin.id}&client_id={one.client_id}") == [
+        ("app.update", str(admin.id), one.client_id)
+    ]
+    assert targets(f"?action=app.update&actor_user_id={admin.id}&limit=1") == [edits[0]]
+    assert targets("?action=app.no_such_thing") == []  # well-formed, matching nothing
+
+    for bad in (
+        "action=app",
+        "action=<script>",
+        "action=" + "a" * 40 + ".update",
+        "actor_user_id=abc",
+        "actor_user_id=0",
+        "actor_user_id=9223372036854775808",
+        "actor_user_id=99999999999999999999",
+        "client_id=-1",
+        "client_id=",
+        "client_id=１２３",
+    ):
+        response = client.get(f"{API}/tenants/{team}/audit?{bad}", headers=headers)
+        assert_error(response, 400)
+        assert response.json["error"] == "invalid_request"
+        assert bad.split("=")[0] in response.json["message"]
+
+
+def test_the_filters_are_documented(client):
+    document = client.get(f"{API}/openapi.json").json
+    operation = document["paths"]["/api/v1/tenants/{tenant_id}/audit"]["get"]
+    params = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+    assert {"limit", "before", "action", "actor_user_id", "client_id"} <= set(params)
+    assert params["action"]["schema"]["pattern"] == r"^[a-z_]{1,32}\.[a-z_]{1,32}$"
+    assert "400" in operation["responses"]

@@ -287,6 +287,8 @@ def test_audit_log_shows_what_happened(app, console, make_app, owner, tenant_id)
     console.post(f"/console/apps/{created.client_id}/disable", page="/console/")
     html = text(console.get(f"/console/tenants/{tenant_id}/audit"))
     assert "app.disable" in html and "app.create" in html and owner.email in html
+    # Details in words: the kind of app as a label, not its raw key and code.
+    assert "App kind:</span> Normal app" in html and "app_kind" not in html
     with app.app_context():
         assert (
             db.session.scalar(
@@ -294,6 +296,21 @@ def test_audit_log_shows_what_happened(app, console, make_app, owner, tenant_id)
             ).actor_user_id
             == owner.id
         )
+
+
+def test_audit_filters_of_the_wrong_shape_are_refused(console, make_app, owner, tenant_id):
+    created, _ = make_app(owner, "web")
+    page = f"/console/tenants/{tenant_id}/audit"
+    narrowed = text(
+        console.get(f"{page}?action=app.create&actor={owner.id}&app={created.client_id}")
+    )
+    assert '<code class="muted small">app.create</code>' in narrowed
+    assert '<code class="muted small">user.create</code>' not in narrowed
+    for bad in ("action=%00", "action=app", "app=%00", "app=abc", "actor=x", "actor=0",
+                "actor=99999999999999999999", "app=9223372036854775808"):  # fmt: skip
+        response = console.get(f"{page}?{bad}")
+        assert response.status_code == 400, bad
+        assert "Invalid filter." in text(response)
 
 
 def test_console_posts_need_csrf(app, console, make_app, owner):

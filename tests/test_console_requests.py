@@ -23,7 +23,9 @@ def _ask(app, team):  # noqa: F811
         "authorize_key": hidden(html, "authorize_key"),
         "workspace_id": hidden(html, "workspace_id"),
     }
-    status, _, sent = member.post("/oauth/consent/request-install", form)
+    status, headers, _ = member.post("/oauth/consent/request-install", form)
+    assert status == 302  # post/redirect/get: a reload of what follows asks nothing twice
+    status, _, sent = member.get(headers["Location"])
     assert status == 200 and "Request sent" in sent
     return member, sent
 
@@ -88,3 +90,41 @@ def test_the_consent_page_names_where_the_person_goes(app, team):  # noqa: F811
     status, _, html = member.open_consent(authorize_url(team["web"].client_id))
     assert status == 200
     assert "Then you go to" in html and "<code>127.0.0.1:8765</code>" in html
+
+
+def test_a_refused_request_stays_in_my_requests_and_may_be_asked_again(
+    app,
+    client,
+    team,  # noqa: F811
+):
+    _ask(app, team)
+    admin = Console(app.test_client(), team["admin"])
+    installations = f"/console/tenants/{team['tenant']}/installations"
+    refuse = f"{installations}/{team['web'].client_id}/uninstall"
+    assert admin.post(refuse, page=refuse).status_code == 302
+
+    member = Console(app.test_client(), team["member"])
+    mine = text(member.get("/console/requests"))
+    assert "Vendor CRM" in mine and 'class="badge status-refused"' in mine
+    assert "Refused by an admin of Acme." in mine
+    # A refusal is no installation: nothing waits for the admin, nothing is listed as installed.
+    assert "pending-count" not in text(admin.get("/console/"))
+    listed = client.get(
+        f"/api/v1/tenants/{team['tenant']}/installations", headers=team["admin_h"]
+    ).json
+    assert listed["items"] == []
+    entries = client.get(f"/api/v1/tenants/{team['tenant']}/audit", headers=team["admin_h"]).json
+    assert entries["items"][0]["action"] == "installation.uninstall"
+    assert entries["items"][0]["detail"]["refused"] is True
+
+    # Asking again replaces the refusal with a new pending request.
+    _ask(app, team)
+    mine = text(member.get("/console/requests"))
+    assert "status-refused" not in mine and "Waiting for an admin of Acme." in mine
+    assert "1 installation request waits for your approval in Acme." in text(admin.get("/console/"))
+
+    # Refused again, then installed by the admin after all: the refusal is moot and not shown.
+    assert admin.post(refuse, page=refuse).status_code == 302
+    admin.post(installations, {"client_id": team["web"].client_id, "kind": "obo"}, installations)
+    mine = text(member.get("/console/requests"))
+    assert "status-refused" not in mine and "You have not asked for any installations." in mine

@@ -168,7 +168,7 @@ def _request_install(client_factory, user, client_id: str, workspace: str) -> No
             "workspace_id": hidden(html, "workspace_id"),
         },
     )
-    assert status == 200
+    assert status == 302
 
 
 def test_every_event_type_through_the_api(app, client, make_user, make_app, auth_header, receiver):

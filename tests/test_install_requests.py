@@ -3,13 +3,22 @@ approves, the installation list, a person's authorized apps and their revocation
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 import pytest
 
 from tests.api_helpers import join_by_invitation
 from tests.conftest import PASSWORD
-from tests.oauth_support import REDIRECT_URI, Browser, basic, hidden, query, resource_server
+from tests.oauth_support import (
+    REDIRECT_URI,
+    Browser,
+    basic,
+    hidden,
+    install_boxes,
+    query,
+    resource_server,
+)
 
 
 def authorize_url(client_id: str) -> str:
@@ -65,7 +74,7 @@ def test_member_requests_installation_and_admin_approves(app, client, team):
     assert status == 200 and "Acme" in html  # the workspace chooser offers the team
     status, _, html = member.decide(html, workspace_id=team["workspace"])
     assert status == 403 and "not installed" in html
-    status, _, sent = member.post(
+    status, headers, _ = member.post(
         "/oauth/consent/request-install",
         {
             "csrf_token": hidden(html, "csrf_token"),
@@ -73,6 +82,8 @@ def test_member_requests_installation_and_admin_approves(app, client, team):
             "workspace_id": hidden(html, "workspace_id"),
         },
     )
+    assert status == 302
+    status, _, sent = member.get(headers["Location"])
     assert status == 200 and "Request sent" in sent
 
     listed = client.get(
@@ -132,6 +143,106 @@ def test_admin_consent_installs_directly(app, client, team):
     ).json
     (entry,) = listed["items"]
     assert (entry["kind"], entry["status"]) == ("obo", "installed")
+
+
+def _installations(client, team) -> list[dict]:
+    return client.get(
+        f"/api/v1/tenants/{team['tenant']}/installations", headers=team["admin_h"]
+    ).json["items"]
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_installing_for_the_whole_team_is_an_explicit_step(app, client, team, language):
+    admin = browser_for(app.test_client, team["admin"])
+    admin.get(f"/language/{language}")
+    status, _, html = admin.open_consent(authorize_url(team["web"].client_id))
+    assert status == 200
+    assert install_boxes(html) == [str(team["tenant"])]
+    box = re.search(r'<input type="checkbox" name="install_for_tenant"[^>]*>', html).group(0)
+    # The admin also has a personal workspace to choose: the server asks, not the browser.
+    assert "required" not in box and "aria-invalid" not in box
+    wording = {
+        "en": "Install Vendor CRM for the whole team Acme",
+        "zh": "为整个团队 Acme 安装 Vendor CRM",
+    }[language]
+    assert wording in html
+
+    # Approving in the team without ticking the box installs nothing and issues no code: the
+    # same page again, the error under the box and focus on it, the team still chosen.
+    status, _, again = admin.decide(html, workspace_id=team["workspace"], install=False)
+    assert status == 400
+    box = re.search(r'<input type="checkbox" name="install_for_tenant"[^>]*>', again).group(0)
+    assert 'aria-invalid="true"' in box and "autofocus" in box
+    assert f"install-{team['tenant']}-error" in box
+    error = {
+        "en": "To approve in Acme, tick the box to install the app for the whole team",
+        "zh": "要在 Acme 中批准，请先勾选",
+    }[language]
+    assert error in again
+    assert re.search(rf'value="{team["workspace"]}" checked', again)
+    assert _installations(client, team) == []
+
+    # Ticked: installed for everyone, and the code goes to the app.
+    status, headers, _ = admin.decide(again, workspace_id=team["workspace"])
+    assert status == 302 and "code" in query(headers["Location"])
+    (entry,) = _installations(client, team)
+    assert (entry["kind"], entry["status"]) == ("obo", "installed")
+
+
+def test_a_box_for_another_team_does_not_install_this_one(app, client, team, make_app):
+    admin = browser_for(app.test_client, team["admin"])
+    status, _, html = admin.open_consent(authorize_url(team["web"].client_id))
+    form = {
+        "csrf_token": hidden(html, "csrf_token"),
+        "authorize_key": hidden(html, "authorize_key"),
+        "workspace_id": str(team["workspace"]),
+        "decision": "approve",
+        "install_for_tenant": ["999999", "not a number"],
+    }
+    status, _, _ = admin.post("/oauth/consent", form)
+    assert status == 400 and _installations(client, team) == []
+
+
+def test_the_device_page_asks_the_same(app, client, team, make_user, make_app):
+    device_app, _ = make_app(make_user(), "device", name="Vendor TV")
+    started = client.post("/oauth/device_authorization", data={"client_id": device_app.client_id})
+    user_code = started.json["user_code"]
+    admin = browser_for(app.test_client, team["admin"])
+    status, _, html = admin.get(f"/device?user_code={user_code}")
+    status, _, html = admin.post(
+        "/device", {"csrf_token": hidden(html, "csrf_token"), "user_code": user_code}
+    )
+    assert status == 200 and "Install Vendor TV for the whole team Acme" in html
+    status, _, again = admin.decide(
+        html, workspace_id=team["workspace"], url="/device", install=False
+    )
+    assert status == 400 and 'aria-invalid="true"' in again
+    assert _installations(client, team) == []
+    status, headers, _ = admin.decide(again, workspace_id=team["workspace"], url="/device")
+    assert status == 302 and _installations(client, team)[0]["status"] == "installed"
+    status, _, done = admin.get(headers["Location"])
+    assert status == 200 and "Vendor TV" in done
+
+
+def test_one_place_makes_the_box_required_and_deny_still_works(app, client, team):
+    # Coze's workspace-scoped authorize URL fixes the workspace: one place on the page.
+    url = f"/api/permission/oauth2/workspace_id/{team['workspace']}/authorize?" + urlencode(
+        {
+            "response_type": "code",
+            "client_id": team["web"].client_id,
+            "redirect_uri": REDIRECT_URI,
+            "state": "t",
+        }
+    )
+    admin = browser_for(app.test_client, team["admin"])
+    status, _, html = admin.open_consent(url)
+    assert status == 200
+    box = re.search(r'<input type="checkbox" name="install_for_tenant"[^>]*>', html).group(0)
+    assert "required" in box
+    assert re.search(r'name="decision" value="deny" formnovalidate', html)
+    status, headers, _ = admin.decide(html, "deny", install=False)
+    assert status == 302 and query(headers["Location"])["error"] == "access_denied"
+    assert _installations(client, team) == []
 
 
 def test_authorized_apps_list_and_revoke(app, client, team, make_user, make_app, auth_header):

@@ -241,7 +241,9 @@ def test_member_requests_installation_and_an_admin_approves(app, client, make_us
         "authorize_key": hidden(html, "authorize_key"),
         "workspace_id": hidden(html, "workspace_id"),
     }
-    status, _, html = person.post("/oauth/consent/request-install", form)
+    status, headers, _ = person.post("/oauth/consent/request-install", form)
+    assert status == 302
+    status, _, html = person.get(headers["Location"])
     assert status == 200 and "Request sent" in html
     with app.app_context():
         row = db.session.query(Installation).filter_by(tenant_id=team).one()

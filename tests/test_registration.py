@@ -404,7 +404,7 @@ def test_in_a_team_a_members_consent_asks_for_installation(app, client, make_use
             "workspace_id": hidden(html, "workspace_id"),
         },
     )
-    assert status == 200
+    assert status == 302
     with app.app_context():
         pending = db.session.query(Installation).filter_by(client_id=registered["client_id"]).one()
         assert pending.status == "pending" and pending.tenant_id == team_id

@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from grants.access import APP_KINDS, CLIENT_TYPES, ROLES
 from keys.rsa import MAX_PEM_LENGTH
-from server import values
+from server import audit, values
 from server.clients import previous_secret_until
 from server.models import (
     App,
@@ -188,12 +189,41 @@ class InstallationPut(Strict):
     kind: Literal["obo", "appauth"]
 
 
+def _filter(kind: str, what: str, pattern: str, description: str) -> Any:
+    """An optional query filter that must look like `pattern` (and, when it is digits, fit
+    in a signed 64-bit id). Anything else cannot be parsed, as `limit=abc` cannot: a
+    malformed request (400), not a value that merely matches nothing."""
+
+    def check(value: Any) -> Any:
+        if not (isinstance(value, str) and audit.filter_value(pattern, value)):
+            raise PydanticCustomError(f"{kind}_parsing", f"is not {what}")
+        return value
+
+    field = Field(
+        default=None,
+        pattern=f"^{pattern}$",
+        description=description,
+        json_schema_extra=_no_default,
+    )
+    return Annotated[str, field, BeforeValidator(check)]
+
+
 class AuditQuery(BaseModel):
     # Query strings are text by nature, so numbers are parsed from them (lax, not strict).
     model_config = ConfigDict(extra="ignore")
 
     limit: int = Field(default=50, ge=1, le=200)
     before: int = Field(default=None, ge=1, le=2**63 - 1, json_schema_extra=_no_default)
+    # The console's filters, combined: by action, by who acted, by app.
+    action: _filter(  # type: ignore[valid-type]
+        "action", "an action code", audit.ACTION_CODE, "Only entries of one action: `app.update`."
+    )
+    actor_user_id: _filter(  # type: ignore[valid-type]
+        "id", "a user id", audit.ID_DIGITS, "Only entries of actions this user took."
+    )
+    client_id: _filter(  # type: ignore[valid-type]
+        "id", "a client id", audit.ID_DIGITS, "Only entries about this app, deleted apps included."
+    )
 
 
 # Responses

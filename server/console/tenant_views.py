@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from grants.access import ADMIN_ROLES
 from server import clients, tenants
+from server.audit import ACTION_CODE, ID_DIGITS, filter_value
 from server.console import act, bp, field_errors, shown, tenant_nav
 from server.console.forms import ActionForm, ApproveForm, InstallForm
 from server.errors import DomainError, Msg
@@ -155,10 +156,14 @@ def audit(tenant_id: int) -> Any:
     before = request.args.get("before", type=int)
     if before is not None and before < 1:
         return page_error(400, "bad_request", _("Invalid page."))
+    action, actor, target = (request.args.get(k, "") for k in ("action", "actor", "app"))
+    shapes = ((ACTION_CODE, action), (ID_DIGITS, actor), (ID_DIGITS, target))
+    if not all(filter_value(pattern, value) for pattern, value in shapes if value):
+        return page_error(400, "bad_request", _("Invalid filter."))
     wanted = {
-        "action": request.args.get("action", "")[:64] or None,
-        "actor_user_id": request.args.get("actor", type=int),
-        "target": request.args.get("app", "")[:32] or None,
+        "action": action or None,
+        "actor_user_id": int(actor) if actor else None,
+        "target": target or None,
     }
     entries = shown(
         lambda: tenants.audit_entries(

@@ -6,11 +6,12 @@ person's answer. Deny sends error=access_denied (with state) to the app's redire
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Error
-from flask import abort, g, redirect, render_template, request
+from flask import abort, g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -54,6 +55,7 @@ def render_consent(
     """The consent form for an authorize request or a device code."""
     app = db.session.get(App, client.client_id)
     owner = db.session.get(Tenant, client.tenant_id) if client.tenant_id is not None else None
+    notes = consent.place_notes(client.client_id, g.user.id, places, oauth_server().storage)
     return render_template(
         "consent.html",
         form=form,
@@ -63,9 +65,41 @@ def render_consent(
         client_type_label=label(CLIENT_TYPES, client.client_type),
         permissions=permission_words(scope),
         places=places,
-        notes=consent.place_notes(client.client_id, g.user.id, places, oauth_server().storage),
+        notes=notes,
+        team_installs=_team_installs(places, notes),
         **extra,
     )
+
+
+# The consent form's checkbox, one per team the person may install the app in: approving there
+# installs the app for every member, so that is a step the admin takes explicitly.
+INSTALL_FIELD = "install_for_tenant"
+
+
+def _team_installs(places: list[consent.Place], notes: dict[int, str]) -> list[Any]:
+    """The tenants where approving would install the app for everyone (the person is an admin
+    there and it is not installed), each once."""
+    tenants: dict[int, Any] = {}
+    for place in places:
+        if notes.get(place.tenant.id) == "installs":
+            tenants.setdefault(place.tenant.id, place.tenant)
+    return list(tenants.values())
+
+
+def install_unconfirmed(client_id: str, place: consent.Place) -> bool:
+    """Whether approving for `place` would install the app for the whole team without the admin
+    having ticked the box that says so."""
+    if not (place.is_admin and place.needs_installation):
+        return False
+    if str(place.tenant.id) in request.form.getlist(INSTALL_FIELD):
+        return False
+    return _note(client_id, place) == "installs"
+
+
+def _note(client_id: str, place: consent.Place) -> str:
+    """What the access rule says of `place` for this person (consent.place_notes), or ""."""
+    notes = consent.place_notes(client_id, g.user.id, [place], oauth_server().storage)
+    return notes.get(place.tenant.id, "")
 
 
 def _where(redirect_uri: str | None) -> str:
@@ -109,7 +143,8 @@ def consent_page() -> Any:
             _("You are not a member of the workspace this app asks for."),
         )
     form = ConsentForm(authorize_key=key, workspace_id=str(places[0].workspace.id))
-    if request.method == "GET":
+
+    def show(form: ConsentForm, **extra: Any) -> str:
         # A self-registered app's name says nothing; where it sends the person back does.
         redirect_host = urlsplit(grant.redirect_uri or "").hostname or ""
         return render_consent(
@@ -119,7 +154,11 @@ def consent_page() -> Any:
             form,
             redirect_to=_where(grant.redirect_uri),
             redirect_host=redirect_host,
+            **extra,
         )
+
+    if request.method == "GET":
+        return show(form)
     if not form.validate_on_submit() or form.decision.data not in ("approve", "deny"):
         abort(400)
     if form.decision.data == "deny":
@@ -128,6 +167,8 @@ def consent_page() -> Any:
     place = next((p for p in places if str(p.workspace.id) == form.workspace_id.data), None)
     if place is None:
         abort(400)
+    if install_unconfirmed(client.client_id, place):
+        return show(form, install_error=place.tenant.id), 400
     try:
         core_request.issue_context = consent.approve(
             g.user, client, place, core_request.scope, oauth_server().storage
@@ -179,40 +220,81 @@ def _finish(
     return redirect(location, code=302)
 
 
-@bp.post("/oauth/consent/request-install")
-def request_install() -> Any:
-    """A member asks the tenant's admins to install the app (a pending installation)."""
-    if g.user is None:
-        abort(401)
-    form = ConsentForm()
-    if not form.validate_on_submit():
-        abort(400)
-    if form.authorize_key.data:
-        pending = _pending(form.authorize_key.data)
+def _asked_about(authorize_key: str, user_code: str, workspace_id: str) -> Any:
+    """The app and the place an installation request is about, from the consent form's fields:
+    (client, place), or the page to answer with."""
+    if authorize_key:
+        pending = _pending(authorize_key)
         if isinstance(pending, Response):
             return pending
         stored, core_request, _grant = pending
         client, fixed_workspace = core_request.client, stored["workspace_id"]
     else:
-        row = device.find(form.user_code.data or "")
+        row = device.find(user_code)
         if row is None or not device.is_open(row):
-            return render_template("device_done.html", outcome="closed"), 410
+            return make_response(render_template("device_done.html", outcome="closed"), 410)
         client = oauth_server().storage.client(row.client_id)
         fixed_workspace = row.workspace_id
     places = consent.places_for(g.user.id, fixed_workspace)
-    place = next((p for p in places if str(p.workspace.id) == form.workspace_id.data), None)
+    place = next((p for p in places if str(p.workspace.id) == workspace_id), None)
     if client is None or place is None or not place.needs_installation:
         abort(400)
+    return client, place
+
+
+@bp.route("/oauth/consent/request-install", methods=["GET", "POST"])
+def request_install() -> Any:
+    """A member asks the tenant's admins to install the app (a pending installation). The POST
+    answers with a redirect to the GET, which says that the request is sent (post/redirect/get:
+    a reload asks nothing twice)."""
+    if g.user is None:
+        abort(401)
+    if request.method == "GET":
+        return _request_sent()
+    form = ConsentForm()
+    if not form.validate_on_submit():
+        abort(400)
+    authorize_key = form.authorize_key.data or ""
+    workspace_id = form.workspace_id.data or ""
+    asked = _asked_about(authorize_key, form.user_code.data or "", workspace_id)
+    if isinstance(asked, Response):
+        return asked
+    client, place = asked
     try:
         clients.request_installation(g.user, place.tenant.id, client.client_id)
     except DomainError as exc:
         db.session.rollback()
         return page_error(exc.status, exc.code, exc.message)
     db.session.commit()
+    # The page after names the app and the workspace, never the device's code; the key only
+    # lets the person go back to the app (the deny form checks it again).
+    sent = {"client_id": client.client_id, "workspace_id": workspace_id}
+    return redirect(url_for("pages.request_install", **sent, authorize_key=authorize_key or None))
+
+
+_CLIENT_ID = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def _request_sent() -> Any:
+    """The page after a request: for an app and one of my workspaces where it was asked for."""
+    args = request.args
+    client_id = args.get("client_id", "")
+    # Client ids are digits; anything else names no app (and never reaches the database).
+    client = oauth_server().storage.client(client_id) if _CLIENT_ID.fullmatch(client_id) else None
+    place = next(
+        (
+            p
+            for p in consent.places_for(g.user.id)
+            if str(p.workspace.id) == args.get("workspace_id")
+        ),
+        None,
+    )
+    if client is None or place is None or not place.needs_installation:
+        abort(404)
+    if _note(client.client_id, place) == "needs_admin":
+        abort(404)  # nothing was asked there (or it was refused since)
+    authorize_key = args.get("authorize_key", "")[:64]
+    form = ConsentForm(authorize_key=authorize_key, workspace_id=str(place.workspace.id))
     return render_template(
-        "request_sent.html",
-        client=client,
-        place=place,
-        form=form,
-        authorize_key=form.authorize_key.data,
+        "request_sent.html", client=client, place=place, form=form, authorize_key=authorize_key
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import abort, g, render_template, request
+from flask import abort, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from grants.access import check_standing
@@ -13,11 +13,11 @@ from grants.device_code import normalize_user_code
 from grants.errors import AccessRefused
 from server import metrics, ratelimit
 from server.extensions import db
-from server.models import DeviceCode
+from server.models import App, DeviceCode
 from server.oauth import consent, device
 from server.oauth.core import oauth_server
 from server.pages import bp, login_redirect
-from server.pages.approval import render_consent, render_installation_needed
+from server.pages.approval import install_unconfirmed, render_consent, render_installation_needed
 from server.pages.errors import error as page_error
 from server.pages.forms import ConsentForm, DeviceForm
 from server.pages.words import refusal_words
@@ -86,8 +86,8 @@ def device_page() -> Any:
             "access_denied",
             _("You are not a member of the workspace this device asks for."),
         )
-    if not form.decision.data:
-        form = ConsentForm(user_code=user_code, workspace_id=str(places[0].workspace.id))
+
+    def show(form: ConsentForm, **extra: Any) -> str:
         return render_consent(
             client,
             row.scope,
@@ -96,9 +96,17 @@ def device_page() -> Any:
             user_code=_display(user_code),
             requested_minutes=max(0, (int(time.time()) - row.created_at) // 60),
             expires_minutes=max(1, (row.expires_at - int(time.time()) + 59) // 60),
+            **extra,
         )
+
+    if not form.decision.data:
+        return show(ConsentForm(user_code=user_code, workspace_id=str(places[0].workspace.id)))
     if form.decision.data not in ("approve", "deny"):
         abort(400)
+    if form.decision.data == "approve":
+        place = next((p for p in places if str(p.workspace.id) == form.workspace_id.data), None)
+        if place is not None and install_unconfirmed(client.client_id, place):
+            return show(form, install_error=place.tenant.id), 400
     return _decide(row, client, places, form, user_code)
 
 
@@ -124,5 +132,18 @@ def _decide(
         db.session.rollback()
         return _closed(row)
     db.session.commit()
-    outcome = "approved" if context else "denied"
-    return render_template("device_done.html", outcome=outcome, client=client)
+    # Post/redirect/get: the answer's page is a GET, so a reload posts nothing again.
+    session["device_done"] = ["approved" if context else "denied", client.client_id]
+    return redirect(url_for("pages.device_done"))
+
+
+@bp.get("/device/done")
+def device_done() -> Any:
+    """What the person just decided on the device page (kept in their session)."""
+    if g.user is None:
+        return login_redirect()
+    outcome, client_id = session.get("device_done") or ["", ""]
+    app = db.session.get(App, client_id) if outcome else None
+    if app is None:
+        return redirect(url_for("pages.device_page"))
+    return render_template("device_done.html", outcome=outcome, client=app)

@@ -38,6 +38,7 @@ STATUSES = {
     "disabled": _l("Disabled"),
     "installed": _l("Installed"),
     "pending": _l("Pending approval"),
+    "refused": _l("Refused"),
 }
 APP_KINDS = {
     "normal": _l("Normal app"),
@@ -86,12 +87,14 @@ ACTIONS = {
 # Labels of the audit details; keys without one are shown as they are.
 DETAIL_LABELS = {
     "client_type": _l("Type"),
+    "app_kind": _l("App kind"),
     "kind": _l("Kind"),
     "kid": _l("Key ID (kid)"),
     "role": _l("Role"),
     "grace_hours": _l("Grace period (hours)"),
     "generated": _l("Generated here"),
     "unchanged": _l("Already installed"),
+    "refused": _l("Request refused"),
     "name": _l("Name"),
     "description": _l("Description"),
     "redirect_uris": _l("Redirect URIs"),

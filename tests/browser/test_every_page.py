@@ -64,7 +64,12 @@ def _sign_in(page, email: str) -> None:
 
 @pytest.mark.parametrize(
     ("label", "viewport", "locale"),
-    [("desktop", DESKTOP, "en-US"), ("phone", PHONE, "en-US"), ("phone-zh", PHONE, "zh-CN")],
+    [
+        ("desktop", DESKTOP, "en-US"),
+        ("phone", PHONE, "en-US"),
+        ("desktop-zh", DESKTOP, "zh-CN"),
+        ("phone-zh", PHONE, "zh-CN"),
+    ],
 )
 def test_every_page(
     app, new_context, live_server, make_user, make_app, shoot, label, viewport, locale
@@ -81,8 +86,13 @@ def test_every_page(
     )
     device, _ = make_app(owner, "device", name="Living-room TV", permissions=["Bot.read"])
     vendor, _ = make_app(make_user(), "pkce", name="Pocket Agent")
+    refused, _ = make_app(make_user(), "web", name="Team Wiki")
     with app.app_context():
-        clients.request_installation(db.session.get(User, member.id), team, vendor.client_id)
+        asking = db.session.get(User, member.id)
+        clients.request_installation(asking, team, vendor.client_id)
+        # A request the admin refused stays in the member's My requests, marked so.
+        clients.request_installation(asking, team, refused.client_id)
+        clients.uninstall(db.session.get(User, owner.id), team, refused.client_id)
         db.session.commit()
     started = requests.post(
         live_server.url + "/oauth/device_authorization",
@@ -98,6 +108,7 @@ def test_every_page(
         "Drafts answers for the support team from your agents' knowledge.",
         "Living-room TV",
         "Pocket Agent",
+        "Team Wiki",
         "Acme Robotics",
         "Nightly Sync",
         "Ada's account",
@@ -129,6 +140,14 @@ def test_every_page(
 
     page.goto(authorize_url(web.client_id, state="x"))
     check("consent")
+    # Approving in the team, where the app is not installed, without ticking "Install for the
+    # whole team": the same page, the error under that box and focus on it.
+    page.locator("label.choice", has_text="Acme Robotics").locator("input").check()
+    page.click(APPROVE)
+    install = page.locator("input[name=install_for_tenant]")
+    expect(install).to_have_attribute("aria-invalid", "true")
+    expect(install).to_be_focused()
+    check("consent-install-for-team")
     page.goto(authorize_url("1000000000000000001"))
     check("error")
 
@@ -211,6 +230,8 @@ def test_every_page(
         page.click(SUBMIT)
     check("request-sent")
     page.goto("/console/requests")
+    expect(page.locator("tr.request.refused")).to_contain_text("Team Wiki")
+    expect(page.locator("tr.request.pending", has_text="Pocket Agent")).to_be_visible()
     check("console-my-requests")
 
     # The member is invited to another team and sees it waiting for an answer.

@@ -174,12 +174,22 @@ def create_workspace(user: User, tenant_id: int, body: WorkspaceCreate) -> Works
     "GET",
     "/tenants/<tenant_id>/audit",
     summary="The tenant's audit trail, newest first",
-    description="Admins only. Page on with `before` set to the last id received.",
+    description="Admins only. Page on with `before` set to the last id received. Narrow with "
+    "`action`, `actor_user_id` and `client_id` (combined, every one must match); a value that "
+    "is not an action code or an id is a 400.",
     tag="audit",
     query=AuditQuery,
     response=AuditList,
     errors=(403, 422),
 )
 def list_audit(user: User, tenant_id: int, query: AuditQuery) -> AuditList:
-    entries = tenants.audit_entries(user, tenant_id, limit=query.limit, before=query.before)
+    entries = tenants.audit_entries(
+        user,
+        tenant_id,
+        limit=query.limit,
+        before=query.before,
+        action=query.action,
+        actor_user_id=int(query.actor_user_id) if query.actor_user_id else None,
+        target=query.client_id,
+    )
     return AuditList(items=[AuditEntryOut.of(e) for e in entries])
