@@ -19,17 +19,19 @@ from server.models import App, AuditEntry, OAuthToken, User
 log = logging.getLogger(__name__)
 
 # The shapes of the audit log's filters (the console's and the management API's): an action
-# code such as app.update, and an id (a user's, or an app's client_id) within a signed 64-bit
-# integer. Anything else matches no entry and is refused before it reaches the database.
+# code such as app.update, a user's id (within a signed 64-bit integer, checked below) and an
+# app's client_id (up to 19 digits, stored as text: it may exceed 2^63 - 1). Anything else
+# matches no entry and is refused before it reaches the database.
 ACTION_CODE = r"[a-z_]{1,32}\.[a-z_]{1,32}"
-ID_DIGITS = r"[1-9][0-9]{0,18}"
+USER_ID = CLIENT_ID = r"[1-9][0-9]{0,18}"
 
 
-def filter_value(pattern: str, value: str) -> bool:
-    """Whether `value` has the shape of an audit filter (see ACTION_CODE and ID_DIGITS)."""
+def filter_value(pattern: str, value: str, *, int64: bool = False) -> bool:
+    """Whether `value` has the shape of an audit filter (ACTION_CODE, USER_ID or CLIENT_ID);
+    `int64` for a value compared with an integer column (a user's id)."""
     if not re.fullmatch(pattern, value):
         return False
-    return not value.isdigit() or int(value) <= 2**63 - 1
+    return not int64 or int(value) <= 2**63 - 1
 
 
 def record(

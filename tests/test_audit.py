@@ -242,6 +242,8 @@ def test_the_trail_filters_by_action_actor_and_app(app, client, make_user, make_
     ]
     assert targets(f"?action=app.update&actor_user_id={admin.id}&limit=1") == [edits[0]]
     assert targets("?action=app.no_such_thing") == []  # well-formed, matching nothing
+    # Client ids have 19 digits and may exceed a signed 64-bit integer: still a valid filter.
+    assert targets("?client_id=9999999999999999999") == []
 
     for bad in (
         "action=app",

@@ -189,13 +189,13 @@ class InstallationPut(Strict):
     kind: Literal["obo", "appauth"]
 
 
-def _filter(kind: str, what: str, pattern: str, description: str) -> Any:
-    """An optional query filter that must look like `pattern` (and, when it is digits, fit
-    in a signed 64-bit id). Anything else cannot be parsed, as `limit=abc` cannot: a
+def _filter(kind: str, what: str, pattern: str, description: str, *, int64: bool = False) -> Any:
+    """An optional query filter that must look like `pattern` (and, with `int64`, fit in a
+    signed 64-bit id). Anything else cannot be parsed, as `limit=abc` cannot: a
     malformed request (400), not a value that merely matches nothing."""
 
     def check(value: Any) -> Any:
-        if not (isinstance(value, str) and audit.filter_value(pattern, value)):
+        if not (isinstance(value, str) and audit.filter_value(pattern, value, int64=int64)):
             raise PydanticCustomError(f"{kind}_parsing", f"is not {what}")
         return value
 
@@ -219,10 +219,10 @@ class AuditQuery(BaseModel):
         "action", "an action code", audit.ACTION_CODE, "Only entries of one action: `app.update`."
     )
     actor_user_id: _filter(  # type: ignore[valid-type]
-        "id", "a user id", audit.ID_DIGITS, "Only entries of actions this user took."
+        "id", "a user id", audit.USER_ID, "Only entries of actions this user took.", int64=True
     )
     client_id: _filter(  # type: ignore[valid-type]
-        "id", "a client id", audit.ID_DIGITS, "Only entries about this app, deleted apps included."
+        "id", "a client id", audit.CLIENT_ID, "Only entries about this app, deleted apps included."
     )
 
 

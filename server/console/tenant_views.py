@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from grants.access import ADMIN_ROLES
 from server import clients, tenants
-from server.audit import ACTION_CODE, ID_DIGITS, filter_value
+from server.audit import ACTION_CODE, CLIENT_ID, USER_ID, filter_value
 from server.console import act, bp, field_errors, shown, tenant_nav
 from server.console.forms import ActionForm, ApproveForm, InstallForm
 from server.errors import DomainError, Msg
@@ -157,8 +157,8 @@ def audit(tenant_id: int) -> Any:
     if before is not None and before < 1:
         return page_error(400, "bad_request", _("Invalid page."))
     action, actor, target = (request.args.get(k, "") for k in ("action", "actor", "app"))
-    shapes = ((ACTION_CODE, action), (ID_DIGITS, actor), (ID_DIGITS, target))
-    if not all(filter_value(pattern, value) for pattern, value in shapes if value):
+    shapes = ((ACTION_CODE, action, False), (USER_ID, actor, True), (CLIENT_ID, target, False))
+    if not all(filter_value(p, value, int64=int64) for p, value, int64 in shapes if value):
         return page_error(400, "bad_request", _("Invalid filter."))
     wanted = {
         "action": action or None,
