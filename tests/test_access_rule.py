@@ -63,7 +63,8 @@ ENDINGS = (
     "deleted",
     "expired",
     "rotated",  # the credential presented was already used: rotated, exchanged, polled, replayed
-    "superseded by reinstall",  # uninstalled (or consent revoked) and given again
+    "superseded by reinstall",  # uninstalled, and installed again
+    "superseded by re-consent",  # consent revoked, and given again
     "connector unbound",
     "connector rebound",  # bound to another connector: a new binding generation
     "connector deleted",  # which unbinds its apps
@@ -157,15 +158,18 @@ NOT_APPLICABLE = [
      "only a channel app is bound to a connector"),
     (APPAUTH, ("install pending",),
      "only an admin installs a service app: its installation is never pending"),
-    (APPAUTH, ("consent revoked", "member removed"),
+    (APPAUTH, ("consent revoked", "member removed", "superseded by re-consent"),
      "AppAuth acts as the app itself: no user, no consent, no membership"),
+    (("device authorization", "authorize page"), ("superseded by re-consent",),
+     "asks about the app alone, before any person's consent is involved"),
     (("device authorization", "authorize page"),
      ("consent revoked", "member removed", "expired", "rotated"),
      "asks about the app alone, before any person, tenant or credential is involved"),
     (("introspection, channel token",), ("rotated",), "AppAuth tokens have no refresh token"),
     (("introspection, service access token",),
      ("disabled", "re-enabled", "uninstalled", "install pending", "consent revoked",
-      "member removed", "rotated", "superseded by reinstall") + CONNECTOR,
+      "member removed", "rotated", "superseded by reinstall", "superseded by re-consent")
+     + CONNECTOR,
      "a service access token belongs to a tenant, not to an app: no app, installation, "
      "consent, membership, rotation or connector; 'deleted' is the token's revocation"),
     (tuple(p for p in PATHS if p != "introspection, resource-bound"), ("other resource server",),
@@ -193,6 +197,7 @@ _OBO_ISSUANCE = {
     "expired": R_GRANT,
     "rotated": R_GRANT,
     "superseded by reinstall": R_GRANT,
+    "superseded by re-consent": R_GRANT,
 }
 _JWT_ISSUANCE = {
     "disabled": R_DISABLED,
@@ -214,6 +219,7 @@ _INTROSPECTION = {
     "expired": "inactive",
     "rotated": "inactive",  # the refresh token rotated away
     "superseded by reinstall": "inactive",
+    "superseded by re-consent": "inactive",
 }
 _ALL = {"rfc", "coze"}
 
@@ -260,6 +266,7 @@ EXPECTED: dict[str, dict[str, dict[str, str] | str]] = {
         "expired": "400 invalid_request",  # the authorize request is gone
         "rotated": "400 invalid_request",  # already answered
         "superseded by reinstall": "302 code",
+        "superseded by re-consent": "302 code",
     },
     "device approval": {
         "disabled": "400 unauthorized_client",  # as the consent page: nothing to approve
@@ -272,6 +279,7 @@ EXPECTED: dict[str, dict[str, dict[str, str] | str]] = {
         "expired": "410 expired",
         "rotated": "410 used",
         "superseded by reinstall": "200 connected",
+        "superseded by re-consent": "200 connected",
     },
     "introspection": dict(_INTROSPECTION),
     "introspection, resource-bound": _INTROSPECTION | {"other resource server": "inactive"},
@@ -300,6 +308,7 @@ EXPECTED: dict[str, dict[str, dict[str, str] | str]] = {
         "expired": "200",
         "rotated": "200",
         "superseded by reinstall": "200",
+        "superseded by re-consent": "200",
     },
 }
 
@@ -614,6 +623,14 @@ class World:
 
     # Endings -----------------------------------------------------------------------------
 
+    def consent_again(self):
+        """The member consents again: on the consent page (web apps) or the device page."""
+        if self.secret is not None:
+            self.code()
+        else:
+            started = self.start_device().json
+            self.approve_device(started["user_code"])
+
     def end(self, ending):
         admin = self.admin
         if ending in ("disabled", "re-enabled"):
@@ -636,8 +653,10 @@ class World:
                         self.user(admin), self.tenant_of_app, self.client_id, self.kind
                     )
                 )
-        elif ending == "consent revoked":
+        elif ending in ("consent revoked", "superseded by re-consent"):
             self.do(lambda: clients.revoke_authorization(self.user(self.member), self.client_id))
+            if ending == "superseded by re-consent":
+                self.consent_again()
         elif ending == "member removed":
             self.do(lambda: tenants.remove_member(self.user(admin), self.team, self.member.id))
         elif ending == "connector unbound":
@@ -794,7 +813,12 @@ def authorize_page(world, path, ending, dialect):
 
 def consent_approval(world, path, ending, dialect):
     world.obo_app("web")
-    if ending in ("consent revoked", "superseded by reinstall", "rotated"):
+    if ending in (
+        "consent revoked",
+        "superseded by reinstall",
+        "superseded by re-consent",
+        "rotated",
+    ):
         world.code()  # a consent (and a code) from before
     url = world.authorize_url("/oauth/authorize" if dialect == "rfc" else
                               "/api/permission/oauth2/authorize")  # fmt: skip
@@ -813,7 +837,7 @@ def consent_approval(world, path, ending, dialect):
 
 def device_approval(world, path, ending, dialect):
     world.obo_app("device")
-    if ending in ("consent revoked", "superseded by reinstall"):
+    if ending in ("consent revoked", "superseded by reinstall", "superseded by re-consent"):
         world.approve_device(world.start_device().json["user_code"])  # a consent from before
     user_code = world.start_device(dialect).json["user_code"]
     if ending == "rotated":
