@@ -274,7 +274,8 @@ class Configuration(ClientConfigurationEndpoint):
 
     def update_client(self, client: _Registered, client_metadata: dict, request: Any) -> Any:
         method = client_metadata.get("token_endpoint_auth_method")
-        if (method == AuthMethod.NONE) == client.app.has_secret:
+        # A public client (method "none") keeps no secret: an update cannot make it one that does.
+        if (method == AuthMethod.NONE) is client.app.has_secret:
             raise _bad("token_endpoint_auth_method cannot change")
         return _Registered(clients.update_registered_client(client.app, client_metadata))
 
