@@ -1,7 +1,8 @@
 """An app as Authlib sees it: which grants, auth methods and redirect URIs it may use.
 
-What an app may do follows from its client_type alone, decided here and nowhere else (and, for
-loopback redirect URIs, from whether it registered itself).
+What an app may do follows from its client_type alone (its capabilities are the ClientType's, in
+grants/vocabulary.py; its grants and auth methods are here), and, for loopback redirect URIs,
+from whether it registered itself.
 """
 
 from __future__ import annotations
@@ -14,22 +15,23 @@ from authlib.oauth2.rfc6749 import ClientMixin
 
 from grants.access import AppView
 from grants.secrets import digest, matches
+from grants.vocabulary import AppKind, AuthMethod, ClientType, GrantType, Registration
 
-DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
-JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+DEVICE_CODE = GrantType.DEVICE_CODE
+JWT_BEARER = GrantType.JWT_BEARER
 
-GRANT_TYPES = {
-    "web": {"authorization_code", "refresh_token"},
-    "pkce": {"authorization_code", "refresh_token"},
-    "device": {DEVICE_CODE, "refresh_token"},
-    "service": {JWT_BEARER},
+GRANT_TYPES: dict[str, set[str]] = {
+    ClientType.WEB: {GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN},
+    ClientType.PKCE: {GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN},
+    ClientType.DEVICE: {GrantType.DEVICE_CODE, GrantType.REFRESH_TOKEN},
+    ClientType.SERVICE: {GrantType.JWT_BEARER},
 }
 # Web apps authenticate with their secret; public apps (pkce, device) send none.
-AUTH_METHODS = {
-    "web": {"client_secret_basic", "client_secret_post"},
-    "pkce": {"none"},
-    "device": {"none"},
-    "service": set(),
+AUTH_METHODS: dict[str, set[str]] = {
+    ClientType.WEB: {AuthMethod.CLIENT_SECRET_BASIC, AuthMethod.CLIENT_SECRET_POST},
+    ClientType.PKCE: {AuthMethod.NONE},
+    ClientType.DEVICE: {AuthMethod.NONE},
+    ClientType.SERVICE: set(),
 }
 
 
@@ -47,16 +49,16 @@ class Client(ClientMixin):
     redirect_uris: tuple[str, ...]
     permissions: tuple[str, ...]
     client_secret_hash: str | None
-    app_kind: str = "normal"
+    app_kind: str = AppKind.NORMAL
     connector_binding: int | None = None
     # A rotated-away secret that still authenticates until `previous_secret_until` (UNIX time).
     previous_secret_hash: str | None = None
     previous_secret_until: int | None = None
-    registration: str = "managed"  # or "dynamic" (RFC 7591), "metadata_document" (CIMD)
+    registration: str = Registration.MANAGED  # or dynamic (RFC 7591), metadata_document (CIMD)
 
     @property
     def self_registered(self) -> bool:
-        return self.registration != "managed"
+        return self.registration != Registration.MANAGED
 
     @property
     def view(self) -> AppView:
@@ -65,8 +67,12 @@ class Client(ClientMixin):
         )
 
     @property
+    def type(self) -> ClientType:
+        return ClientType(self.client_type)
+
+    @property
     def is_public(self) -> bool:
-        return self.client_type in ("pkce", "device")
+        return self.type.is_public
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -89,7 +95,7 @@ class Client(ClientMixin):
         # native or self-registered app's loopback URI matches on any port (RFC 8252 §7.3).
         if redirect_uri in self.redirect_uris:
             return True
-        if self.client_type != "pkce" and not self.self_registered:
+        if not self.type.is_native and not self.self_registered:
             return False
         portless = _loopback_without_port(redirect_uri)
         return portless is not None and portless in map(_loopback_without_port, self.redirect_uris)
@@ -108,7 +114,7 @@ class Client(ClientMixin):
         return method in AUTH_METHODS[self.client_type]
 
     def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code" and self.client_type in ("web", "pkce")
+        return response_type == "code" and self.type.uses_redirect_uris
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in GRANT_TYPES[self.client_type]

@@ -22,12 +22,13 @@ from joserfc.jwk import RSAKey
 from grants.base import GrantSupport
 from grants.clients import Client
 from grants.storage import IssueContext
+from grants.vocabulary import ID_PATTERN
 
 MIN_JTI_LENGTH = 16
 MAX_CLAIM_LENGTH = 256
 MAX_BOTS = 100
 _BOT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_ID = re.compile(r"^[1-9][0-9]{0,18}$")
+_ID = re.compile(ID_PATTERN)
 
 
 class ServiceItself:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from server import audit
 from server.errors import DomainError
 from server.extensions import db
+from server.limits import MAX_EMAIL_LENGTH
 from server.models import Membership, Tenant, User, Workspace
 from server.passwords import check_password, hash_password
 
@@ -22,7 +23,7 @@ def normalize_email(email: str) -> str:
 def create_user(email: str, password: str, name: str | None = None) -> User:
     """A user with a personal tenant (they are its super_admin) and its default workspace."""
     email = normalize_email(email)
-    if "@" not in email or len(email) > 254:
+    if "@" not in email or len(email) > MAX_EMAIL_LENGTH:
         raise DomainError(422, "invalid_email", "email must be a valid address")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise DomainError(

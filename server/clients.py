@@ -16,8 +16,16 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import and_, delete, exists, func, or_, select, update
 
-from grants.access import ADMIN_ROLES, APP_KINDS, CLIENT_TYPES, SERVICE_ONLY_KINDS, auth_type_of
 from grants.secrets import CLIENT_SECRET, REGISTRATION_TOKEN, digest, new_secret
+from grants.vocabulary import (
+    ADMIN_ROLES,
+    OAUTH_AUTH_TYPES,
+    AppKind,
+    AppStatus,
+    AuthType,
+    ClientType,
+    InstallationStatus,
+)
 from keys import KeyError_, generate_key_pair, load_public_key, thumbprint
 from keys import public_key_pem as pem_of
 from keys.rsa import MIN_RSA_BITS
@@ -42,7 +50,7 @@ from server.models import (
 )
 from server.tenants import require_role
 
-STATUSES = ("enabled", "disabled")
+STATUSES = tuple(AppStatus)
 UNCHANGED = object()  # a field left out of an edit, where None is a value of its own
 _CLIENT_ID_LOW = 10**18  # 19 digits, the first not zero, like Coze's numeric app ids
 
@@ -84,7 +92,7 @@ def _any_app(client_id: str) -> App:
 
 
 def _quota(tenant: Tenant) -> int:
-    key = "APP_QUOTA_PERSONAL" if tenant.edition == "personal" else "APP_QUOTA_TEAM"
+    key = "APP_QUOTA_TEAM" if tenant.is_team else "APP_QUOTA_PERSONAL"
     return int(current_app.config[key])
 
 
@@ -113,24 +121,22 @@ def register_app(
     description: str = "",
     redirect_uris: list[str] | None = None,
     permissions: list[str] | None = None,
-    app_kind: str = "normal",
+    app_kind: str = AppKind.NORMAL,
 ) -> tuple[App, str | None]:
     """A new app in the tenant, within its quota (apps of every kind count); returns the clear
     secret for web apps."""
     tenant, _ = require_role(actor, tenant_id, admin=True, lock=True)
-    if client_type not in CLIENT_TYPES:
+    if client_type not in tuple(ClientType):
         raise DomainError(
             422,
             "invalid_value",
-            f"client_type must be one of {', '.join(CLIENT_TYPES)}",
+            f"client_type must be one of {', '.join(ClientType)}",
             field="client_type",
             text=Msg("Choose one of the four types."),
         )
     _check_kind(app_kind, client_type, tenant)
-    name = values.text(name, "name", max_length=100)
-    description = values.text(
-        description, "description", max_length=1000, min_length=0, multiline=True
-    )
+    name = values.name(name)
+    description = values.description(description)
     uris = values.redirect_uris(redirect_uris, client_type)
     perms = _permissions(permissions, app_kind)
     quota = _quota(tenant)
@@ -143,7 +149,7 @@ def register_app(
             "quota_exceeded",
             Msg("this tenant already has %(quota)d apps, the most it may have", quota=quota),
         )
-    secret = new_secret(CLIENT_SECRET) if client_type == "web" else None
+    secret = new_secret(CLIENT_SECRET) if ClientType(client_type).has_secret else None
     now = _now()
     app = App(
         client_id=new_client_id(),
@@ -151,7 +157,7 @@ def register_app(
         name=name,
         description=description,
         client_type=client_type,
-        status="enabled",
+        status=AppStatus.ENABLED,
         redirect_uris=uris,
         permissions=perms,
         client_secret_hash=digest(secret) if secret else None,
@@ -175,11 +181,11 @@ def register_app(
 
 def _check_kind(app_kind: str, client_type: str, tenant: Tenant) -> None:
     # Only admins create apps at all (require_role), so privileged apps too.
-    if app_kind not in APP_KINDS:
-        raise DomainError(422, "invalid_value", f"app_kind must be one of {', '.join(APP_KINDS)}")
-    if app_kind in SERVICE_ONLY_KINDS and client_type != "service":
+    if app_kind not in tuple(AppKind):
+        raise DomainError(422, "invalid_value", f"app_kind must be one of {', '.join(AppKind)}")
+    if AppKind(app_kind).service_only and not ClientType(client_type).uses_keys:
         raise DomainError(422, "kind_mismatch", f"{app_kind} apps must be service apps")
-    if app_kind == "privileged" and tenant.edition == "personal":
+    if AppKind(app_kind).team_only and not tenant.is_team:
         raise DomainError(
             422,
             "personal_tenant",
@@ -187,7 +193,7 @@ def _check_kind(app_kind: str, client_type: str, tenant: Tenant) -> None:
         )
 
 
-def _permissions(names: list[str] | None, app_kind: str = "normal") -> list[str]:
+def _permissions(names: list[str] | None, app_kind: str = AppKind.NORMAL) -> list[str]:
     return permissions.validate(names if names is not None else [], app_kind)
 
 
@@ -219,12 +225,10 @@ def update_app(
         _bind(app, connector_id)  # type: ignore[arg-type]
         changed.append("connector_id")
     if name is not None:
-        app.name = values.text(name, "name", max_length=100)
+        app.name = values.name(name)
         changed.append("name")
     if description is not None:
-        app.description = values.text(
-            description, "description", max_length=1000, min_length=0, multiline=True
-        )
+        app.description = values.description(description)
         changed.append("description")
     if redirect_uris is not None:
         app.redirect_uris = values.redirect_uris(redirect_uris, app.client_type)
@@ -250,7 +254,7 @@ def update_app(
 def _bind(app: App, connector_id: int | None) -> None:
     """Bind (or rebind, or with None unbind) a channel app. Every change draws a new binding
     generation, so the tokens of the previous binding end at once and never come back."""
-    if app.app_kind != "channel":
+    if not app.needs_connector:
         raise DomainError(422, "not_channel_app", "only channel apps are bound to a connector")
     if connector_id is not None:
         connector = db.session.get(Connector, connector_id)
@@ -272,7 +276,7 @@ def rotate_secret(actor: User, client_id: str, grace_hours: int = 0) -> str:
     """A new secret for a web app, returned once. The old one stops working at once, or with
     `grace_hours` keeps working beside the new one for that long (or until retired)."""
     app = _app(actor, client_id, admin=True)
-    if app.client_type != "web":
+    if not app.has_secret:
         raise DomainError(422, "not_web_app", Msg("only web apps have a client secret"))
     if not isinstance(grace_hours, int) or not 0 <= grace_hours <= MAX_SECRET_GRACE_HOURS:
         raise DomainError(
@@ -314,7 +318,7 @@ def previous_secret_until(app: App) -> datetime | None:
 def retire_previous_secret(actor: User, client_id: str) -> App:
     """End a rotation's grace period now: only the current secret authenticates from here."""
     app = _app(actor, client_id, admin=True)
-    if app.client_type != "web":
+    if not app.has_secret:
         raise DomainError(422, "not_web_app", Msg("only web apps have a client secret"))
     had_one = previous_secret_until(app) is not None
     db.session.execute(
@@ -333,7 +337,7 @@ def retire_previous_secret(actor: User, client_id: str) -> App:
 def rotation_effect(actor: User, client_id: str) -> dict[str, Any]:
     """What rotating would touch: no token ends (tokens do not depend on the secret)."""
     app = _app(actor, client_id, admin=True)
-    if app.client_type != "web":
+    if not app.has_secret:
         raise DomainError(422, "not_web_app", Msg("only web apps have a client secret"))
     return {
         "live_tokens": audit.live_tokens(OAuthToken.client_id == client_id),
@@ -354,7 +358,7 @@ def _set_status(app: App, status: str, actor_id: int | None) -> App:
         update(App).where(App.client_id == app.client_id).values(status=status, updated_at=_now())
     )
     db.session.refresh(app)
-    action = "app.enable" if status == "enabled" else "app.disable"
+    action = "app.enable" if status == AppStatus.ENABLED else "app.disable"
     audit.record(action, tenant_id=app.tenant_id, actor_user_id=actor_id, target=app.client_id)
     return app
 
@@ -469,8 +473,8 @@ def register_client(client_id: str, metadata: dict, client_secret: str | None) -
         tenant_id=None,
         name=metadata.get("client_name") or "Unnamed client",
         description="",
-        client_type="web" if client_secret else "pkce",
-        status="enabled",
+        client_type=ClientType.WEB if client_secret else ClientType.PKCE,
+        status=AppStatus.ENABLED,
         redirect_uris=list(dict.fromkeys(metadata["redirect_uris"])),
         permissions=list(dict.fromkeys((metadata.get("scope") or "").split())),
         client_secret_hash=digest(client_secret) if client_secret else None,
@@ -494,8 +498,8 @@ def register_metadata_document(url: str, document: dict, fields: dict) -> App:
         client_id=new_client_id(),
         tenant_id=None,
         description="",
-        client_type="pkce",
-        status="enabled",
+        client_type=ClientType.PKCE,
+        status=AppStatus.ENABLED,
         client_secret_hash=None,
         created_at=now,
         updated_at=now,
@@ -538,7 +542,7 @@ def delete_registered_client(app: App) -> None:
 
 def _service_app(actor: User, client_id: str, *, admin: bool = False, lock: bool = False) -> App:
     app = _app(actor, client_id, admin=admin, lock=lock)
-    if app.client_type != "service":
+    if not app.uses_keys:
         raise DomainError(422, "not_service_app", Msg("only service apps have keys"))
     return app
 
@@ -643,7 +647,7 @@ def _installation(tenant_id: int, client_id: str, *, lock: bool = False) -> Inst
 def _install(actor: User, tenant_id: int, app: App, kind: str) -> Installation:
     existing = _installation(tenant_id, app.client_id, lock=True)
     now = _now()
-    if existing is not None and existing.status == "installed":
+    if existing is not None and existing.status == InstallationStatus.INSTALLED:
         audit.record(
             "installation.install",
             tenant_id=tenant_id,
@@ -655,7 +659,7 @@ def _install(actor: User, tenant_id: int, app: App, kind: str) -> Installation:
         return existing
     if existing is not None:
         # A pending request has no tokens, so approving it in place revives nothing.
-        existing.status = "installed"
+        existing.status = InstallationStatus.INSTALLED
         existing.installed_by = actor.id
         existing.installed_at = now
         db.session.flush()
@@ -671,7 +675,7 @@ def _install(actor: User, tenant_id: int, app: App, kind: str) -> Installation:
         tenant_id=tenant_id,
         client_id=app.client_id,
         kind=kind,
-        status="installed",
+        status=InstallationStatus.INSTALLED,
         installed_by=actor.id,
         installed_at=now,
     )
@@ -690,9 +694,9 @@ def _install(actor: User, tenant_id: int, app: App, kind: str) -> Installation:
 def authorize_service_app(actor: User, client_id: str) -> Installation:
     """The owner tenant's admin makes a service app an installed AppAuth app in that tenant."""
     app = _app(actor, client_id, admin=True)
-    if app.client_type != "service":
+    if app.signs_users_in:
         raise DomainError(422, "not_service_app", "only service apps are authorized this way")
-    return _install(actor, app.tenant_id, app, "appauth")
+    return _install(actor, app.tenant_id, app, AuthType.APPAUTH)
 
 
 def install(actor: User, tenant_id: int, client_id: str, kind: str) -> Installation:
@@ -703,12 +707,12 @@ def install(actor: User, tenant_id: int, client_id: str, kind: str) -> Installat
     """
     tenant, _ = require_role(actor, tenant_id, admin=True)
     app = _any_app(client_id)
-    if app.app_kind == "privileged" and app.tenant_id != tenant_id:
+    if app.app_kind == AppKind.PRIVILEGED and app.tenant_id != tenant_id:
         raise DomainError(
             422, "kind_mismatch", "a privileged app acts only in the enterprise that owns it"
         )
-    expected = auth_type_of(app.client_type)
-    if kind not in ("obo", "appauth"):
+    expected = ClientType(app.client_type).auth_type
+    if kind not in OAUTH_AUTH_TYPES:
         raise DomainError(422, "invalid_value", "kind must be 'obo' or 'appauth'", field="kind")
     if kind != expected:
         raise DomainError(
@@ -717,10 +721,10 @@ def install(actor: User, tenant_id: int, client_id: str, kind: str) -> Installat
             f"{app.client_type} apps are installed as {expected!r}",
             field="kind",
             text=Msg("Service apps are installed to act as themselves (AppAuth).")
-            if expected == "appauth"
+            if expected == AuthType.APPAUTH
             else Msg("Apps that act for people are installed as OBO."),
         )
-    if kind == "obo" and tenant.edition == "personal":
+    if kind == AuthType.OBO and not tenant.is_team:
         raise DomainError(
             422,
             "personal_tenant",
@@ -734,9 +738,9 @@ def request_installation(user: User, tenant_id: int, client_id: str) -> Installa
     """A member asks their team to install an OBO app: a pending installation (kept if any)."""
     tenant, _ = require_role(user, tenant_id)
     app = _any_app(client_id)
-    if app.client_type == "service":
+    if not app.signs_users_in:
         raise DomainError(422, "kind_mismatch", Msg("service apps are installed by an admin"))
-    if tenant.edition == "personal":
+    if not tenant.is_team:
         raise DomainError(
             422,
             "personal_tenant",
@@ -756,8 +760,8 @@ def request_installation(user: User, tenant_id: int, client_id: str) -> Installa
     installation = Installation(
         tenant_id=tenant_id,
         client_id=client_id,
-        kind="obo",
-        status="pending",
+        kind=AuthType.OBO,
+        status=InstallationStatus.PENDING,
         requested_by=user.id,
         requested_at=_now(),
     )
@@ -850,7 +854,9 @@ def pending_requests(actor: User) -> dict[int, int]:
     )
     rows = db.session.execute(
         select(Installation.tenant_id, func.count())
-        .where(Installation.status == "pending", Installation.tenant_id.in_(admin_of))
+        .where(
+            Installation.status == InstallationStatus.PENDING, Installation.tenant_id.in_(admin_of)
+        )
         .group_by(Installation.tenant_id)
     ).all()
     return {tenant_id: count for tenant_id, count in rows}

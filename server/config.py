@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from server.dbpool import IdlePingPool
+from server.limits import MAX_BODY_BYTES, MAX_JWT_DURATION
 from server.startup import ConfigError, check_issuer, check_secret_key, flag
 
 DEFAULTS: dict[str, Any] = {
@@ -18,7 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_ENABLED": True,
     "DEMO_MODE": False,
     # Request bodies beyond this are refused with 413 before anything parses them.
-    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
     "JSON_SORT_KEYS": False,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -34,7 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "DEVICE_CODE_TTL": 300,
     "DEVICE_POLL_INTERVAL": 5,
     "JWT_DEFAULT_DURATION": 900,
-    "JWT_MAX_DURATION": 86399,
+    "JWT_MAX_DURATION": MAX_JWT_DURATION,
     "JWT_MAX_ASSERTION_LIFETIME": 86400,
     "JWT_MAX_CLOCK_SKEW": 60,
     "PKCE_REQUIRE_S256": False,

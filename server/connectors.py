@@ -61,7 +61,7 @@ def create_connector(actor: User, tenant_id: int, *, name: str, description: str
     now = datetime.now(UTC)
     connector = Connector(
         tenant_id=tenant_id,
-        name=values.text(name, "name", max_length=100),
+        name=values.name(name),
         description=_description(description),
         created_at=now,
         updated_at=now,
@@ -75,7 +75,7 @@ def create_connector(actor: User, tenant_id: int, *, name: str, description: str
 
 
 def _description(value: str) -> str:
-    return values.text(value, "description", max_length=1000, min_length=0, multiline=True)
+    return values.description(value)
 
 
 def update_connector(
@@ -83,7 +83,7 @@ def update_connector(
 ) -> Connector:
     connector = _connector(actor, connector_id, admin=True)
     if name is not None:
-        connector.name = values.text(name, "name", max_length=100)
+        connector.name = values.name(name)
     if description is not None:
         connector.description = _description(description)
     connector.updated_at = datetime.now(UTC)

@@ -9,6 +9,7 @@ a single row (see grants/access.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,14 +29,35 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 from sqlalchemy.types import TypeDecorator
 
-from grants.access import APP_KINDS, AUTH_TYPES, CLIENT_TYPES, EDITIONS, ROLES
+from grants.vocabulary import (
+    OAUTH_AUTH_TYPES,
+    STORED_INVITATION_STATUSES,
+    TEAM_EDITIONS,
+    AppKind,
+    AppStatus,
+    ClientType,
+    DeliveryStatus,
+    DeviceCodeStatus,
+    Edition,
+    InstallationStatus,
+    InvitationStatus,
+    Registration,
+    Role,
+)
+from server.limits import MAX_DESCRIPTION_LENGTH, MAX_EMAIL_LENGTH, MAX_NAME_LENGTH
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+def _in(column: str, values: Iterable[str]) -> str:
+    """A check constraint's condition: the column holds one of these values (an enum's)."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+def _of_client_type(capability: str) -> Any:
+    """A read-only attribute of an app that its client type's capability answers."""
+    return property(lambda app: getattr(ClientType(app.client_type), capability))
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -61,25 +83,30 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(MAX_EMAIL_LENGTH), unique=True)
+    name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
 
 
 class Tenant(Base):
     __tablename__ = "tenants"
-    __table_args__ = (CheckConstraint(_in("edition", EDITIONS), name="ck_tenants_edition"),)
+    __table_args__ = (CheckConstraint(_in("edition", Edition), name="ck_tenants_edition"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
     edition: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
+
+    @property
+    def is_team(self) -> bool:
+        """A team or enterprise tenant: members, installations and connectors."""
+        return self.edition in TEAM_EDITIONS
 
 
 class Membership(Base):
     __tablename__ = "memberships"
-    __table_args__ = (CheckConstraint(_in("role", ROLES), name="ck_memberships_role"),)
+    __table_args__ = (CheckConstraint(_in("role", Role), name="ck_memberships_role"),)
 
     tenant_id: Mapped[int] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
@@ -98,20 +125,17 @@ class Invitation(Base):
 
     __tablename__ = "invitations"
     __table_args__ = (
-        CheckConstraint(_in("role", ROLES), name="ck_invitations_role"),
-        CheckConstraint(
-            "status IN ('pending', 'accepted', 'declined', 'cancelled')",
-            name="ck_invitations_status",
-        ),
+        CheckConstraint(_in("role", Role), name="ck_invitations_role"),
+        CheckConstraint(_in("status", STORED_INVITATION_STATUSES), name="ck_invitations_status"),
         Index("ix_invitations_email_status", "email", "status"),
         Index("ix_invitations_tenant_status", "tenant_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
-    email: Mapped[str] = mapped_column(String(254))
+    email: Mapped[str] = mapped_column(String(MAX_EMAIL_LENGTH))
     role: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=InvitationStatus.PENDING)
     invited_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
@@ -123,7 +147,7 @@ class Workspace(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
 
@@ -131,9 +155,9 @@ class Workspace(Base):
 class App(Base):
     __tablename__ = "apps"
     __table_args__ = (
-        CheckConstraint(_in("client_type", CLIENT_TYPES), name="ck_apps_client_type"),
-        CheckConstraint("status IN ('enabled', 'disabled')", name="ck_apps_status"),
-        CheckConstraint(_in("app_kind", APP_KINDS), name="ck_apps_app_kind"),
+        CheckConstraint(_in("client_type", ClientType), name="ck_apps_client_type"),
+        CheckConstraint(_in("status", AppStatus), name="ck_apps_status"),
+        CheckConstraint(_in("app_kind", AppKind), name="ck_apps_app_kind"),
         UniqueConstraint("metadata_url", name="uq_apps_metadata_url"),
     )
 
@@ -142,10 +166,10 @@ class App(Base):
     tenant_id: Mapped[int | None] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), index=True
     )
-    name: Mapped[str] = mapped_column(String(100))
-    description: Mapped[str] = mapped_column(String(1000), default="")
+    name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
+    description: Mapped[str] = mapped_column(String(MAX_DESCRIPTION_LENGTH), default="")
     client_type: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default="enabled")
+    status: Mapped[str] = mapped_column(String(16), default=AppStatus.ENABLED)
     redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
     client_secret_hash: Mapped[str | None] = mapped_column(String(64))
@@ -158,7 +182,7 @@ class App(Base):
     # How the app came to be: `managed` (console, API), `dynamic` (RFC 7591) or
     # `metadata_document` (a Client ID Metadata Document at `metadata_url`).
     registration: Mapped[str] = mapped_column(
-        String(24), default="managed", server_default="managed"
+        String(24), default=Registration.MANAGED, server_default=Registration.MANAGED.value
     )
     registration_token_hash: Mapped[str | None] = mapped_column(String(64))
     metadata_url: Mapped[str | None] = mapped_column(String(512))
@@ -167,11 +191,33 @@ class App(Base):
     # First consent: a self-registered app without one is purged after a while.
     consented_at: Mapped[datetime | None]
 
-    app_kind: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
+    app_kind: Mapped[str] = mapped_column(
+        String(16), default=AppKind.NORMAL, server_default=AppKind.NORMAL.value
+    )
     # A channel app's connector, and the generation of that binding: tokens carry it, so an
     # unbind, a rebind or the connector's deletion ends them in one UPDATE of this row.
     connector_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     connector_binding: Mapped[int | None] = mapped_column(BigInteger)
+
+    # What the app may do follows from its client type (grants/vocabulary.py), asked here by
+    # the templates and the services rather than compared with type names.
+    has_secret = _of_client_type("has_secret")
+    uses_redirect_uris = _of_client_type("uses_redirect_uris")
+    signs_users_in = _of_client_type("signs_users_in")
+    uses_device_flow = _of_client_type("uses_device_flow")
+    uses_keys = _of_client_type("uses_keys")
+
+    @property
+    def is_enabled(self) -> bool:
+        return self.status == AppStatus.ENABLED
+
+    @property
+    def needs_connector(self) -> bool:
+        return self.app_kind == AppKind.CHANNEL
+
+    @property
+    def self_registered(self) -> bool:
+        return self.registration != Registration.MANAGED
 
 
 class Connector(Base):
@@ -181,8 +227,8 @@ class Connector(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
-    description: Mapped[str] = mapped_column(String(1000), default="")
+    name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
+    description: Mapped[str] = mapped_column(String(MAX_DESCRIPTION_LENGTH), default="")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -213,8 +259,8 @@ class Installation(Base):
     __tablename__ = "installations"
     __table_args__ = (
         UniqueConstraint("tenant_id", "client_id", name="uq_installations_tenant_client"),
-        CheckConstraint("kind IN ('obo', 'appauth')", name="ck_installations_kind"),
-        CheckConstraint("status IN ('installed', 'pending')", name="ck_installations_status"),
+        CheckConstraint(_in("kind", OAUTH_AUTH_TYPES), name="ck_installations_kind"),
+        CheckConstraint(_in("status", InstallationStatus), name="ck_installations_status"),
         # Ids are generations that tokens carry: SQLite must never hand out a deleted one again.
         {"sqlite_autoincrement": True},
     )
@@ -231,6 +277,11 @@ class Installation(Base):
     requested_at: Mapped[datetime | None]
     installed_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+
+    @property
+    def is_pending(self) -> bool:
+        """An install request that waits for an admin."""
+        return self.status == InstallationStatus.PENDING
 
 
 class InstallRefusal(Base):
@@ -280,7 +331,7 @@ class OAuthToken(Base):
 
     __tablename__ = "oauth_tokens"
     __table_args__ = (
-        CheckConstraint(_in("auth_type", AUTH_TYPES), name="ck_oauth_tokens_auth_type"),
+        CheckConstraint(_in("auth_type", OAUTH_AUTH_TYPES), name="ck_oauth_tokens_auth_type"),
         Index("ix_oauth_tokens_family", "family_id"),
         Index("ix_oauth_tokens_client_tenant", "client_id", "tenant_id"),
         Index("ix_oauth_tokens_user_client", "user_id", "client_id"),
@@ -339,9 +390,7 @@ class AuthorizationCode(Base):
 class DeviceCode(Base):
     __tablename__ = "device_codes"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('pending', 'approved', 'denied', 'used')", name="ck_device_codes_status"
-        ),
+        CheckConstraint(_in("status", DeviceCodeStatus), name="ck_device_codes_status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -350,7 +399,7 @@ class DeviceCode(Base):
     client_id: Mapped[str] = mapped_column(String(32), index=True)
     scope: Mapped[str] = mapped_column(Text, default="")
     workspace_id: Mapped[int | None] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=DeviceCodeStatus.PENDING)
     user_id: Mapped[int | None] = mapped_column(BigInteger)
     tenant_id: Mapped[int | None] = mapped_column(BigInteger)
     installation_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -365,7 +414,7 @@ class PersonalAccessToken(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
@@ -379,7 +428,7 @@ class ServiceToken(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
     workspace_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
@@ -407,7 +456,7 @@ class ResourceServer(Base):
     __tablename__ = "resource_servers"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     # The resource URIs it answers for (RFC 8707), read by introspection with the credentials;
@@ -479,9 +528,7 @@ class EventDelivery(Base):
 
     __tablename__ = "event_deliveries"
     __table_args__ = (
-        CheckConstraint(
-            _in("status", ("pending", "delivered", "failed")), name="ck_event_deliveries_status"
-        ),
+        CheckConstraint(_in("status", DeliveryStatus), name="ck_event_deliveries_status"),
         Index("ix_event_deliveries_due", "status", "next_attempt_at"),
         Index("ix_event_deliveries_subscription", "subscription_id", "id"),
     )

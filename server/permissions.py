@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from grants.vocabulary import AppKind
 from server.errors import DomainError, Msg
 
 # Names follow Coze's `Resource.action` style; the descriptions are shown on the consent page.
@@ -47,10 +48,10 @@ ALL_NAMES: tuple[str, ...] = NAMES + tuple(PRIVILEGED_CATALOGUE)
 
 
 def catalogue_for(app_kind: str) -> dict[str, str]:
-    return PRIVILEGED_CATALOGUE if app_kind == "privileged" else CATALOGUE
+    return PRIVILEGED_CATALOGUE if app_kind == AppKind.PRIVILEGED else CATALOGUE
 
 
-def validate(names: list[str], app_kind: str = "normal") -> list[str]:
+def validate(names: list[str], app_kind: str = AppKind.NORMAL) -> list[str]:
     """The given permission names, deduplicated in order; names outside the catalogue of the
     app's kind (privileged apps have their own) are a 422."""
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -58,7 +59,7 @@ def validate(names: list[str], app_kind: str = "normal") -> list[str]:
     catalogue = catalogue_for(app_kind)
     unknown = [n for n in names if n not in catalogue]
     if unknown:
-        which = "privileged apps" if app_kind == "privileged" else "this kind of app"
+        which = "privileged apps" if app_kind == AppKind.PRIVILEGED else "this kind of app"
         if unknown[0] in ALL_NAMES:
             message = f"permission {unknown[0]!r} is not available to {which}"
             text = Msg("Permission %(name)s is not available to this kind of app.", name=unknown[0])

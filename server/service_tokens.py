@@ -46,7 +46,7 @@ def create_service_token(
 ) -> tuple[ServiceToken, str]:
     """A new SAT; the clear token is returned once and only its digest is kept."""
     require_role(actor, tenant_id, admin=True, lock=True)
-    name = values.text(name, "name", max_length=100)
+    name = values.name(name)
     perms = permissions.validate(permission_names)
     if not perms:
         raise DomainError(422, "invalid_value", "permissions: at least one is required")

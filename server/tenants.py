@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, delete, func, select
 
-from grants.access import ADMIN_ROLES, ROLES
+from grants.vocabulary import ADMIN_ROLES, TEAM_EDITIONS, Role
 from server import accounts, audit, values
 from server.errors import DomainError, forbidden, not_found
 from server.extensions import db
@@ -27,7 +27,6 @@ from server.models import (
     Workspace,
 )
 
-TEAM_EDITIONS = ("team", "enterprise")
 MAX_AUDIT_PAGE = 200
 
 
@@ -72,7 +71,7 @@ def create_team_tenant(actor: User, name: str, edition: str) -> Tenant:
     """A team or enterprise tenant; the actor becomes its super_admin."""
     if edition not in TEAM_EDITIONS:
         raise DomainError(422, "invalid_value", "edition must be 'team' or 'enterprise'")
-    name = values.text(name, "name", max_length=100)
+    name = values.name(name)
     tenant = accounts.create_tenant(actor, name, edition)
     audit.record(
         "tenant.create", tenant_id=tenant.id, actor_user_id=actor.id, target=str(tenant.id)
@@ -103,8 +102,8 @@ def _super_admins(tenant_id: int) -> int:
 
 
 def _check_role(role: str) -> None:
-    if role not in ROLES:
-        raise DomainError(422, "invalid_value", f"role must be one of {', '.join(ROLES)}")
+    if role not in tuple(Role):
+        raise DomainError(422, "invalid_value", f"role must be one of {', '.join(Role)}")
 
 
 def list_members(actor: User, tenant_id: int) -> list[tuple[User, Membership]]:
@@ -134,7 +133,7 @@ def invite(actor: User, tenant_id: int, email: str, role: str) -> Invitation:
         raise DomainError(422, "personal_tenant", "a personal tenant has one owner and no members")
     if role == "super_admin" and actor_role != "super_admin":
         raise forbidden("only a super_admin can make super_admins")
-    email = accounts.normalize_email(values.text(email, "email", max_length=254))
+    email = accounts.normalize_email(values.email(email))
     if "@" not in email:
         raise DomainError(422, "invalid_value", "email: is not an email address")
     member = db.session.scalar(
@@ -388,7 +387,7 @@ def list_workspaces(actor: User, tenant_id: int) -> list[Workspace]:
 
 def create_workspace(actor: User, tenant_id: int, name: str) -> Workspace:
     require_role(actor, tenant_id, admin=True)
-    name = values.text(name, "name", max_length=100)
+    name = values.name(name)
     workspace = Workspace(
         tenant_id=tenant_id, name=name, is_default=False, created_at=datetime.now(UTC)
     )

@@ -6,10 +6,15 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+from grants.vocabulary import ClientType
 from server.errors import DomainError, Msg
-
-MAX_REDIRECT_URIS = 10
-MAX_REDIRECT_URI_LENGTH = 2000
+from server.limits import (
+    MAX_DESCRIPTION_LENGTH,
+    MAX_EMAIL_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_REDIRECT_URI_LENGTH,
+    MAX_REDIRECT_URIS,
+)
 
 # Control characters break logs and PostgreSQL refuses NUL; newlines only where text is free.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -57,6 +62,23 @@ def text(
     return value
 
 
+def name(value: object) -> str:
+    """A name (of a tenant, workspace, app, connector or token): one line, not empty."""
+    return text(value, "name", max_length=MAX_NAME_LENGTH)
+
+
+def description(value: object) -> str:
+    """A description: free text, possibly empty, over several lines."""
+    return text(
+        value, "description", max_length=MAX_DESCRIPTION_LENGTH, min_length=0, multiline=True
+    )
+
+
+def email(value: object) -> str:
+    """An email address as typed (server/accounts.py normalises it)."""
+    return text(value, "email", max_length=MAX_EMAIL_LENGTH)
+
+
 def is_loopback_host(host: str) -> bool:
     """localhost, 127.0.0.0/8 or ::1: where http is acceptable (RFC 8252 7.3)."""
     if host == "localhost":
@@ -99,11 +121,12 @@ def _uri_problem(uri: str, client_type: str) -> Msg | None:
         if scheme == "http" and not is_loopback_host(host):
             return Msg("must use https (http is allowed only for localhost, 127.0.0.0/8 and [::1])")
         return None
-    if client_type == "pkce" and "." in scheme:
+    native = ClientType(client_type).is_native
+    if native and "." in scheme:
         if not (parts.path or parts.netloc):
             return Msg("must have a path after the scheme")
         return None
-    if client_type == "pkce":
+    if native:
         return Msg("must use https, http on a loopback host, or a private-use scheme with a dot")
     return Msg("must use https (or http on a loopback host)")
 
@@ -122,7 +145,7 @@ def redirect_uris(uris: object, client_type: str) -> list[str]:
             Msg("redirect_uris must be a list of strings"),
             field="redirect_uris",
         )
-    if client_type in ("device", "service"):
+    if not ClientType(client_type).uses_redirect_uris:
         if uris:
             raise DomainError(
                 422,

@@ -18,6 +18,7 @@ import sqlalchemy.exc
 from flask import Blueprint, Response, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 
+from grants.vocabulary import ID_PATTERN
 from server.api import errors as api_errors
 from server.errors import DomainError
 from server.extensions import db
@@ -35,7 +36,7 @@ class PathParam:
     converter: str = ""  # a URL converter that already parsed the value (server/requests.py)
 
 
-_ID = r"^[1-9][0-9]{0,18}$"
+_ID = ID_PATTERN
 
 PATH_PARAMS: dict[str, PathParam] = {
     "tenant_id": PathParam(_ID, "tenant", int, "A tenant's id.", "id"),

@@ -6,15 +6,28 @@ length limits as the database, so what the document says is exactly what the cod
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from grants.access import APP_KINDS, CLIENT_TYPES, ROLES
+from grants.vocabulary import (
+    ID_PATTERN,
+    OAUTH_AUTH_TYPES,
+    TEAM_EDITIONS,
+    AppKind,
+    AppStatus,
+    ClientType,
+    Edition,
+    InstallationStatus,
+    InvitationStatus,
+    Registration,
+    Role,
+)
 from keys.rsa import MAX_PEM_LENGTH
-from server import audit, values
+from server import audit, limits
 from server.clients import previous_secret_until
 from server.models import (
     App,
@@ -36,22 +49,36 @@ from server.permissions import ALL_NAMES, NAMES
 _LINE = r"^[^\x00-\x1f\x7f]*$"
 _TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
-Name = Annotated[str, Field(min_length=1, max_length=100, pattern=_LINE)]
-Description = Annotated[str, Field(max_length=1000, pattern=_TEXT)]
-Email = Annotated[str, Field(min_length=3, max_length=254, pattern=_LINE)]
-RedirectUri = Annotated[
-    str, Field(min_length=1, max_length=values.MAX_REDIRECT_URI_LENGTH, pattern=_LINE)
+
+def one_of(values: Iterable[str]) -> Any:
+    """A Literal of an enum's (or a tuple's) values: plain strings, as on the wire."""
+    return Literal[tuple(str(v) for v in values)]
+
+
+Name = Annotated[str, Field(min_length=1, max_length=limits.MAX_NAME_LENGTH, pattern=_LINE)]
+Description = Annotated[str, Field(max_length=limits.MAX_DESCRIPTION_LENGTH, pattern=_TEXT)]
+Email = Annotated[
+    str,
+    Field(min_length=limits.MIN_EMAIL_LENGTH, max_length=limits.MAX_EMAIL_LENGTH, pattern=_LINE),
 ]
-RedirectUris = Annotated[list[RedirectUri], Field(max_length=values.MAX_REDIRECT_URIS)]
-PermissionName = Literal[ALL_NAMES]  # type: ignore[valid-type]
+RedirectUri = Annotated[
+    str, Field(min_length=1, max_length=limits.MAX_REDIRECT_URI_LENGTH, pattern=_LINE)
+]
+RedirectUris = Annotated[list[RedirectUri], Field(max_length=limits.MAX_REDIRECT_URIS)]
+PermissionName = one_of(ALL_NAMES)
 Permissions = Annotated[list[PermissionName], Field(max_length=len(ALL_NAMES))]
-StandardPermission = Literal[NAMES]  # type: ignore[valid-type]
-ClientType = Literal[CLIENT_TYPES]  # type: ignore[valid-type]
-AppKind = Literal[APP_KINDS]  # type: ignore[valid-type]
-Role = Literal[ROLES]  # type: ignore[valid-type]
-Id = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,18}$", description="a numeric id, as a string")]
-# How an app came to be: the console or this API, RFC 7591 registration, or a metadata document.
-Registration = Literal["managed", "dynamic", "metadata_document"]
+StandardPermission = one_of(NAMES)
+ClientTypeName = one_of(ClientType)
+AppKindName = one_of(AppKind)
+RoleName = one_of(Role)
+Id = Annotated[str, Field(pattern=ID_PATTERN, description="a numeric id, as a string")]
+RegistrationName = one_of(Registration)
+TeamEdition = one_of(TEAM_EDITIONS)
+EditionName = one_of(Edition)
+InstallationKind = one_of(OAUTH_AUTH_TYPES)
+InstallationStatusName = one_of(InstallationStatus)
+InvitationStatusName = one_of(InvitationStatus)
+AppStatusName = one_of(AppStatus)
 
 
 def _owner(app: App) -> str | None:
@@ -77,16 +104,16 @@ class Strict(BaseModel):
 
 class TenantCreate(Strict):
     name: Name
-    edition: Literal["team", "enterprise"]
+    edition: TeamEdition
 
 
 class MemberCreate(Strict):
     email: Email
-    role: Role = "member"
+    role: RoleName = Role.MEMBER.value
 
 
 class MemberUpdate(Strict):
-    role: Role
+    role: RoleName
 
 
 class WorkspaceCreate(Strict):
@@ -95,7 +122,7 @@ class WorkspaceCreate(Strict):
 
 class AppCreate(Strict):
     name: Name
-    client_type: ClientType
+    client_type: ClientTypeName
     description: Description = ""
     redirect_uris: RedirectUris = Field(
         default_factory=list,
@@ -106,8 +133,8 @@ class AppCreate(Strict):
         description="From the catalogue of the app's kind: privileged apps take only the "
         "privileged catalogue (GET /permissions?app_kind=privileged), the others never.",
     )
-    app_kind: AppKind = Field(
-        default="normal",
+    app_kind: AppKindName = Field(
+        default=AppKind.NORMAL.value,
         description="normal, channel (bound to a connector before it gets tokens) or "
         "privileged (tokens only at the enterprise path; team and enterprise tenants only). "
         "channel and privileged apps are service apps. Never changes after creation.",
@@ -119,12 +146,12 @@ class AppUpdate(Strict):
     description: Description = _optional()
     redirect_uris: RedirectUris = _optional()
     permissions: Permissions = _optional()
-    client_type: ClientType = Field(
+    client_type: ClientTypeName = Field(
         default=None,
         json_schema_extra=_no_default,
         description="Accepted only when equal to the app's type; any other value is a 422.",
     )
-    app_kind: AppKind = Field(
+    app_kind: AppKindName = Field(
         default=None,
         json_schema_extra=_no_default,
         description="Accepted only when equal to the app's kind; any other value is a 422.",
@@ -150,8 +177,10 @@ class ConnectorUpdate(Strict):
 class ServiceTokenCreate(Strict):
     name: Name
     permissions: Annotated[list[StandardPermission], Field(min_length=1, max_length=len(NAMES))]
-    workspace_ids: Annotated[list[Id], Field(min_length=1, max_length=100)]
-    expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = Field(
+    workspace_ids: Annotated[
+        list[Id], Field(min_length=1, max_length=limits.MAX_SERVICE_TOKEN_WORKSPACES)
+    ]
+    expires_in_days: Annotated[int, Field(ge=1, le=limits.MAX_SERVICE_TOKEN_DAYS)] | None = Field(
         description="1, 30, 90 or 180 (the console's choices), any other number of days up to "
         "3650, or null for a token that never expires."
     )
@@ -160,8 +189,8 @@ class ServiceTokenCreate(Strict):
 class PermissionQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    app_kind: AppKind = Field(
-        default="normal",
+    app_kind: AppKindName = Field(
+        default=AppKind.NORMAL.value,
         description="privileged: the enterprise administration catalogue of privileged apps; "
         "otherwise the catalogue of every other app.",
     )
@@ -179,14 +208,14 @@ class SecretRotate(Strict):
     grace_hours: int = Field(
         default=0,
         ge=0,
-        le=168,
+        le=limits.MAX_SECRET_GRACE_HOURS,
         description="Hours during which the old secret keeps working beside the new one "
         "(0, the default: it stops at once). POST `.../secret/retire` ends the grace early.",
     )
 
 
 class InstallationPut(Strict):
-    kind: Literal["obo", "appauth"]
+    kind: InstallationKind
 
 
 def _filter(kind: str, what: str, pattern: str, description: str, *, int64: bool = False) -> Any:
@@ -212,7 +241,7 @@ class AuditQuery(BaseModel):
     # Query strings are text by nature, so numbers are parsed from them (lax, not strict).
     model_config = ConfigDict(extra="ignore")
 
-    limit: int = Field(default=50, ge=1, le=200)
+    limit: int = Field(default=50, ge=1, le=limits.MAX_AUDIT_PAGE)
     before: int = Field(default=None, ge=1, le=2**63 - 1, json_schema_extra=_no_default)
     # The console's filters, combined: by action, by who acted, by app.
     action: _filter(  # type: ignore[valid-type]
@@ -247,8 +276,8 @@ class UserOut(Strict):
 class TenantOut(Strict):
     id: Id
     name: str
-    edition: Literal["personal", "team", "enterprise"]
-    role: Role
+    edition: EditionName
+    role: RoleName
     created_at: datetime
 
     @classmethod
@@ -270,7 +299,7 @@ class MemberOut(Strict):
     id: Id
     email: str
     name: str
-    role: Role
+    role: RoleName
     joined_at: datetime
 
     @classmethod
@@ -293,8 +322,8 @@ class InvitationOut(Strict):
     tenant_id: Id
     tenant_name: str
     email: str
-    role: Role
-    status: Literal["pending", "expired", "accepted", "declined", "cancelled"]
+    role: RoleName
+    status: InvitationStatusName
     created_at: datetime
     expires_at: datetime
 
@@ -356,16 +385,16 @@ class PermissionList(Strict):
 class AppOut(Strict):
     client_id: str
     tenant_id: Id | None
-    registration: Registration
+    registration: RegistrationName
     name: str
     description: str
-    client_type: ClientType
-    status: Literal["enabled", "disabled"]
+    client_type: ClientTypeName
+    status: AppStatusName
     redirect_uris: list[str]
     permissions: list[str]
     created_at: datetime
     updated_at: datetime
-    app_kind: AppKind
+    app_kind: AppKindName
     connector_id: Id | None = Field(description="A channel app's connector; null otherwise.")
     previous_secret_expires_at: datetime | None = Field(
         description="While a rotated-away secret still works (a rotation's grace period): "
@@ -434,12 +463,12 @@ class KeyList(Strict):
 class InstallationOut(Strict):
     client_id: str
     app_name: str
-    app_type: ClientType
+    app_type: ClientTypeName
     owner_tenant_id: Id | None
-    registration: Registration
+    registration: RegistrationName
     tenant_id: Id
-    kind: Literal["obo", "appauth"]
-    status: Literal["installed", "pending"]
+    kind: InstallationKind
+    status: InstallationStatusName
     requested_at: datetime | None
     requested_by: Id | None
     installed_at: datetime | None
@@ -475,9 +504,9 @@ class InstallationList(Strict):
 class AuthorizedAppOut(Strict):
     client_id: str
     app_name: str
-    client_type: ClientType
+    client_type: ClientTypeName
     owner_tenant_id: Id | None
-    registration: Registration
+    registration: RegistrationName
     permissions: list[str]
     created_at: datetime
     last_used_at: datetime | None

@@ -12,6 +12,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, url_f
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from grants.vocabulary import ADMIN_ROLES, AppKind, AppStatus, ClientType
 from server import clients, connectors
 from server.console import act, bp, field_errors, once, shown, tenant_nav
 from server.console.forms import (
@@ -84,12 +85,12 @@ def new_app(tenant_id: int) -> Any:
                 client_type=form.client_type.data or "",
                 description=form.description.data or "",
                 # The field is hidden for the types that take none; what it held is not sent.
-                redirect_uris=form.uri_list() if form.client_type.data in ("web", "pkce") else [],
+                redirect_uris=form.uri_list() if _takes_uris(form.client_type.data) else [],
                 permissions=list(form.permissions.data or []),
-                app_kind=form.app_kind.data or "normal",
+                app_kind=form.app_kind.data or AppKind.NORMAL,
             )
             key, private_pem = None, None
-            if app.client_type == "service":
+            if app.uses_keys:
                 key, private_pem = clients.add_key(g.user, app.client_id)
             db.session.commit()
         except DomainError as exc:
@@ -104,7 +105,7 @@ def new_app(tenant_id: int) -> Any:
                 kid=key.kid if key else None,
                 private_pem=private_pem,
             )
-    team = nav["current_tenant"].edition != "personal"
+    team = nav["current_tenant"].is_team
     return render_template(
         "console/app_new.html",
         form=form,
@@ -123,6 +124,11 @@ def app_detail(client_id: str) -> Any:
     return _render_detail(app, _settings_form(app), {})
 
 
+def _takes_uris(client_type: str | None) -> bool:
+    """The form's chosen type has redirect URIs (the field is hidden for the others)."""
+    return client_type in tuple(ClientType) and ClientType(client_type).uses_redirect_uris
+
+
 def _settings_form(app: App) -> AppForm:
     return AppForm(
         formdata=None,
@@ -136,7 +142,7 @@ def _settings_form(app: App) -> AppForm:
 def _render_detail(
     app: App, form: AppForm, errors: dict[str, str], key_form: KeyForm | None = None
 ) -> Any:
-    keys = clients.list_keys(g.user, app.client_id) if app.client_type == "service" else []
+    keys = clients.list_keys(g.user, app.client_id) if app.uses_keys else []
     own_installation = _own_installation(app)
     nav = tenant_nav(app.tenant_id)
     return render_template(
@@ -150,12 +156,10 @@ def _render_detail(
         action_form=ActionForm(),
         own_installation=own_installation,
         catalogue=catalogue_for(app.app_kind),
-        connectors=connectors.list_connectors(g.user, app.tenant_id)
-        if app.app_kind == "channel"
-        else [],
+        connectors=connectors.list_connectors(g.user, app.tenant_id) if app.needs_connector else [],
         bind_form=BindForm(),
         previous_secret_until=clients.previous_secret_until(app),
-        is_admin=nav["role"] in ("super_admin", "admin"),
+        is_admin=nav["role"] in ADMIN_ROLES,
         **nav,
     ), (422 if errors else 200)
 
@@ -163,9 +167,9 @@ def _render_detail(
 def _try_it(app: App) -> dict[str, str]:
     """Links and commands to try the app's flow by hand (a fresh state and PKCE pair each time)."""
     issuer = current_app.config["OAUTH_ISSUER"]
-    if app.client_type == "device":
+    if app.uses_device_flow:
         return {"start": f"curl -d client_id={app.client_id} {issuer}/oauth/device_authorization"}
-    if app.client_type not in ("web", "pkce") or not app.redirect_uris:
+    if not app.uses_redirect_uris or not app.redirect_uris:
         return {}
     params = {
         "response_type": "code",
@@ -174,7 +178,7 @@ def _try_it(app: App) -> dict[str, str]:
         "state": secrets.token_urlsafe(8),
     }
     result = {}
-    if app.client_type == "pkce":
+    if not app.has_secret:  # a public client proves itself with PKCE
         verifier = secrets.token_urlsafe(48)
         digest = hashlib.sha256(verifier.encode()).digest()
         params["code_challenge"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
@@ -198,7 +202,7 @@ def edit_app(client_id: str) -> Any:
             client_id,
             name=form.name.data or "",
             description=form.description.data or "",
-            redirect_uris=form.uri_list() if app.client_type in ("web", "pkce") else None,
+            redirect_uris=form.uri_list() if app.uses_redirect_uris else None,
             permissions=list(form.permissions.data or []),
         )
         db.session.commit()
@@ -237,7 +241,7 @@ def bind_connector(client_id: str) -> Any:
 def enable_app(client_id: str) -> Any:
     if ActionForm().validate_on_submit():
         act(
-            lambda: clients.set_status(g.user, client_id, "enabled"),
+            lambda: clients.set_status(g.user, client_id, AppStatus.ENABLED),
             _("Enabled: the app's unexpired tokens work again."),
         )
     return redirect(url_for("console.app_detail", client_id=client_id))
@@ -247,7 +251,7 @@ def enable_app(client_id: str) -> Any:
 def disable_app(client_id: str) -> Any:
     if ActionForm().validate_on_submit():
         act(
-            lambda: clients.set_status(g.user, client_id, "disabled"),
+            lambda: clients.set_status(g.user, client_id, AppStatus.DISABLED),
             _("Disabled: all of the app's tokens are suspended."),
             "destructive",
         )

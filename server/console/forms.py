@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, StringField, TextAreaField
 from wtforms.validators import AnyOf, Optional
 
-from server.values import MAX_REDIRECT_URIS
+from server.limits import MAX_REDIRECT_URIS
 
 
 class ValuesField(Field):

@@ -7,6 +7,7 @@ from typing import Any
 from flask import abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 
+from grants.vocabulary import ADMIN_ROLES
 from server import connectors, service_tokens, tenants
 from server.console import act, bp, once, shown, tenant_nav
 from server.console.forms import ActionForm, ConnectorForm, ServiceTokenForm
@@ -28,7 +29,7 @@ def connector_list(tenant_id: int) -> Any:
         connectors=items,
         form=ConnectorForm(),
         action_form=ActionForm(),
-        is_admin=nav["role"] in ("super_admin", "admin"),
+        is_admin=nav["role"] in ADMIN_ROLES,
         **nav,
     )
 

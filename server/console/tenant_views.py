@@ -8,7 +8,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from grants.access import ADMIN_ROLES
+from grants.vocabulary import ADMIN_ROLES
 from server import clients, tenants
 from server.audit import ACTION_CODE, CLIENT_ID, USER_ID, filter_value
 from server.console import act, bp, field_errors, shown, tenant_nav

@@ -7,20 +7,9 @@ import os
 
 from flask import Flask
 
-EVENT_TYPES = (
-    "app.installed",
-    "app.uninstalled",
-    "app.install_requested",
-    "app.enabled",
-    "app.disabled",
-    "app.deleted",
-    "authorization.granted",
-    "authorization.revoked",
-    "member.removed",
-    "key.added",
-    "key.removed",
-    "secret.rotated",
-)
+from grants.vocabulary import EventType
+
+EVENT_TYPES = tuple(EventType)
 
 # Settings and their defaults; the environment overrides them, a test mapping overrides both.
 DEFAULTS: dict[str, int | bool] = {

@@ -6,14 +6,33 @@ answer with its schema, and links from each answer to the calls that use what it
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
-JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
-GRANT_TYPES = ["authorization_code", "refresh_token", DEVICE_CODE, JWT_BEARER]
+from grants.device_code import USER_CODE_ALPHABET, USER_CODE_LENGTH
+from grants.vocabulary import (
+    ID_PATTERN,
+    OAUTH_AUTH_TYPES,
+    AppKind,
+    AuthMethod,
+    AuthType,
+    ClientType,
+    CodeChallengeMethod,
+    GrantType,
+)
+from server.limits import MAX_BODY_BYTES, MAX_JWT_DURATION
 
 _STR = {"type": "string"}
 _INT = {"type": "integer"}
+
+
+def _enum(values: type[StrEnum] | tuple[StrEnum, ...]) -> dict[str, list[str]]:
+    return {"enum": [str(v) for v in values]}
+
+
+# Authlib's user codes: two groups of the alphabet's letters joined by a hyphen.
+_USER_CODE_GROUP = f"[{USER_CODE_ALPHABET}]{{{USER_CODE_LENGTH // 2}}}"
+_USER_CODE_PATTERN = f"^{_USER_CODE_GROUP}-{_USER_CODE_GROUP}$"
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -31,7 +50,7 @@ def _errors(shape: str, *statuses: int) -> dict[str, Any]:
         404: "No such endpoint: a path id that is not an id (ASCII digits, at most 2^63-1), "
         "or registration while it is off (OAUTH_REGISTRATION=off)",
         405: "Method not allowed",
-        413: "Request body larger than 64 KiB",
+        413: f"Request body larger than {MAX_BODY_BYTES // 1024} KiB",
         429: "Rate limit: `temporarily_unavailable`, with `Retry-After`",
         503: "The database or Redis cannot answer: `temporarily_unavailable`, with `Retry-After`",
     }
@@ -45,9 +64,7 @@ _CLIENT_METADATA = {
     "description": "RFC 7591 §2 client metadata (this server takes the fields below).",
     "properties": {
         "redirect_uris": {"type": "array", "items": _STR},
-        "token_endpoint_auth_method": {
-            "enum": ["none", "client_secret_basic", "client_secret_post"]
-        },
+        "token_endpoint_auth_method": _enum(AuthMethod),
         "grant_types": {"type": "array", "items": _STR},
         "response_types": {"type": "array", "items": _STR},
         "client_name": _STR,
@@ -127,7 +144,7 @@ _SCHEMAS: dict[str, Any] = {
             "device_code": _STR,
             "user_code": {
                 "type": "string",
-                "pattern": "^[B-DF-HJ-NP-TV-XZ]{4}-[B-DF-HJ-NP-TV-XZ]{4}$",
+                "pattern": _USER_CODE_PATTERN,
             },
             "verification_uri": _STR,
             "verification_uri_complete": _STR,
@@ -165,12 +182,12 @@ _SCHEMAS: dict[str, Any] = {
                     "exp": _INT,
                     "iat": _INT,
                     "sub": {**_STR, "description": "The user (OBO tokens only)"},
-                    "auth_type": {"enum": ["obo", "appauth"]},
-                    "app_type": {"enum": ["web", "pkce", "device", "service"]},
+                    "auth_type": _enum(OAUTH_AUTH_TYPES),
+                    "app_type": _enum(ClientType),
                     "tenant_id": _STR,
                     "workspace_id": _STR,
                     "session_name": _STR,
-                    "app_kind": {"enum": ["normal", "channel", "privileged"]},
+                    "app_kind": _enum(AppKind),
                     "connector_id": {**_STR, "description": "A channel app's connector"},
                     "bot_id_list": {
                         "type": "array",
@@ -194,7 +211,7 @@ _SCHEMAS: dict[str, Any] = {
                 "additionalProperties": False,
                 "properties": {
                     "active": {"const": True},
-                    "auth_type": {"const": "sat"},
+                    "auth_type": {"const": AuthType.SAT.value},
                     "token_type": {"const": "Bearer"},
                     "tenant_id": _STR,
                     "scope": _STR,
@@ -231,7 +248,7 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 _TOKEN_FIELDS: dict[str, Any] = {
-    "grant_type": {"type": "string", "enum": GRANT_TYPES},
+    "grant_type": {"type": "string", **_enum(GrantType)},
     "code": _STR,
     "redirect_uri": _STR,
     "code_verifier": _STR,
@@ -297,7 +314,7 @@ _COZE_TOKEN_BODY = {
     "description": "The client secret or the JWT assertion travels as `Authorization: Bearer`.",
     "properties": {
         **_TOKEN_FIELDS,
-        "duration_seconds": {"type": "integer", "minimum": 1, "maximum": 86399},
+        "duration_seconds": {"type": "integer", "minimum": 1, "maximum": MAX_JWT_DURATION},
         "scope": _SCOPE_OBJECT,
     },
 }
@@ -309,7 +326,7 @@ _TOKEN_LINKS = {
     "RefreshToken": {
         "operationId": "rfcToken",
         "requestBody": {
-            "grant_type": "refresh_token",
+            "grant_type": GrantType.REFRESH_TOKEN.value,
             "refresh_token": "$response.body#/refresh_token",
         },
     },
@@ -321,7 +338,10 @@ _TOKEN_LINKS = {
 _DEVICE_LINKS = {
     "PollDeviceCode": {
         "operationId": "rfcToken",
-        "requestBody": {"grant_type": DEVICE_CODE, "device_code": "$response.body#/device_code"},
+        "requestBody": {
+            "grant_type": GrantType.DEVICE_CODE.value,
+            "device_code": "$response.body#/device_code",
+        },
     }
 }
 
@@ -342,7 +362,7 @@ def _authorize(operation_id: str, dialect: str, path_params: list[str]) -> dict[
             "name": "code_challenge_method",
             "in": "query",
             "required": False,
-            "schema": {"enum": ["plain", "S256"]},
+            "schema": _enum(CodeChallengeMethod),
         },
     ]
     path = [{"name": n, "in": "path", "required": True, "schema": _ID} for n in path_params]
@@ -408,7 +428,7 @@ def _post(
     return {"post": operation}
 
 
-_ID = {"type": "string", "pattern": "^[1-9][0-9]{0,18}$"}
+_ID = {"type": "string", "pattern": ID_PATTERN}
 
 
 def _path_id(name: str) -> list[dict[str, Any]]:

@@ -17,13 +17,15 @@ from authlib.oauth2.rfc7592 import ClientConfigurationEndpoint
 from flask import current_app
 
 from grants.secrets import CLIENT_SECRET, matches, new_secret
+from grants.vocabulary import AuthMethod, ClientType, GrantType
 from server import clients, permissions, values
+from server.limits import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, MAX_REDIRECT_URIS
 
-GRANT_TYPES = ["authorization_code", "refresh_token"]
+GRANT_TYPES = [GrantType.AUTHORIZATION_CODE.value, GrantType.REFRESH_TOKEN.value]
 RESPONSE_TYPES = ["code"]
-AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post"]
+AUTH_METHODS = [str(m) for m in AuthMethod]
 MAX_URL_LENGTH = 2000
-MAX_TEXT_LENGTH = {"client_name": 100, "software_id": 100, "software_version": 100}
+MAX_TEXT_LENGTH = dict.fromkeys(("client_name", "software_id", "software_version"), MAX_NAME_LENGTH)
 MAX_CONTACTS = 5
 STRING_FIELDS = ("token_endpoint_auth_method", "scope", "client_uri", "logo_uri", "tos_uri",
                  "policy_uri", *MAX_TEXT_LENGTH)  # fmt: skip
@@ -59,20 +61,20 @@ class Metadata(ClientMetadataClaims):
         uris = self.get("redirect_uris")
         if not isinstance(uris, list) or not uris or not all(isinstance(u, str) for u in uris):
             raise InvalidRedirectURIError(description="redirect_uris must be a non-empty list")
-        if len(uris) > values.MAX_REDIRECT_URIS:
+        if len(uris) > MAX_REDIRECT_URIS:
             raise InvalidRedirectURIError(
-                description=f"at most {values.MAX_REDIRECT_URIS} redirect URIs are allowed"
+                description=f"at most {MAX_REDIRECT_URIS} redirect URIs are allowed"
             )
         for index, uri in enumerate(uris):
             # https, or http on a loopback host; nothing else (no private-use schemes here).
-            problem = values.redirect_uri_problem(uri, "web")
+            problem = values.redirect_uri_problem(uri, ClientType.WEB)
             if problem is None and "*" in uri:
                 problem = "must not contain a wildcard"
             if problem:
                 raise InvalidRedirectURIError(description=f"redirect_uris[{index}] {problem}")
 
     def validate_token_endpoint_auth_method(self) -> None:
-        method = self.setdefault("token_endpoint_auth_method", "client_secret_basic")
+        method = self.setdefault("token_endpoint_auth_method", AuthMethod.CLIENT_SECRET_BASIC.value)
         if method not in AUTH_METHODS:
             raise _bad(f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}")
 
@@ -108,7 +110,8 @@ class Metadata(ClientMetadataClaims):
     def validate_contacts(self) -> None:
         contacts = self.get("contacts")
         if contacts is not None and (
-            len(contacts) > MAX_CONTACTS or any(len(c) > 254 or not c for c in contacts)
+            len(contacts) > MAX_CONTACTS
+            or any(len(c) > MAX_EMAIL_LENGTH or not c for c in contacts)
         ):
             raise _bad(f"contacts must be at most {MAX_CONTACTS} addresses")
 
@@ -116,7 +119,11 @@ class Metadata(ClientMetadataClaims):
         value = uri if uri is not None else self.get(key)
         if value is None:
             return
-        problem = values.redirect_uri_problem(value, "web") if len(value) <= MAX_URL_LENGTH else 1
+        problem = (
+            values.redirect_uri_problem(value, ClientType.WEB)
+            if len(value) <= MAX_URL_LENGTH
+            else 1
+        )
         if problem:
             raise _bad(f"{key} must be an https URL without a fragment")
 
@@ -174,8 +181,10 @@ class Registration(ClientRegistrationEndpoint):
         return clients.new_client_id()
 
     def generate_client_secret(self, request: Any) -> str | None:
-        confidential = request.payload.data.get("token_endpoint_auth_method", "client_secret_basic")
-        return new_secret(CLIENT_SECRET) if confidential != "none" else None
+        confidential = request.payload.data.get(
+            "token_endpoint_auth_method", AuthMethod.CLIENT_SECRET_BASIC
+        )
+        return new_secret(CLIENT_SECRET) if confidential != AuthMethod.NONE else None
 
     def generate_client_info(self, request: Any) -> dict[str, Any]:
         info = super().generate_client_info(request)
@@ -265,7 +274,8 @@ class Configuration(ClientConfigurationEndpoint):
 
     def update_client(self, client: _Registered, client_metadata: dict, request: Any) -> Any:
         method = client_metadata.get("token_endpoint_auth_method")
-        if (method == "none") != (client.app.client_type == "pkce"):
+        # A public client (method "none") keeps no secret: an update cannot make it one that does.
+        if (method == AuthMethod.NONE) is client.app.has_secret:
             raise _bad("token_endpoint_auth_method cannot change")
         return _Registered(clients.update_registered_client(client.app, client_metadata))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
+from grants.vocabulary import GrantType
 from server.oauth import authorize, hygiene, rfc_errors, throttle
 from server.oauth.core import endpoint_response, read_only_response, token_response
 from server.oauth.rfc_errors import respond as render
@@ -24,12 +25,7 @@ def allow_browser_apps(response: Response) -> Response:
     return response
 
 
-GRANT_TYPES = [
-    "authorization_code",
-    "refresh_token",
-    "urn:ietf:params:oauth:grant-type:device_code",
-    "urn:ietf:params:oauth:grant-type:jwt-bearer",
-]
+GRANT_TYPES = [str(g) for g in GrantType]
 
 
 def form_request() -> DialectRequest | Response:

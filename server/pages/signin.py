@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from server import ratelimit
 from server.accounts import authenticate, normalize_email
+from server.limits import MAX_EMAIL_LENGTH
 from server.pages import bp, safe_next
 from server.pages.forms import LoginForm
 
@@ -36,7 +37,7 @@ def login() -> Any:
         # Shown even when signed in: signing in again switches accounts.
         return render_template("login.html", form=form, error=None)
 
-    email = normalize_email(form.email.data or "")[:254]
+    email = normalize_email(form.email.data or "")[:MAX_EMAIL_LENGTH]
     address = _client_address()
     wait = max(
         ratelimit.retry_after("RATELIMIT_LOGIN_ACCOUNT", email) or 0,

@@ -1,4 +1,5 @@
-"""The words the pages use for the domain's values (app types, roles, editions, statuses)."""
+"""The words the pages use for the domain's values (app types, roles, editions, statuses),
+keyed by the vocabulary's enums (grants/vocabulary.py)."""
 
 from __future__ import annotations
 
@@ -9,55 +10,82 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from jinja2 import pass_context
 
+from grants.vocabulary import (
+    ADMIN_ROLES,
+    AppKind,
+    AppStatus,
+    AuthType,
+    ClientType,
+    DeliveryStatus,
+    Edition,
+    InstallationStatus,
+    Role,
+)
+from server import limits
 from server.permissions import CATALOGUE, PRIVILEGED_CATALOGUE
 
 CLIENT_TYPES = {
-    "web": _l("Web back-end app"),
-    "pkce": _l("Mobile, desktop or single-page app"),
-    "device": _l("TV, device or command-line app"),
-    "service": _l("Service app"),
+    ClientType.WEB: _l("Web back-end app"),
+    ClientType.PKCE: _l("Mobile, desktop or single-page app"),
+    ClientType.DEVICE: _l("TV, device or command-line app"),
+    ClientType.SERVICE: _l("Service app"),
 }
 CLIENT_TYPE_HINTS = {
-    "web": _l("A server that keeps a client secret. Authorization code flow, acts for users."),
-    "pkce": _l("Runs on the user's device and keeps no secret. Authorization code with PKCE."),
-    "device": _l("Has no browser or keyboard. The user enters a short code on another device."),
-    "service": _l("Acts as itself, not for a user. Signs JWT assertions with its private key."),
+    ClientType.WEB: _l(
+        "A server that keeps a client secret. Authorization code flow, acts for users."
+    ),
+    ClientType.PKCE: _l(
+        "Runs on the user's device and keeps no secret. Authorization code with PKCE."
+    ),
+    ClientType.DEVICE: _l(
+        "Has no browser or keyboard. The user enters a short code on another device."
+    ),
+    ClientType.SERVICE: _l(
+        "Acts as itself, not for a user. Signs JWT assertions with its private key."
+    ),
 }
 ROLES = {
-    "super_admin": _l("Super admin"),
-    "admin": _l("Admin"),
-    "member": _l("Member"),
+    Role.SUPER_ADMIN: _l("Super admin"),
+    Role.ADMIN: _l("Admin"),
+    Role.MEMBER: _l("Member"),
 }
 EDITIONS = {
-    "personal": _l("Personal"),
-    "team": _l("Team"),
-    "enterprise": _l("Enterprise"),
+    Edition.PERSONAL: _l("Personal"),
+    Edition.TEAM: _l("Team"),
+    Edition.ENTERPRISE: _l("Enterprise"),
 }
+# An app's status, and an installation's (an install request is a pending one).
 STATUSES = {
-    "enabled": _l("Enabled"),
-    "disabled": _l("Disabled"),
-    "installed": _l("Installed"),
-    "pending": _l("Pending approval"),
-    "refused": _l("Refused"),
+    AppStatus.ENABLED: _l("Enabled"),
+    AppStatus.DISABLED: _l("Disabled"),
+    InstallationStatus.INSTALLED: _l("Installed"),
+    InstallationStatus.PENDING: _l("Pending approval"),
+    "refused": _l("Refused"),  # an install request an admin refused (kept for My requests)
+}
+DELIVERY_STATUSES = {
+    DeliveryStatus.PENDING: _l("Pending"),
+    DeliveryStatus.DELIVERED: _l("Delivered"),
+    DeliveryStatus.FAILED: _l("Failed"),
 }
 APP_KINDS = {
-    "normal": _l("Normal app"),
-    "channel": _l("Channel app"),
-    "privileged": _l("Enterprise-privileged app"),
+    AppKind.NORMAL: _l("Normal app"),
+    AppKind.CHANNEL: _l("Channel app"),
+    AppKind.PRIVILEGED: _l("Enterprise-privileged app"),
 }
 APP_KIND_HINTS = {
-    "normal": _l("Gets tokens for its own tenant, or for the tenants that install it."),
-    "channel": _l(
+    AppKind.NORMAL: _l("Gets tokens for its own tenant, or for the tenants that install it."),
+    AppKind.CHANNEL: _l(
         "Bound to one of your connectors; gets tokens only while bound. Needs the service type."
     ),
-    "privileged": _l(
+    AppKind.PRIVILEGED: _l(
         "Administers this enterprise (members, billing, organisations, workspaces); tokens only "
         "through the enterprise path. Needs the service type; team and enterprise tenants only."
     ),
 }
+# Installation kinds: whom the installed app's tokens act for.
 KINDS = {
-    "obo": _l("On behalf of users (OBO)"),
-    "appauth": _l("As the app itself (AppAuth)"),
+    AuthType.OBO: _l("On behalf of users (OBO)"),
+    AuthType.APPAUTH: _l("As the app itself (AppAuth)"),
 }
 # What the error page says about each error code a person can meet, beyond the server's text.
 # The audit log's actions as people say them; the code is shown beside, smaller.
@@ -192,6 +220,7 @@ def init_app(app: Flask) -> None:
         "role_label": ROLES,
         "edition_label": EDITIONS,
         "status_label": STATUSES,
+        "delivery_status_label": DELIVERY_STATUSES,
         "kind_label": KINDS,
         "app_kind_label": APP_KINDS,
         "app_kind_hint": APP_KIND_HINTS,
@@ -204,6 +233,12 @@ def init_app(app: Flask) -> None:
         app.jinja_env.filters[name] = pass_context(
             lambda _context, value, table=table: label(table, value)
         )
+    # The vocabulary and the limits, so that templates ask rather than restate them:
+    # `{% if role is admin_role %}`, `{% for value in client_types %}`, `limits.MAX_NAME_LENGTH`.
+    app.jinja_env.tests["admin_role"] = lambda role: role in ADMIN_ROLES
+    app.jinja_env.globals["client_types"] = list(ClientType)
+    app.jinja_env.globals["app_kinds"] = list(AppKind)
+    app.jinja_env.globals["limits"] = limits
     app.jinja_env.globals["error_title"] = lambda code: str(
         ERROR_TITLES.get(code, _l("Something went wrong"))
     )

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from grants.vocabulary import DeliveryStatus
 from server.api.routing import route
-from server.api.schemas import Id, Strict, _no_default
+from server.api.schemas import Id, Strict, _no_default, one_of
 from server.events import EVENT_TYPES, subscriptions
 from server.models import Event, EventAttempt, EventDelivery, EventSubscription, User
 
-EventType = Literal[EVENT_TYPES + ("*",)]  # type: ignore[valid-type]
+EventType = one_of((*EVENT_TYPES, "*"))
+DeliveryStatusName = one_of(DeliveryStatus)
 
 
 class SubscriptionCreate(Strict):
@@ -69,7 +71,7 @@ class DeliveryOut(Strict):
     id: Id
     event_id: str
     type: str
-    status: Literal["pending", "delivered", "failed"]
+    status: DeliveryStatusName
     attempts: int
     last_status_code: int | None
     next_attempt_at: datetime | None
