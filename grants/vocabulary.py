@@ -126,6 +126,15 @@ class InstallationStatus(StrEnum):
     PENDING = "pending"
 
 
+class RequestStatus(StrEnum):
+    """An install request as the member who asked sees it (My requests): an installation's
+    status, or refused (kept apart from installations, which a refusal removes)."""
+
+    INSTALLED = InstallationStatus.INSTALLED.value
+    PENDING = InstallationStatus.PENDING.value
+    REFUSED = "refused"
+
+
 class InvitationStatus(StrEnum):
     PENDING = "pending"
     EXPIRED = "expired"  # shown for a pending one past its time; never stored

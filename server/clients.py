@@ -25,6 +25,7 @@ from grants.vocabulary import (
     AuthType,
     ClientType,
     InstallationStatus,
+    RequestStatus,
 )
 from keys import KeyError_, generate_key_pair, load_public_key, thumbprint
 from keys import public_key_pem as pem_of
@@ -891,12 +892,14 @@ def my_requests(user: User) -> list[MyRequest]:
             ~exists().where(
                 Installation.tenant_id == InstallRefusal.tenant_id,
                 Installation.client_id == InstallRefusal.client_id,
-                Installation.status == "installed",
+                Installation.status == InstallationStatus.INSTALLED,
             ),
         )
     ).all()
     rows = [MyRequest(a, t, i.status, i.requested_at, i.installed_at) for i, a, t in asked]
-    rows += [MyRequest(a, t, "refused", r.requested_at, r.refused_at) for r, a, t in refused]
+    rows += [
+        MyRequest(a, t, RequestStatus.REFUSED, r.requested_at, r.refused_at) for r, a, t in refused
+    ]
     oldest = datetime.min.replace(tzinfo=UTC)
     return sorted(rows, key=lambda r: r.requested_at or oldest, reverse=True)
 

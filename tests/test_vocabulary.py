@@ -22,6 +22,7 @@ from grants.vocabulary import (
     GrantType,
     InstallationStatus,
     InvitationStatus,
+    RequestStatus,
     Role,
 )
 from server.extensions import db
@@ -84,7 +85,7 @@ def test_shown_and_stored_invitation_statuses():
         (words.APP_KINDS, AppKind),
         (words.APP_KIND_HINTS, AppKind),
         (words.KINDS, OAUTH_AUTH_TYPES),
-        (words.STATUSES, (*AppStatus, *InstallationStatus)),
+        (words.STATUSES, (*AppStatus, *RequestStatus)),
         (words.DELIVERY_STATUSES, DeliveryStatus),
     ],
 )

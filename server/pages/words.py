@@ -19,6 +19,7 @@ from grants.vocabulary import (
     DeliveryStatus,
     Edition,
     InstallationStatus,
+    RequestStatus,
     Role,
 )
 from server import limits
@@ -60,7 +61,7 @@ STATUSES = {
     AppStatus.DISABLED: _l("Disabled"),
     InstallationStatus.INSTALLED: _l("Installed"),
     InstallationStatus.PENDING: _l("Pending approval"),
-    "refused": _l("Refused"),  # an install request an admin refused (kept for My requests)
+    RequestStatus.REFUSED: _l("Refused"),
 }
 DELIVERY_STATUSES = {
     DeliveryStatus.PENDING: _l("Pending"),
