@@ -16,19 +16,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from grants.vocabulary import AppKind, AppStatus, AuthType, ClientType, Edition, InstallationStatus
+
 if TYPE_CHECKING:
     from grants.storage import Standing, Storage
-
-EDITIONS = ("personal", "team", "enterprise")
-ROLES = ("super_admin", "admin", "member")
-ADMIN_ROLES = ("super_admin", "admin")
-CLIENT_TYPES = ("web", "pkce", "device", "service")
-OBO_CLIENT_TYPES = ("web", "pkce", "device")
-AUTH_TYPES = ("obo", "appauth")
-# Coze's app types: normal apps, channel apps (bound to a connector) and enterprise-privileged
-# apps (tokens only through the enterprise path); the last two are service apps.
-APP_KINDS = ("normal", "channel", "privileged")
-SERVICE_ONLY_KINDS = ("channel", "privileged")
 
 
 class Denial(StrEnum):
@@ -86,27 +77,23 @@ class ServiceTokenView:
     workspaces_missing: int  # workspaces on its list that no longer exist in its tenant
 
 
-def auth_type_of(client_type: str) -> str:
-    return "appauth" if client_type == "service" else "obo"
-
-
 def needs_membership(auth_type: str, tenant_edition: str) -> bool:
     """A user's delegated (OBO) access to a team/enterprise tenant lasts while they are a member."""
-    return auth_type == "obo" and tenant_edition != "personal"
+    return auth_type == AuthType.OBO and tenant_edition != Edition.PERSONAL
 
 
 def needs_installation(auth_type: str, tenant_edition: str) -> bool:
     """AppAuth always acts under an installation; OBO only in team/enterprise tenants."""
-    return auth_type == "appauth" or tenant_edition != "personal"
+    return auth_type == AuthType.APPAUTH or tenant_edition != Edition.PERSONAL
 
 
 def app_may_act(app: AppView | None, *, auth_type: str | None = None) -> Denial | None:
     """The app exists, is enabled and (when given) is of a type that makes such tokens."""
     if app is None:
         return Denial.APP_MISSING
-    if auth_type is not None and auth_type_of(app.client_type) != auth_type:
+    if auth_type is not None and ClientType(app.client_type).auth_type != auth_type:
         return Denial.WRONG_CLIENT_TYPE
-    if app.status != "enabled":
+    if app.status != AppStatus.ENABLED:
         return Denial.APP_DISABLED
     return None
 
@@ -117,9 +104,9 @@ def kind_denial(
     """What the app's kind requires: a privileged app acts only through the enterprise path and
     that path serves nothing else (`enterprise_path` None: not an issuance, nothing to check);
     a channel app needs a connector, and its tokens the binding they were issued under."""
-    if enterprise_path is not None and enterprise_path != (app.app_kind == "privileged"):
+    if enterprise_path is not None and enterprise_path != (app.app_kind == AppKind.PRIVILEGED):
         return Denial.WRONG_PATH
-    if app.app_kind == "channel":
+    if app.app_kind == AppKind.CHANNEL:
         if app.connector_binding is None:
             return Denial.NO_CONNECTOR
         if connector_binding is not None and connector_binding != app.connector_binding:
@@ -162,13 +149,13 @@ def standing_denial(
     if needs_installation(auth_type, tenant_edition):
         if installation is None:
             return Denial.NOT_INSTALLED
-        if installation.status != "installed":
+        if installation.status != InstallationStatus.INSTALLED:
             return Denial.INSTALL_PENDING
         if issued_under is not None and issued_under[0] != installation.id:
             return Denial.SUPERSEDED
     if needs_membership(auth_type, tenant_edition) and not member:
         return Denial.NOT_MEMBER
-    if auth_type == "obo":
+    if auth_type == AuthType.OBO:
         if authorization_id is None:
             return Denial.NOT_AUTHORIZED
         if issued_under is not None and issued_under[1] != authorization_id:
@@ -268,7 +255,7 @@ def check_standing(
     standing = storage.standing(client_id, tenant_id, user_id)
     denial = standing_denial(
         app,
-        auth_type=auth_type or auth_type_of(app.client_type),
+        auth_type=auth_type or ClientType(app.client_type).auth_type,
         tenant_edition=standing.tenant_edition,
         installation=standing.installation,
         authorization_id=standing.authorization_id,

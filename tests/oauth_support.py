@@ -101,7 +101,10 @@ class Browser:
             if value:
                 form[name] = value
         action = url or ("/oauth/consent" if "authorize_key" in form else "/device")
-        return self.post(action, form)
+        status, headers, page = self.post(action, form)
+        if status == 302 and urlsplit(headers["Location"]).path == "/device/done":
+            return self.get(headers["Location"])  # the device decision's post/redirect/get
+        return status, headers, page
 
     def authorize(self, authorize_url: str, decision: str = "approve", **kw: Any) -> str:
         """Consent to an authorize URL; returns the Location the app is sent to."""
@@ -121,11 +124,7 @@ class Browser:
         )
         if status != 200:
             return status, html
-        status, headers, html = self.decide(
-            html, decision, workspace_id=workspace_id, url="/device"
-        )
-        if status == 302 and urlsplit(headers["Location"]).path == "/device/done":
-            status, _, html = self.get(headers["Location"])  # post/redirect/get
+        status, _, html = self.decide(html, decision, workspace_id=workspace_id, url="/device")
         return status, html
 
 

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 
 from grants.access import (
-    ADMIN_ROLES,
     INSTALLATION_MISSING,
     Denial,
     check_standing,
@@ -20,6 +19,7 @@ from grants.access import (
 from grants.clients import Client
 from grants.errors import AccessRefused
 from grants.storage import IssueContext
+from grants.vocabulary import ADMIN_ROLES, AuthType
 from server import audit
 from server.accounts import workspaces_of
 from server.extensions import db
@@ -41,7 +41,7 @@ class Place:
 
     @property
     def needs_installation(self) -> bool:
-        return needs_installation("obo", self.tenant.edition)
+        return needs_installation(AuthType.OBO, self.tenant.edition)
 
 
 class InstallationNeeded(Exception):
@@ -73,7 +73,7 @@ def approve(
         client.client_id,
         tenant_id=place.tenant.id,
         user_id=user.id,
-        auth_type="obo",
+        auth_type=AuthType.OBO,
         consenting=True,
     )
     if verdict.denial in INSTALLATION_MISSING:
@@ -81,19 +81,23 @@ def approve(
             raise InstallationNeeded(place, pending=verdict.denial == Denial.INSTALL_PENDING)
         from server import clients  # the management functions; imported late to avoid a cycle
 
-        clients.install(user, place.tenant.id, client.client_id, "obo")
+        clients.install(user, place.tenant.id, client.client_id, AuthType.OBO)
     elif verdict.denial:
         raise AccessRefused(verdict.denial, client.name)
     authorization_id = ensure_authorization(user.id, client.client_id, scope)
     verdict = check_standing(
-        storage, client.client_id, tenant_id=place.tenant.id, user_id=user.id, auth_type="obo"
+        storage,
+        client.client_id,
+        tenant_id=place.tenant.id,
+        user_id=user.id,
+        auth_type=AuthType.OBO,
     )
     if verdict.denial or verdict.standing is None:
         raise AccessRefused(verdict.denial or Denial.NOT_AUTHORIZED, client.name)
     standing = verdict.standing
     return IssueContext(
         client_id=client.client_id,
-        auth_type="obo",
+        auth_type=AuthType.OBO,
         tenant_id=place.tenant.id,
         workspace_id=place.workspace.id,
         user_id=user.id,
@@ -118,7 +122,7 @@ def place_notes(
             client_id,
             tenant_id=place.tenant.id,
             user_id=user_id,
-            auth_type="obo",
+            auth_type=AuthType.OBO,
             consenting=True,
         ).denial
         if denial in INSTALLATION_MISSING:
