@@ -19,7 +19,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 
 from server.errors import DomainError
-from server.extensions import db
+from server.extensions import transaction
 from server.requests import BadJSON, parse_json
 from server.web import error_response
 
@@ -183,18 +183,13 @@ def _render(spec: Route, result: Any) -> Response:
 
 def _run(spec: Route, handler: Callable[..., Any], raw_path: dict[str, str]) -> Response:
     try:
-        kwargs = _inputs(spec, raw_path)
-        result = handler(**kwargs) if spec.public else handler(g.api_user, **kwargs)
-        db.session.commit()
-    except Refused as exc:
-        db.session.rollback()
-        return error_response(exc.status, exc.code, exc.message, "api")
-    except DomainError as exc:
-        db.session.rollback()
+        with transaction():
+            kwargs = _inputs(spec, raw_path)
+            result = handler(**kwargs) if spec.public else handler(g.api_user, **kwargs)
+    except (Refused, DomainError) as exc:
         return error_response(exc.status, exc.code, exc.message, "api")
     except sqlalchemy.exc.IntegrityError:
         # Two requests raced to create the same thing; the loser sees a conflict.
-        db.session.rollback()
         return error_response(409, "conflict", "a concurrent change conflicts, retry", "api")
     return _render(spec, result)
 

@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from grants.errors import AccessRefused
 from server import clients
 from server.errors import DomainError
-from server.extensions import db
+from server.extensions import db, transaction
 from server.models import App, Installation, Tenant
 from server.oauth import authorize, consent, device
 from server.oauth.core import load_authorize_request, oauth_server
@@ -222,11 +222,10 @@ def request_install() -> Any:
     if client is None or place is None or not place.needs_installation:
         abort(400)
     try:
-        clients.request_installation(g.user, place.tenant.id, client.client_id)
+        with transaction():
+            clients.request_installation(g.user, place.tenant.id, client.client_id)
     except DomainError as exc:
-        db.session.rollback()
         return error_response(exc.status, exc.code, exc.message, "html")
-    db.session.commit()
     return render_template(
         "request_sent.html",
         client=client,
