@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from multiprocessing import Pool
 from urllib.parse import quote
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives import serialization
 
 from grants.clients import DEVICE_CODE, JWT_BEARER
 from grants.device_code import USER_CODE_ALPHABET, USER_CODE_LENGTH
@@ -34,6 +33,7 @@ from server.extensions import db
 from server.models import User
 from server.oauth.consent import approve, places_for
 from server.oauth.storage import SqlStorage
+from tests.oauth_support import assertion
 
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
 SCOPE = "Bot.read Conversation.create Message.create"
@@ -205,10 +205,6 @@ def device_lines(app, world: World, count: int) -> list[str]:
     return lines
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 _signer = None
 
 
@@ -217,26 +213,14 @@ def _load_signer(pem: str) -> None:
     _signer = serialization.load_pem_private_key(pem.encode(), password=None)
 
 
-def _sign(job: tuple[str, str, str, int]) -> str:
-    client_id, kid, aud, now = job
-    header = {"alg": "RS256", "typ": "JWT", "kid": kid}
-    claims = {
-        "iss": client_id,
-        "aud": aud,
-        "iat": now,
-        "exp": now + 3600,
-        "jti": secrets.token_hex(16),
-        "session_name": "bench",
-    }
-    signing_input = _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(claims).encode())
-    signature = _signer.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-    return signing_input + "." + _b64(signature)
+def _sign(job: tuple[str, str, str]) -> str:
+    client_id, kid, aud = job
+    return assertion(client_id, kid, _signer, aud, session_name="bench")
 
 
 def assertion_lines(world: World, audience: str, count: int, processes: int = 2) -> list[str]:
     """Pre-signed Coze JWT assertions, one per request (each jti is single use)."""
-    now = int(time.time())
-    jobs = [(world.service_id, world.service_kid, audience, now)] * count
+    jobs = [(world.service_id, world.service_kid, audience)] * count
     with Pool(processes, initializer=_load_signer, initargs=(world.service_pem,)) as pool:
         signed = pool.map(_sign, jobs, chunksize=500)
     body = json.dumps({"grant_type": JWT_BEARER, "duration_seconds": 900})

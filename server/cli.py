@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from server import accounts, credentials, demo
 from server.errors import DomainError, not_found
-from server.extensions import db
+from server.extensions import db, transaction
 from server.models import User
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -32,12 +32,11 @@ def _run(
 ) -> None:
     """Run `action` in one transaction, then `committed`, and print the result."""
     try:
-        result = action()
-        db.session.commit()
+        with transaction():
+            result = action()
         if committed is not None:
             committed(result)
     except DomainError as exc:
-        db.session.rollback()
         if as_json:
             click.echo(json.dumps({"error": exc.code, "message": exc.message}))
             raise SystemExit(1) from None

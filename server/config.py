@@ -1,4 +1,8 @@
-"""Settings: one defaults mapping, overridden by the environment, then by a test mapping."""
+"""Settings: one defaults mapping, overridden by the environment, then by a test mapping.
+
+The only place that reads the app's settings from the environment; every module reads
+`app.config`. (gunicorn.conf.py reads the settings of the gunicorn process itself.)
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from server.dbpool import IdlePingPool
+from server.events import DEFAULTS as EVENTS_DEFAULTS
 from server.limits import MAX_BODY_BYTES, MAX_JWT_DURATION
+from server.ratelimit import DEFAULT_LIMITS
 from server.startup import ConfigError, check_issuer, check_secret_key, flag
 
 DEFAULTS: dict[str, Any] = {
@@ -17,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH_JWT_AUDIENCE": None,  # list of accepted `aud`; None: the issuer's host[:port]
     "REDIS_URL": None,  # None: in-process stores (one process only)
     "RATELIMIT_ENABLED": True,
+    **DEFAULT_LIMITS,  # server/ratelimit.py: what each limit counts, and how many per window
+    # Trusted reverse proxies that overwrite X-Forwarded-For (server/proxy.py); 0: none.
+    "PROXY_FIX_X_FOR": 0,
     "DEMO_MODE": False,
     # Request bodies beyond this are refused with 413 before anything parses them.
     "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
@@ -51,6 +60,8 @@ DEFAULTS: dict[str, Any] = {
     "LOG_FORMAT": "text",  # or "json"
     # Present while the server stops (gunicorn.conf.py creates it on SIGTERM): readiness 503.
     "STOPPING_FILE": None,
+    # Where gunicorn's workers keep their metrics (set by gunicorn.conf.py); None: one process.
+    "PROMETHEUS_MULTIPROC_DIR": None,
     # Agent clients (RFC 7591 registration, Client ID Metadata Documents): see the README.
     "OAUTH_REGISTRATION": "open",  # or "off"
     "OAUTH_REGISTRATION_UNUSED_DAYS": 1,  # a registration without consent by then is purged
@@ -59,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH_CIMD_CONNECT_TIMEOUT": 2,  # seconds
     "OAUTH_CIMD_READ_TIMEOUT": 3,  # seconds, for the whole body
     "OAUTH_CIMD_MAX_BYTES": 5 * 1024,  # a document is a few hundred bytes
+    **EVENTS_DEFAULTS,  # server/events/__init__.py: delivery of lifecycle events
 }
 _CHOICES = {"OAUTH_REGISTRATION": ("open", "off"), "OAUTH_CIMD": ("on", "off")}
 
@@ -75,7 +87,16 @@ def from_environment(env: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     if env.get("DATABASE_URL"):
         settings["SQLALCHEMY_DATABASE_URI"] = database_url(env["DATABASE_URL"])
-    for name in ("REDIS_URL", "SECRET_KEY", "OAUTH_ISSUER", "METRICS_TOKEN", "STOPPING_FILE"):
+    for name in (
+        "REDIS_URL",
+        "SECRET_KEY",
+        "OAUTH_ISSUER",
+        "METRICS_TOKEN",
+        "STOPPING_FILE",
+        "PROMETHEUS_MULTIPROC_DIR",
+        "PROXY_FIX_X_FOR",  # checked in server/proxy.py
+        *DEFAULT_LIMITS,  # checked in server/ratelimit.py
+    ):
         if env.get(name):
             settings[name] = env[name]
     if env.get("LOG_FORMAT"):
@@ -97,6 +118,16 @@ def from_environment(env: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
             settings[name] = env[name].strip().lower()
     if env.get("OAUTH_REGISTRATION_UNUSED_DAYS"):
         settings["OAUTH_REGISTRATION_UNUSED_DAYS"] = env["OAUTH_REGISTRATION_UNUSED_DAYS"]
+    for name, default in EVENTS_DEFAULTS.items():
+        raw = env.get(name)
+        if raw is None:
+            continue
+        if isinstance(default, bool):
+            settings[name] = flag(name, raw)
+        elif raw.strip().isdigit():
+            settings[name] = int(raw)
+        else:
+            raise ConfigError(name, f"expected a whole number of seconds or items, got {raw!r}")
     return settings
 
 
@@ -130,7 +161,7 @@ def finish(config: dict[str, Any], instance_path: str) -> None:
             config["SECRET_KEY"] = secrets.token_urlsafe(32)
         else:  # the demo
             config["SECRET_KEY"] = _instance_secret_key(Path(instance_path))
-    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    folder = config["PROMETHEUS_MULTIPROC_DIR"]
     if config["METRICS_ENABLED"] and folder and not os.access(folder, os.W_OK):
         raise ConfigError("PROMETHEUS_MULTIPROC_DIR", f"{folder} is not a writable folder")
     if config["LOG_FORMAT"] not in ("text", "json"):

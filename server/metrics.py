@@ -10,7 +10,6 @@ every worker write its own files there and /metrics sum them (gunicorn.conf.py m
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -112,7 +111,7 @@ def _rolled_back(session: Any, *args: Any) -> None:
 
 def exposition() -> bytes:
     """The text format: summed over every worker's files in multiprocess mode."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if current_app.config["PROMETHEUS_MULTIPROC_DIR"]:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry)

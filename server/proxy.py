@@ -6,8 +6,6 @@ and so escape every per-address limit. `PROXY_FIX_X_FOR=N` trusts the last N pro
 
 from __future__ import annotations
 
-import os
-
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -15,7 +13,7 @@ from server.startup import ConfigError
 
 
 def init_app(app: Flask) -> None:
-    raw = app.config.get("PROXY_FIX_X_FOR", os.environ.get("PROXY_FIX_X_FOR", "0"))
+    raw = app.config["PROXY_FIX_X_FOR"]
     try:
         hops = int(raw or 0)
     except (TypeError, ValueError):

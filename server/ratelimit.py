@@ -11,7 +11,6 @@ and becomes a 503: a limit is never skipped because its counter is out of reach.
 from __future__ import annotations
 
 import math
-import os
 import time
 
 from flask import Flask, current_app
@@ -22,7 +21,7 @@ from limits.strategies import MovingWindowRateLimiter
 from server import metrics
 from server.startup import ConfigError
 
-# What each limit counts, and how many per window. Settings of the same name override them.
+# What each limit counts, and how many per window: the defaults of settings of the same name.
 DEFAULT_LIMITS = {
     # Failed sign-ins for one account, from anywhere: slows guessing one password.
     "RATELIMIT_LOGIN_ACCOUNT": "10 per 15 minutes",
@@ -42,10 +41,9 @@ DEFAULT_LIMITS = {
 
 
 def init_app(app: Flask) -> None:
-    for name, value in DEFAULT_LIMITS.items():
-        # A test mapping wins, then the environment (e.g. RATELIMIT_TOKEN_CLIENT="1200 per
-        # minute"), then the default; each is checked here so a typo fails at start-up.
-        app.config.setdefault(name, os.environ.get(name) or value)
+    for name in DEFAULT_LIMITS:
+        # Set in server/config.py (e.g. RATELIMIT_TOKEN_CLIENT="1200 per minute" in the
+        # environment); each is checked here so a typo fails at start-up.
         try:
             parse(app.config[name])
         except ValueError:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import ColumnElement, and_, delete, func, select
 
 from grants.vocabulary import ADMIN_ROLES, TEAM_EDITIONS, Role
 from server import accounts, audit, values
@@ -327,13 +327,7 @@ def remove_member(actor: User, tenant_id: int, user_id: int) -> None:
     db.session.execute(
         delete(Membership).where(Membership.tenant_id == tenant_id, Membership.user_id == user_id)
     )
-    apps = audit.live_token_apps(
-        and_(
-            OAuthToken.tenant_id == tenant_id,
-            OAuthToken.user_id == user_id,
-            OAuthToken.auth_type == "obo",
-        )
-    )
+    apps = audit.live_token_apps(_delegated_tokens(tenant_id, user_id))
     destroyed = _end_delegated_access(tenant_id, user_id)
     audit.record(
         "member.remove",
@@ -345,14 +339,19 @@ def remove_member(actor: User, tenant_id: int, user_id: int) -> None:
     )
 
 
-def _end_delegated_access(tenant_id: int, user_id: int) -> int:
-    """Delete the user's OBO tokens, unused codes and undecided or approved device codes in
-    the tenant, one statement each whatever their number; returns how many tokens were live."""
-    delegated = and_(
+def _delegated_tokens(tenant_id: int, user_id: int) -> ColumnElement[bool]:
+    """The tokens apps hold on the user's behalf (OBO) in the tenant."""
+    return and_(
         OAuthToken.tenant_id == tenant_id,
         OAuthToken.user_id == user_id,
         OAuthToken.auth_type == "obo",
     )
+
+
+def _end_delegated_access(tenant_id: int, user_id: int) -> int:
+    """Delete the user's OBO tokens, unused codes and undecided or approved device codes in
+    the tenant, one statement each whatever their number; returns how many tokens were live."""
+    delegated = _delegated_tokens(tenant_id, user_id)
     live = audit.live_tokens(delegated)
     for statement in (
         delete(OAuthToken).where(delegated),

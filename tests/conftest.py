@@ -2,17 +2,20 @@
 
 The suite runs on the embedded default (a SQLite file, in-process stores) unless DATABASE_URL
 and REDIS_URL point at real services, as .ci/run does for PostgreSQL and Redis. The schema is
-built once per run by the real migrations; every test starts from empty tables.
+built once per run by the real migrations, and so is the app; every test starts from empty
+tables and stores and the app's settings as built.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
@@ -21,6 +24,8 @@ from sqlalchemy import text
 from server import create_app
 from server.extensions import db
 from server.models import Base, User
+from server.store import MemoryStore
+from tests.oauth_support import Browser, resource_server
 
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
@@ -57,23 +62,45 @@ def _schema(base_config: dict[str, Any]) -> None:
 
 
 def _empty_tables() -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    """Every table emptied by DELETE (far cheaper than TRUNCATE on PostgreSQL for tables this
+    small) and, on PostgreSQL, every sequence restarted, as a fresh database would be."""
+    for table in reversed(Base.metadata.sorted_tables):
+        db.session.execute(table.delete())
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    else:
-        for name in tables:
-            db.session.execute(text(f"DELETE FROM {name}"))  # noqa: S608 - our own table names
+        db.session.execute(
+            text(
+                "SELECT setval(c.oid, 1, false) FROM pg_class c"
+                " WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"
+            )
+        )
     db.session.commit()
 
 
-@pytest.fixture
-def app(base_config: dict[str, Any], _schema: None) -> Iterator[Flask]:
+@pytest.fixture(scope="session")
+def _shared_app(base_config: dict[str, Any], _schema: None) -> tuple[Flask, dict[str, Any]]:
+    """One app for the whole run (building one costs far more than most tests), with its
+    settings and extensions as built, for each test to start from."""
     app = create_app(dict(base_config))
+    return app, {"config": copy.deepcopy(dict(app.config)), "extensions": dict(app.extensions)}
+
+
+@pytest.fixture
+def app(_shared_app: tuple[Flask, dict[str, Any]]) -> Iterator[Flask]:
+    """The app as create_app built it, over empty tables and empty stores: what a test changed
+    in its settings or extensions is put back, whatever the test before did."""
+    app, built = _shared_app
+    app.config.clear()
+    app.config.update(copy.deepcopy(built["config"]))
+    app.extensions.clear()
+    app.extensions.update(built["extensions"])
     with app.app_context():
         _empty_tables()
         store = app.extensions["store"]
-        if hasattr(store, "_redis"):
-            store._redis.flushdb()
+        if isinstance(store, MemoryStore):
+            app.extensions["store"] = MemoryStore()
+            app.extensions["ratelimit"].storage.reset()
+        else:
+            store._redis.flushdb()  # the rate limits' counters too: the same database
     yield app
     with app.app_context():
         db.session.remove()
@@ -148,14 +175,53 @@ def auth_header(app: Flask):
 
 
 @pytest.fixture
+def person_browser(client: FlaskClient) -> Browser:
+    """Where `person` signs in: Flask's test client. A module of live tests overrides it with
+    a Browser over HTTP to its server."""
+    return Browser(client=client)
+
+
+@pytest.fixture
+def person(person_browser: Browser, make_user) -> Browser:
+    """A signed-in person at a browser; `person.user` is their (detached) account."""
+    user = make_user()
+    person_browser.login(user.email, PASSWORD)
+    person_browser.user = user
+    return person_browser
+
+
+@pytest.fixture(autouse=True)
 def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheaper scrypt parameters for tests that make many users and never test the KDF."""
+    """Cheaper scrypt parameters for the accounts tests make: full strength costs a seventh of
+    a second per hash and again per sign-in. tests/test_accounts.py checks the real parameters
+    (server.passwords.hash_password); a hash names its parameters, so checking one is as cheap."""
     from werkzeug.security import generate_password_hash
 
     monkeypatch.setattr(
         "server.accounts.hash_password",
         lambda password: generate_password_hash(password, method="scrypt:1024:8:1"),
     )
+
+
+_KEY_POOL: list[tuple[str, Any]] = []
+
+
+@pytest.fixture(autouse=True)
+def pooled_key_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Service-app key pairs drawn in turn from eight real RSA-2048 pairs made once per run
+    (making one costs about a tenth of a second): the keys in one test differ as long as it
+    makes fewer than nine. tests/test_keys.py checks keys.generate_key_pair itself."""
+    from keys import generate_key_pair
+
+    turn = itertools.count()
+
+    def pooled() -> tuple[str, Any]:
+        index = next(turn) % 8
+        while len(_KEY_POOL) <= index:
+            _KEY_POOL.append(generate_key_pair())
+        return _KEY_POOL[index]
+
+    monkeypatch.setattr("server.clients.generate_key_pair", pooled)
 
 
 @pytest.fixture(scope="session")
@@ -168,6 +234,24 @@ def live_server(
     server = LiveServer(base_config, tmp_path_factory.mktemp("live") / "server.log")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def introspect(app: Flask, live_server) -> Callable[[str], dict[str, Any]]:
+    """introspect(token) -> the live server's introspection answer, as a resource server."""
+    headers = resource_server(app)
+
+    def call(token: str) -> dict[str, Any]:
+        response = requests.post(
+            live_server.url + "/oauth/introspect",
+            data={"token": token},
+            headers=headers,
+            timeout=10,
+        )
+        assert response.status_code == 200
+        return response.json()
+
+    return call
 
 
 # Markers, so that `make check` can run the fast tests alone. Assigned here from what a test

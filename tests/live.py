@@ -21,7 +21,42 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class LiveServer:
+class LiveProcess:
+    """A process that serves HTTP: started from `command` in the project root with its output
+    in `log_path`, waited for until `ready_url` answers (any status), stopped by stop()."""
+
+    def __init__(
+        self, command: list[str], ready_url: str, log_path: Path, env: dict[str, str]
+    ) -> None:
+        self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        self._wait(ready_url)
+
+    def _wait(self, ready_url: str) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.process.args[:3]} exited; see {self.log.name}")
+            try:
+                requests.get(ready_url, timeout=5)
+                return
+            except requests.RequestException:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.process.args[:3]} did not start in 30 s; see {self.log.name}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+class LiveServer(LiveProcess):
     """gunicorn serving wsgi:app on a free loopback port, sharing the tests' database and Redis."""
 
     def __init__(
@@ -49,35 +84,12 @@ class LiveServer:
         environment.update(env or {})
         # In-process stores are per process: without Redis, one worker only.
         workers = workers or (2 if config.get("REDIS_URL") else 1)
-        self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [
-                sys.executable, "-m", "gunicorn",
-                "--workers", str(workers), "--threads", "4",
-                "--bind", f"127.0.0.1:{self.port}",
-                "--graceful-timeout", "2",
-                "wsgi:app",
-            ],
-            cwd=ROOT, env=environment, stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        self._wait()
-
-    def _wait(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited; see {self.log.name}")
-            try:
-                requests.get(self.url + "/.well-known/oauth-authorization-server", timeout=5)
-                return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start in 30 s")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
+        command = [
+            sys.executable, "-m", "gunicorn",
+            "--workers", str(workers), "--threads", "4",
+            "--bind", f"127.0.0.1:{self.port}",
+            "--graceful-timeout", "2",
+            "wsgi:app",
+        ]  # fmt: skip
+        ready = self.url + "/.well-known/oauth-authorization-server"
+        super().__init__(command, ready, log_path, environment)

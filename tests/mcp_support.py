@@ -5,9 +5,7 @@ HTTP, a token store the test can look into, and the sample server as a process."
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from mcp.shared.auth import (
     OAuthToken,
 )
 
-from tests.live import ROOT, free_port
+from tests.live import ROOT, LiveProcess, free_port
 from tests.oauth_support import Browser, query
 
 SCOPE = "Connector.botChat"
@@ -128,7 +126,7 @@ def run_async(run: Any) -> Any:
         return pool.submit(anyio.run, run).result()
 
 
-class SampleServer:
+class SampleServer(LiveProcess):
     """examples/mcp_server/server.py as a process on a free loopback port."""
 
     def __init__(self, issuer: str, server_id: str, secret: str, port: int, log: Path) -> None:
@@ -141,33 +139,9 @@ class SampleServer:
             MCP_RS_SECRET=secret,
             MCP_SCOPE=SCOPE,
         )
-        self.log = open(log, "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "examples" / "mcp_server" / "server.py")],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"sample MCP server exited; see {log}")
-            try:
-                requests.get(
-                    f"http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp", timeout=2
-                )
-                return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError("sample MCP server did not start")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
+        command = [sys.executable, str(ROOT / "examples" / "mcp_server" / "server.py")]
+        ready = f"http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp"
+        super().__init__(command, ready, log, env)
 
 
 def introspect(issuer: str, credentials: tuple[str, str], token: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from server.accounts import authenticate, create_user, workspaces_of
 from server.errors import DomainError
 from server.extensions import db
 from server.models import Membership, Tenant, User, Workspace
+from server.passwords import check_password, hash_password
 
 
 def test_create_user_makes_personal_tenant_and_default_workspace(app):
@@ -22,6 +23,15 @@ def test_create_user_makes_personal_tenant_and_default_workspace(app):
         workspace = db.session.scalars(select(Workspace)).one()
         assert workspace.is_default and workspace.tenant_id == tenant.id
         assert [w.id for _, w, _ in workspaces_of(user.id)] == [workspace.id]
+
+
+def test_passwords_are_hashed_with_scrypt_at_full_strength():
+    # The suite's accounts get cheaper parameters (tests/conftest.py); the server's are these.
+    stored = hash_password("s3cret-password")
+    assert stored.startswith("scrypt:32768:8:1$")
+    assert check_password(stored, "s3cret-password")
+    assert not check_password(stored, "s3cret-passworD")
+    assert not check_password(None, "s3cret-password")
 
 
 def test_authenticate_checks_password_and_hides_unknown_accounts(app, make_user):

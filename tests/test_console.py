@@ -7,6 +7,7 @@ import re
 import secrets
 
 import pytest
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc.jwk import RSAKey
 from sqlalchemy import select
 
@@ -322,8 +323,6 @@ def test_console_posts_need_csrf(app, console, make_app, owner):
 
 
 def test_try_it_links_start_the_flow(console, make_app, owner):
-    import base64
-    import hashlib
     from urllib.parse import parse_qs, urlsplit
 
     created, _ = make_app(owner, "pkce")
@@ -331,8 +330,7 @@ def test_try_it_links_start_the_flow(console, make_app, owner):
     verifier = re.search(r'id="verifier"[^>]*value="([^"]+)"', html).group(1)
     link = re.search(r'href="(/oauth/authorize\?[^"]+)"', html).group(1).replace("&amp;", "&")
     params = {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-    assert params["code_challenge"] == challenge.rstrip(b"=").decode()
+    assert params["code_challenge"] == create_s256_code_challenge(verifier)
     assert params["client_id"] == created.client_id and params["code_challenge_method"] == "S256"
     response = console.get(link)
     assert response.status_code == 302 and "/oauth/consent" in response.headers["Location"]

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
 from urllib.parse import urlencode
 
 import pytest
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from tests.conftest import PASSWORD
 from tests.oauth_support import REDIRECT_URI, Browser, basic, query, resource_server
-
-
-def s256(verifier: str) -> str:
-    return (
-        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    )
 
 
 def authorize_url(client_id: str, dialect: str = "rfc", **params: str) -> str:
@@ -24,15 +16,6 @@ def authorize_url(client_id: str, dialect: str = "rfc", **params: str) -> str:
     base = {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI}
     base.update(params)
     return path + "?" + urlencode(base)
-
-
-@pytest.fixture
-def person(client, make_user):
-    user = make_user()
-    browser = Browser(client=client)
-    browser.login(user.email, PASSWORD)
-    browser.user = user
-    return browser
 
 
 @pytest.fixture
@@ -187,7 +170,7 @@ def test_state_is_echoed_on_deny(client, person, web_app):
 @pytest.mark.parametrize("dialect", ["rfc", "coze"])
 def test_pkce_flow(client, app, person, pkce_app, method, dialect):
     verifier = secrets.token_hex(8)  # 16 characters, as coze-go sends
-    challenge = verifier if method == "plain" else s256(verifier)
+    challenge = verifier if method == "plain" else create_s256_code_challenge(verifier)
     url = authorize_url(
         pkce_app.client_id, dialect, code_challenge=challenge, code_challenge_method=method
     )
@@ -229,7 +212,7 @@ def test_pkce_is_mandatory_for_pkce_apps(client, person, pkce_app):
 def test_pkce_verifier_failures(client, person, pkce_app, dialect, case):
     verifier = secrets.token_urlsafe(32)
     method = "S256"
-    challenge = s256(verifier)
+    challenge = create_s256_code_challenge(verifier)
     if case == "method_mismatch":
         # issued as S256; presenting the challenge itself as a plain verifier must fail
         sent = challenge
@@ -257,7 +240,9 @@ def test_code_with_challenge_cannot_be_redeemed_by_web_app_without_verifier(
     created, secret = web_app
     verifier = secrets.token_urlsafe(32)
     url = authorize_url(
-        created.client_id, code_challenge=s256(verifier), code_challenge_method="S256"
+        created.client_id,
+        code_challenge=create_s256_code_challenge(verifier),
+        code_challenge_method="S256",
     )
     code = query(person.authorize(url))["code"]
     response = exchange_rfc(client, code, created.client_id, secret)

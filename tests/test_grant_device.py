@@ -11,17 +11,7 @@ from grants.device_code import USER_CODE_ALPHABET, normalize_user_code
 from grants.secrets import digest
 from server.extensions import db
 from server.models import DeviceCode
-from tests.conftest import PASSWORD
-from tests.oauth_support import DEVICE_CODE, Browser, resource_server
-
-
-@pytest.fixture
-def person(client, make_user):
-    user = make_user()
-    browser = Browser(client=client)
-    browser.login(user.email, PASSWORD)
-    browser.user = user
-    return browser
+from tests.oauth_support import DEVICE_CODE, resource_server
 
 
 @pytest.fixture

@@ -6,13 +6,13 @@ the answer is a 4xx in the dialect's error shape, never a 5xx and never a token.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
 from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -146,10 +146,6 @@ def test_hostile_assertions_are_refused_in_both_dialects(app, client, make_user,
 # PKCE ---------------------------------------------------------------------------------------
 
 
-def _s256(verifier: str) -> str:
-    return _b64(hashlib.sha256(verifier.encode("ascii")).digest())
-
-
 def _grant(verifier: str | None, challenge: str, method: str, public: bool = True):
     context = IssueContext(client_id="1", auth_type="obo", tenant_id=1, user_id=1)
     code = CodeRecord(context, "http://127.0.0.1/cb", challenge, method)
@@ -166,7 +162,7 @@ verifiers = st.text(alphabet=PKCE_CHARS, min_size=16, max_size=128)
 @given(verifier=verifiers, method=st.sampled_from(["S256", "plain"]))
 @FUZZ
 def test_pkce_accepts_the_verifier_of_its_challenge(verifier, method):
-    challenge = _s256(verifier) if method == "S256" else verifier
+    challenge = create_s256_code_challenge(verifier) if method == "S256" else verifier
     PKCE().validate_code_verifier(_grant(verifier, challenge, method), None)
 
 
@@ -177,7 +173,7 @@ def test_pkce_accepts_the_verifier_of_its_challenge(verifier, method):
 )
 @FUZZ
 def test_pkce_refuses_every_other_verifier(verifier, presented, method):
-    challenge = _s256(verifier) if method == "S256" else verifier
+    challenge = create_s256_code_challenge(verifier) if method == "S256" else verifier
     grant = _grant(presented, challenge, method)
     if presented == verifier:
         PKCE().validate_code_verifier(grant, None)

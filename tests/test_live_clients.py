@@ -25,42 +25,20 @@ from joserfc.jwk import RSAKey
 from server import clients
 from server.extensions import db
 from server.models import User
-from tests.conftest import PASSWORD
 from tests.oauth_support import (
     DEVICE_CODE,
     JWT_BEARER,
     REDIRECT_URI,
     Browser,
     query,
-    resource_server,
     service_app,
 )
 
 
 @pytest.fixture
-def person(live_server, make_user):
-    user = make_user()
-    browser = Browser(base_url=live_server.url)
-    browser.login(user.email, PASSWORD)
-    browser.user = user
-    return browser
-
-
-@pytest.fixture
-def introspect(app, live_server):
-    headers = resource_server(app)
-
-    def call(token: str) -> dict:
-        response = requests.post(
-            live_server.url + "/oauth/introspect",
-            data={"token": token},
-            headers=headers,
-            timeout=10,
-        )
-        assert response.status_code == 200
-        return response.json()
-
-    return call
+def person_browser(live_server):
+    """`person` (tests/conftest.py) signs in over HTTP to the live server."""
+    return Browser(base_url=live_server.url)
 
 
 # cozepy, Coze dialect ------------------------------------------------------------------

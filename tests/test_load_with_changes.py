@@ -15,7 +15,6 @@ import json
 import os
 import queue
 import random
-import secrets
 import threading
 import time
 from collections import Counter
@@ -25,8 +24,6 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 import requests
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from sqlalchemy import select
 
@@ -37,7 +34,7 @@ from tests.api_helpers import personal_id
 from tests.fault_support import obo_tokens, signed_in
 from tests.invariants import assert_consistent
 from tests.live import LiveServer
-from tests.oauth_support import JWT_BEARER, _b64, resource_server, service_app
+from tests.oauth_support import JWT_BEARER, assertion, resource_server, service_app
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -235,13 +232,7 @@ def load_with_changes(
     keys = {app_id: load_pem_private_key(pem.encode(), None) for app_id, _, pem in (flipped, moved)}
 
     def signed(app_id: str, kid: str, server) -> str:
-        now = int(time.time())
-        header = {"alg": "RS256", "typ": "JWT", "kid": kid}
-        claims = {"iss": app_id, "aud": audience[server.url], "iat": now, "exp": now + 600,
-                  "jti": secrets.token_hex(16)}  # fmt: skip
-        head = _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(claims).encode())
-        signature = keys[app_id].sign(head.encode(), padding.PKCS1v15(), hashes.SHA256())
-        return head + "." + _b64(signature)
+        return assertion(app_id, kid, keys[app_id], audience[server.url])
 
     def post(session, server, path, data, headers=None):
         return session.post(path, data, headers)

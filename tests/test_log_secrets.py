@@ -4,14 +4,13 @@ process, then the captured logs are searched for every credential the run handed
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 import re
 import secrets
 from urllib.parse import urlencode
 
 import requests
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from server.pages.words import CLIENT_TYPES  # noqa: F401 - the pages are loaded as in a real run
 from tests.api_helpers import personal_id
@@ -105,10 +104,9 @@ def test_no_credential_reaches_the_logs_in_process(
     # S256: the verifier is a secret (a `plain` challenge is the verifier, sent in the URL).
     verifier = secrets.token_urlsafe(32)
     found.append(verifier)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
     url = "/oauth/authorize?" + urlencode(
         {"response_type": "code", "client_id": pkce.client_id, "redirect_uri": REDIRECT_URI,
-         "code_challenge": challenge.rstrip(b"=").decode(), "code_challenge_method": "S256"}
+         "code_challenge": create_s256_code_challenge(verifier), "code_challenge_method": "S256"}
     )  # fmt: skip
     code = query(browser.authorize(url))["code"]
     found.append(code)

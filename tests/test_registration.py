@@ -3,8 +3,6 @@ app like any other (consent, installation, disable, delete), limits, purge and t
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
 import secrets
@@ -12,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from server.extensions import db
 from server.models import (
@@ -39,8 +38,7 @@ def register(client, **fields):
 
 def pkce() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-    return verifier, challenge.rstrip(b"=").decode()
+    return verifier, create_s256_code_challenge(verifier)
 
 
 def authorize_url(client_id: str, challenge: str, redirect_uri: str = REDIRECT, **extra) -> str:

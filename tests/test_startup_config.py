@@ -133,3 +133,35 @@ def test_issuer_rules(issuer, ok):
     else:
         with pytest.raises(ConfigError):
             check_issuer({"OAUTH_ISSUER": issuer})
+
+
+def test_the_environment_is_read_in_one_place():
+    from server.config import from_environment
+
+    settings = from_environment(
+        {
+            "PROXY_FIX_X_FOR": "2",
+            "RATELIMIT_TOKEN_CLIENT": "5 per minute",
+            "EVENTS_BACKOFF_SECONDS": "7",
+            "EVENTS_ALLOW_PRIVATE_HOSTS": "yes",
+            "PROMETHEUS_MULTIPROC_DIR": "/run/metrics",
+        }
+    )
+    assert settings == {
+        "PROXY_FIX_X_FOR": "2",
+        "RATELIMIT_TOKEN_CLIENT": "5 per minute",
+        "EVENTS_BACKOFF_SECONDS": 7,
+        "EVENTS_ALLOW_PRIVATE_HOSTS": True,
+        "PROMETHEUS_MULTIPROC_DIR": "/run/metrics",
+    }
+    with pytest.raises(ConfigError) as raised:
+        from_environment({"EVENTS_BACKOFF_SECONDS": "soon"})
+    assert raised.value.variable == "EVENTS_BACKOFF_SECONDS"
+    # No other module of the server reads the environment: the factory hands it to
+    # server/config.py, and Authlib's own switch for plain-HTTP issuers is the one write.
+    readers = {
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "server").rglob("*.py")
+        if "os.environ" in path.read_text() or "getenv" in path.read_text()
+    }
+    assert readers == {"server/__init__.py", "server/oauth/__init__.py"}

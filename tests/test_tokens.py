@@ -6,24 +6,13 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.conftest import PASSWORD
 from tests.oauth_support import (
     REDIRECT_URI,
-    Browser,
     basic,
     query,
     refresh_with,
     resource_server,
 )
-
-
-@pytest.fixture
-def person(client, make_user):
-    user = make_user()
-    browser = Browser(client=client)
-    browser.login(user.email, PASSWORD)
-    browser.user = user
-    return browser
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from grants.vocabulary import ID_PATTERN
 from server.api import errors as api_errors
 from server.errors import DomainError
-from server.extensions import db
+from server.extensions import transaction
 from server.requests import BadJSON, parse_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -184,18 +184,13 @@ def _render(spec: Route, result: Any) -> Response:
 
 def _run(spec: Route, handler: Callable[..., Any], raw_path: dict[str, str]) -> Response:
     try:
-        kwargs = _inputs(spec, raw_path)
-        result = handler(**kwargs) if spec.public else handler(g.api_user, **kwargs)
-        db.session.commit()
-    except Refused as exc:
-        db.session.rollback()
-        return api_errors.error(exc.status, exc.code, exc.message)
-    except DomainError as exc:
-        db.session.rollback()
+        with transaction():
+            kwargs = _inputs(spec, raw_path)
+            result = handler(**kwargs) if spec.public else handler(g.api_user, **kwargs)
+    except (Refused, DomainError) as exc:
         return api_errors.error(exc.status, exc.code, exc.message)
     except sqlalchemy.exc.IntegrityError:
         # Two requests raced to create the same thing; the loser sees a conflict.
-        db.session.rollback()
         return api_errors.error(409, "conflict", "a concurrent change conflicts, retry")
     return _render(spec, result)
 

@@ -20,7 +20,7 @@ from server import clients, tenants
 from server.accounts import current_user
 from server.console import once
 from server.errors import DomainError
-from server.extensions import db
+from server.extensions import db, transaction
 from server.pages.errors import error as page_error
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -56,10 +56,9 @@ def act(action: Callable[[], T], done: str, category: str = "notice") -> T | Non
     """Run a domain action and commit, flashing `done` (a "notice", or "destructive" when
     something ended); on a DomainError roll back and flash it."""
     try:
-        result = action()
-        db.session.commit()
+        with transaction():
+            result = action()
     except DomainError as exc:
-        db.session.rollback()
         flash(exc.text.render(gettext), "error")
         return None
     flash(done, category)

@@ -25,7 +25,7 @@ from server.console.forms import (
     RotateForm,
 )
 from server.errors import DomainError
-from server.extensions import db
+from server.extensions import db, transaction
 from server.models import App, Installation
 from server.pages.errors import error as page_error
 from server.permissions import CATALOGUE, PRIVILEGED_CATALOGUE, catalogue_for
@@ -78,23 +78,22 @@ def new_app(tenant_id: int) -> Any:
     errors: dict[str, str] = {}
     if form.validate_on_submit():
         try:
-            app, secret = clients.register_app(
-                g.user,
-                tenant_id,
-                name=form.name.data or "",
-                client_type=form.client_type.data or "",
-                description=form.description.data or "",
-                # The field is hidden for the types that take none; what it held is not sent.
-                redirect_uris=form.uri_list() if _takes_uris(form.client_type.data) else [],
-                permissions=list(form.permissions.data or []),
-                app_kind=form.app_kind.data or AppKind.NORMAL,
-            )
-            key, private_pem = None, None
-            if app.uses_keys:
-                key, private_pem = clients.add_key(g.user, app.client_id)
-            db.session.commit()
+            with transaction():
+                app, secret = clients.register_app(
+                    g.user,
+                    tenant_id,
+                    name=form.name.data or "",
+                    client_type=form.client_type.data or "",
+                    description=form.description.data or "",
+                    # The field is hidden for the types that take none; what it held is not sent.
+                    redirect_uris=form.uri_list() if _takes_uris(form.client_type.data) else [],
+                    permissions=list(form.permissions.data or []),
+                    app_kind=form.app_kind.data or AppKind.NORMAL,
+                )
+                key, private_pem = None, None
+                if app.uses_keys:
+                    key, private_pem = clients.add_key(g.user, app.client_id)
         except DomainError as exc:
-            db.session.rollback()
             errors = field_errors(exc)
         else:
             flash(_("App %(name)s created.", name=app.name), "notice")
@@ -197,17 +196,16 @@ def edit_app(client_id: str) -> Any:
     if not form.validate_on_submit():
         abort(400)
     try:
-        clients.update_app(
-            g.user,
-            client_id,
-            name=form.name.data or "",
-            description=form.description.data or "",
-            redirect_uris=form.uri_list() if app.uses_redirect_uris else None,
-            permissions=list(form.permissions.data or []),
-        )
-        db.session.commit()
+        with transaction():
+            clients.update_app(
+                g.user,
+                client_id,
+                name=form.name.data or "",
+                description=form.description.data or "",
+                redirect_uris=form.uri_list() if app.uses_redirect_uris else None,
+                permissions=list(form.permissions.data or []),
+            )
     except DomainError as exc:
-        db.session.rollback()
         app = db.session.get(App, client_id)
         return _render_detail(app, form, field_errors(exc))
     flash(_("Changes saved."), "notice")
@@ -311,10 +309,9 @@ def add_key(client_id: str) -> Any:
         abort(400)
     uploaded = (form.public_key.data or "").strip() or None
     try:
-        key, private_pem = clients.add_key(g.user, client_id, uploaded)
-        db.session.commit()
+        with transaction():
+            key, private_pem = clients.add_key(g.user, client_id, uploaded)
     except DomainError as exc:
-        db.session.rollback()
         app = _app_or_error(client_id)
         if not isinstance(app, App) or exc.field is None:
             flash(exc.text.render(_), "error")
@@ -381,10 +378,9 @@ def delete_app(client_id: str) -> Any:
         else:
             tenant_id, name = app.tenant_id, app.name
             try:
-                clients.delete_app(g.user, client_id)
-                db.session.commit()
+                with transaction():
+                    clients.delete_app(g.user, client_id)
             except DomainError as exc:
-                db.session.rollback()
                 flash(exc.text.render(_), "error")
                 return redirect(url_for("console.app_detail", client_id=client_id))
             flash(_("%(name)s was deleted. Its tokens no longer work.", name=name), "destructive")

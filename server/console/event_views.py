@@ -14,7 +14,7 @@ from server.console import act, bp, once, shown, tenant_nav
 from server.console.forms import ActionForm, ValuesField
 from server.errors import DomainError
 from server.events import EVENT_TYPES, subscriptions
-from server.extensions import db
+from server.extensions import db, transaction
 from server.models import App, EventSubscription
 
 
@@ -55,12 +55,11 @@ def add_subscription(client_id: str) -> Any:
     if not form.validate_on_submit():
         abort(400)
     try:
-        created, secret = subscriptions.create_subscription(
-            g.user, client_id, (form.url.data or "").strip(), list(form.events.data or [])
-        )
-        db.session.commit()
+        with transaction():
+            created, secret = subscriptions.create_subscription(
+                g.user, client_id, (form.url.data or "").strip(), list(form.events.data or [])
+            )
     except DomainError as exc:
-        db.session.rollback()
         return _page(client_id, form, exc.message)
     once.keep(_added(client_id), url=created.url, secret=secret)
     return redirect(url_for("console.subscription_added", client_id=client_id), 303)

@@ -12,7 +12,7 @@ from server import connectors, service_tokens, tenants
 from server.console import act, bp, once, shown, tenant_nav
 from server.console.forms import ActionForm, ConnectorForm, ServiceTokenForm
 from server.errors import DomainError
-from server.extensions import db
+from server.extensions import db, transaction
 from server.models import Connector, ServiceToken
 from server.permissions import CATALOGUE
 from server.service_tokens import PRESET_DAYS
@@ -110,20 +110,19 @@ def issue_service_token(tenant_id: int) -> Any:
         abort(400)
     days = form.days()
     try:
-        if isinstance(days, str):
-            raise DomainError(422, "invalid_value", _("Enter a number of days."))
-        ids = [int(w) for w in form.workspace_ids.data or [] if str(w).isdigit()]
-        token, secret = service_tokens.create_service_token(
-            g.user,
-            tenant_id,
-            name=form.name.data or "",
-            permission_names=list(form.permissions.data or []),
-            workspace_ids=ids,
-            expires_in_days=days,
-        )
-        db.session.commit()
+        with transaction():
+            if isinstance(days, str):
+                raise DomainError(422, "invalid_value", _("Enter a number of days."))
+            ids = [int(w) for w in form.workspace_ids.data or [] if str(w).isdigit()]
+            token, secret = service_tokens.create_service_token(
+                g.user,
+                tenant_id,
+                name=form.name.data or "",
+                permission_names=list(form.permissions.data or []),
+                workspace_ids=ids,
+                expires_in_days=days,
+            )
     except DomainError as exc:
-        db.session.rollback()
         return _token_page(tenant_id, form, exc.message)
     flash(_("Service access token %(name)s issued.", name=token.name), "notice")
     once.keep(_issued(tenant_id), name=token.name, secret=secret)

@@ -14,7 +14,7 @@ from server.audit import ACTION_CODE, CLIENT_ID, USER_ID, filter_value
 from server.console import act, bp, field_errors, shown, tenant_nav
 from server.console.forms import ActionForm, ApproveForm, InstallForm
 from server.errors import DomainError, Msg
-from server.extensions import db
+from server.extensions import db, transaction
 from server.models import App, User
 from server.pages.errors import error as page_error
 from server.pages.words import ACTIONS
@@ -91,18 +91,17 @@ def install(tenant_id: int) -> Any:
         abort(400)
     client_id = (form.client_id.data or "").strip()
     try:
-        if not client_id:
-            raise DomainError(
-                422,
-                "invalid_value",
-                "client_id is required",
-                field="client_id",
-                text=Msg("Enter the app's client ID."),
-            )
-        clients.install(g.user, tenant_id, client_id, form.kind.data or "")
-        db.session.commit()
+        with transaction():
+            if not client_id:
+                raise DomainError(
+                    422,
+                    "invalid_value",
+                    "client_id is required",
+                    field="client_id",
+                    text=Msg("Enter the app's client ID."),
+                )
+            clients.install(g.user, tenant_id, client_id, form.kind.data or "")
     except DomainError as exc:
-        db.session.rollback()
         errors = (
             {"client_id": _("No app has this client ID.")}
             if exc.code == "not_found" and exc.message.startswith("app")

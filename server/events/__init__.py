@@ -3,15 +3,13 @@ by a worker (`flask --app wsgi events worker`), through Redis Streams when REDIS
 
 from __future__ import annotations
 
-import os
-
 from flask import Flask
 
 from grants.vocabulary import EventType
 
 EVENT_TYPES = tuple(EventType)
 
-# Settings and their defaults; the environment overrides them, a test mapping overrides both.
+# Settings and their defaults (server/config.py reads the environment's over them).
 DEFAULTS: dict[str, int | bool] = {
     "EVENTS_ALLOW_PRIVATE_HOSTS": False,  # loopback subscription URLs (tests, local demos)
     "EVENTS_BACKOFF_SECONDS": 30,  # the first retry's delay, doubling after each failure
@@ -24,20 +22,8 @@ DEFAULTS: dict[str, int | bool] = {
     "EVENTS_KEEP_DAYS": 30,  # finished deliveries stay in the log this long (events purge)
 }
 
-_TRUE = {"1", "true", "yes", "on"}
-
 
 def init_app(app: Flask) -> None:
-    for name, default in DEFAULTS.items():
-        raw = os.environ.get(name)
-        if raw is None or name in app.config:
-            app.config.setdefault(name, default)
-        elif isinstance(default, bool):
-            app.config[name] = raw.strip().lower() in _TRUE
-        elif raw.strip().isdigit():
-            app.config[name] = int(raw)
-        else:
-            raise RuntimeError(f"{name} must be a whole number of seconds or items, not {raw!r}")
     from server.events import cli
 
     app.cli.add_command(cli.events)

@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from grants.errors import AccessRefused
 from server import clients
 from server.errors import DomainError
-from server.extensions import db
+from server.extensions import db, transaction
 from server.models import App, Tenant
 from server.oauth import authorize, consent, device
 from server.oauth.core import load_authorize_request, oauth_server
@@ -261,11 +261,10 @@ def request_install() -> Any:
         return asked
     client, place = asked
     try:
-        clients.request_installation(g.user, place.tenant.id, client.client_id)
+        with transaction():
+            clients.request_installation(g.user, place.tenant.id, client.client_id)
     except DomainError as exc:
-        db.session.rollback()
         return page_error(exc.status, exc.code, exc.message)
-    db.session.commit()
     # The page after names the app and the workspace, never the device's code; the key only
     # lets the person go back to the app (the deny form checks it again).
     sent = {"client_id": client.client_id, "workspace_id": workspace_id}

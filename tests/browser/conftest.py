@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from tests.oauth_support import REDIRECT_URI, resource_server
+from tests.oauth_support import REDIRECT_URI
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the networking flags Chromium keeps trying to reach the (closed) network.
@@ -98,20 +97,3 @@ def shoot() -> Callable[[Any, str], None]:
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
     return take
-
-
-@pytest.fixture
-def introspect(app: Any, live_server: Any) -> Callable[[str], dict[str, Any]]:
-    headers = resource_server(app)
-
-    def call(token: str) -> dict[str, Any]:
-        response = requests.post(
-            live_server.url + "/oauth/introspect",
-            data={"token": token},
-            headers=headers,
-            timeout=10,
-        )
-        assert response.status_code == 200
-        return response.json()
-
-    return call

@@ -3,8 +3,6 @@ the code exchange."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,11 +10,6 @@ import requests
 
 from tests.conftest import PASSWORD
 from tests.oauth_support import REDIRECT_URI, query
-
-
-def s256(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def authorize_url(client_id: str, **params: str) -> str:

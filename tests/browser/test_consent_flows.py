@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import secrets
 
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from playwright.sync_api import expect
 
-from tests.browser.helpers import authorize_url, exchange, landed_params, s256, sign_in
+from tests.browser.helpers import authorize_url, exchange, landed_params, sign_in
 from tests.oauth_support import REDIRECT_URI
 
 
@@ -49,7 +50,7 @@ def test_pkce_flow_by_clicking(page, live_server, make_user, make_app, introspec
         authorize_url(
             created.client_id,
             state="p",
-            code_challenge=s256(verifier),
+            code_challenge=create_s256_code_challenge(verifier),
             code_challenge_method="S256",
         )
     )
