@@ -126,4 +126,33 @@ def server_work(r: dict) -> float | None:
     split = r.get("cpu_split_ms", {})
     if not split.get("wrk"):
         return None
-    return (split.get("gunicorn", 0) + split.get("postgres", 0)) / split["wrk"]
+    return (split.get("server", 0) + split.get("postgres", 0)) / split["wrk"]
+
+
+def matrix(cells: dict[str, dict]) -> str:
+    """The serving table: for each server and connection mode, the bare app and introspection
+    side by side, measured one right after the other."""
+    out = [
+        "",
+        "| server | connections | bare req/s | bare CPU ms | bare p99 ms | introspection req/s "
+        "| × bare | server CPU ms | × bare by CPU | PostgreSQL CPU ms | p99 ms | p99 × bare |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for prefix in dict.fromkeys(k.rsplit("/", 1)[0] for k in cells):
+        bare, ours = cells.get(prefix + "/bare"), cells.get(prefix + "/introspect_active")
+        if not bare or not ours:
+            continue
+        kind, mode = prefix.split("/")
+        out.append(
+            f"| {kind} | {mode} | {bare['rps']:.0f} | {_server_cpu(bare):.2f} | "
+            f"{bare['p99_us'] / 1000:.2f} | {ours['rps']:.0f} | {ours['rps'] / bare['rps']:.2f} | "
+            f"{_server_cpu(ours):.2f} | {_server_cpu(bare) / _server_cpu(ours):.2f} | "
+            f"{ours.get('cpu_split_ms', {}).get('postgres', 0):.2f} | "
+            f"{ours['p99_us'] / 1000:.2f} | {ours['p99_us'] / bare['p99_us']:.2f} |"
+        )
+    out.append("Server CPU: the server's own processes per request, PostgreSQL's apart.")
+    return "\n".join(out)
+
+
+def _server_cpu(r: dict) -> float:
+    return max(r.get("cpu_split_ms", {}).get("server", 0), 1e-6)

@@ -22,7 +22,8 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """gunicorn serving wsgi:app on a free loopback port, sharing the tests' database and Redis."""
+    """gunicorn (gunicorn.conf.py) or Granian (serve.py, the production default) serving wsgi:app
+    on a free loopback port, sharing the tests' database and Redis."""
 
     def __init__(
         self,
@@ -30,6 +31,7 @@ class LiveServer:
         log_path: Path,
         workers: int | None = None,
         env: dict[str, str] | None = None,
+        server: str = "gunicorn",
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -50,20 +52,25 @@ class LiveServer:
         # In-process stores are per process: without Redis, one worker only.
         workers = workers or (2 if config.get("REDIS_URL") else 1)
         self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [
+        if server == "granian":  # the production server, as `make serve` starts it
+            environment.update(WEB_CONCURRENCY=str(workers), GRACEFUL_TIMEOUT="2")
+            command = [sys.executable, "serve.py", "--port", str(self.port)]
+        else:
+            command = [
                 sys.executable, "-m", "gunicorn",
                 "--workers", str(workers), "--threads", "4",
                 "--bind", f"127.0.0.1:{self.port}",
                 "--graceful-timeout", "2",
                 "wsgi:app",
-            ],
-            cwd=ROOT, env=environment, stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=environment, stdout=self.log, stderr=subprocess.STDOUT
+        )
         self._wait()
 
     def _wait(self) -> None:
-        deadline = time.monotonic() + 30
+        # Long enough for a loaded 2-core machine to import the app in every worker.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited; see {self.log.name}")
@@ -72,7 +79,7 @@ class LiveServer:
                 return
             except requests.RequestException:
                 time.sleep(0.1)
-        raise RuntimeError("server did not start in 30 s")
+        raise RuntimeError("server did not start in 120 s")
 
     def stop(self) -> None:
         self.process.terminate()

@@ -14,7 +14,7 @@ LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 def init_app(app: Flask) -> None:
-    from server.oauth import coze, rfc
+    from server.oauth import coze, introspection, rfc
     from server.oauth.server import OAuthServer
 
     issuer = urlsplit(app.config["OAUTH_ISSUER"])
@@ -30,3 +30,4 @@ def init_app(app: Flask) -> None:
     for blueprint in (rfc.bp, coze.bp):
         csrf.exempt(blueprint)
         app.register_blueprint(blueprint)
+    introspection.install(app)
