@@ -107,6 +107,7 @@ def main() -> int:
     # process only, which passes it on (after the drain, for SIGTERM).
     child = subprocess.Popen(  # noqa: S603 - our own command line
         command(args.host, args.port, _json_log_config(folder) if json_logs else None),
+        cwd=ROOT,
         start_new_session=True,
     )
 
