@@ -66,7 +66,11 @@ class LiveServer:
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=environment, stdout=self.log, stderr=subprocess.STDOUT
         )
-        self._wait()
+        try:
+            self._wait()
+        except RuntimeError:
+            self.stop()  # nothing left behind by a server that did not come up
+            raise
 
     def _wait(self) -> None:
         # Long enough for a loaded 2-core machine to import the app in every worker.
