@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
+import psycopg
 import redis
 import sqlalchemy.exc
 import werkzeug.urls  # noqa: F401 - registers the "werkzeug.url_quote" decoding error handler
@@ -45,6 +46,10 @@ MAX_KEY_LENGTH = 64  # of a rate-limit key taken from what the caller presents
 log = logging.getLogger("server.requests")
 
 _UNAVAILABLE = (
+    # The driver's own errors too: a connection that the pool opens for the first time (the
+    # dialect's first-connect check) fails with psycopg's error, not SQLAlchemy's.
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     sqlalchemy.exc.OperationalError,
