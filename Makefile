@@ -18,12 +18,12 @@ run: $(BIN)/.installed
 	DEMO_MODE=1 $(BIN)/flask --app wsgi demo --url http://$(HOST):$(PORT)
 	DEMO_MODE=1 OAUTH_ISSUER=$${OAUTH_ISSUER:-http://$(HOST):$(PORT)} $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
-# Production: gunicorn with gunicorn.conf.py on the PostgreSQL and Redis of the environment
+# Production: Granian (serve.py) on the PostgreSQL and Redis of the environment
 # (DATABASE_URL, REDIS_URL, SECRET_KEY, OAUTH_ISSUER; migrations first: docs/deploy.md).
 serve: $(BIN)/.installed
 	@test -n "$$DATABASE_URL" || { echo "make serve: DATABASE_URL (PostgreSQL) is not set" >&2; exit 2; }
 	@test -n "$$REDIS_URL" || { echo "make serve: REDIS_URL is not set" >&2; exit 2; }
-	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
+	$(BIN)/python serve.py --host $(HOST) --port $(PORT)
 
 test: $(BIN)/.installed system-packages
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -1,5 +1,7 @@
-"""gunicorn settings for production (`make serve`; `gunicorn wsgi:app` run from the project root
-reads this file too). Every value can be overridden on the command line. See docs/deploy.md.
+"""gunicorn settings, for deployments that serve the app with gunicorn (`gunicorn wsgi:app` run
+from the project root reads this file). `make serve` runs Granian instead (serve.py), which
+measured cheaper per request and holds slow clients without a thread (bench/README.md). Every
+value can be overridden on the command line. See docs/deploy.md.
 
 - Workers from the cores, threads for the time a request waits on PostgreSQL or Redis.
 - No access log: the app writes one line per request with its id (LOG_FORMAT=json for JSON).

@@ -1,6 +1,7 @@
 """The benchmark: seed a fresh PostgreSQL database, serve the server and a bare Flask app under
-the same gunicorn configuration, drive each scenario with wrk, and print the figures beside
-the bare baseline. Exits non-zero if any answer was wrong. See bench/README.md."""
+the same WSGI server (gunicorn sync or gthread, or Granian), drive each scenario with wrk, and
+print the figures beside the bare baseline. Exits non-zero if any answer was wrong. See
+bench/README.md."""
 
 from __future__ import annotations
 
@@ -125,19 +126,38 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Gunicorn:
-    """One gunicorn master with its workers, started and stopped by PID."""
+SERVERS = ("sync", "gthread", "granian")
 
-    def __init__(self, module: str, env: dict[str, str], log: Path, workers: int) -> None:
+
+class Server:
+    """One WSGI server (a gunicorn master or a Granian main process) with its workers, started
+    and stopped by PID. `kind`: gunicorn's sync or gthread worker, or Granian (Rust, WSGI)."""
+
+    def __init__(
+        self, module: str, env: dict[str, str], log: Path, workers: int, kind: str, threads: int
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.command = [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "--workers", str(workers), "--worker-class", "sync",
-            "--bind", f"127.0.0.1:{self.port}",
-            "--log-level", "warning", "--graceful-timeout", "2",
-            "--pythonpath", str(ROOT), module,
-        ]  # fmt: skip
+        self.kind = kind
+        if kind == "granian":
+            self.command = [
+                str(ROOT / ".venv/bin/granian"), "--interface", "wsgi",
+                "--host", "127.0.0.1", "--port", str(self.port),
+                "--workers", str(workers), "--blocking-threads", str(threads),
+                "--log-level", "warning", "--workers-kill-timeout", "2",
+                "--working-dir", str(ROOT), module,
+            ]  # fmt: skip
+        else:
+            # --threads explicitly: gunicorn turns sync into gthread when threads > 1, and
+            # gunicorn.conf.py (read from the project root) sets its own.
+            self.command = [
+                str(ROOT / ".venv/bin/gunicorn"),
+                "--workers", str(workers), "--worker-class", kind,
+                "--threads", str(threads if kind == "gthread" else 1),
+                "--bind", f"127.0.0.1:{self.port}",
+                "--log-level", "warning", "--graceful-timeout", "2",
+                "--pythonpath", str(ROOT), module,
+            ]  # fmt: skip
         self.env = env
         self.log_path = log
         self.process: subprocess.Popen | None = None
@@ -148,19 +168,22 @@ class Gunicorn:
         self.process = subprocess.Popen(
             self.command, cwd=ROOT, env=full, stdout=self.log, stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited; see {self.log_path}")
+                raise RuntimeError(f"{self.kind} exited; see {self.log_path}")
             try:
                 urllib.request.urlopen(self.url + "/health-probe", timeout=2)
             except urllib.error.HTTPError:
-                return  # any HTTP answer means a worker is serving
+                break  # any HTTP answer means a worker is serving
             except OSError:
                 time.sleep(0.2)
             else:
-                return
-        raise RuntimeError("gunicorn did not start in 30 s")
+                break
+        else:
+            raise RuntimeError(f"{self.kind} did not start in 90 s")
+        # Every worker up (one answering is not all of them): the CPU meter reads their PIDs.
+        time.sleep(1)
 
     def workers(self) -> list[int]:
         out = subprocess.run(
@@ -174,7 +197,7 @@ class Gunicorn:
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(signal.SIGTERM if self.kind != "granian" else signal.SIGINT)
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -190,10 +213,20 @@ class Bench:
         self.results: dict[str, dict] = {}
         self.failures: list[str] = []
         self.database = ""
+        self.env: dict[str, str] = {}
+        self.matrix: dict[str, dict] = {}
+
+    def server(self, module: str, kind: str, name: str) -> Server:
+        """A server for `module` (the app, or the bare baseline), not yet started."""
+        env = self.env if module == "wsgi:app" else {}
+        log = self.work / f"{name}-{kind}.log"
+        return Server(module, env, log, self.args.workers, kind, self.args.server_threads)
 
     # wrk ------------------------------------------------------------------------------------
 
-    def wrk(self, scenario: Scenario, url: str, pool: Path, seconds: float, auth: str = "") -> dict:
+    def wrk(
+        self, scenario: Scenario, url: str, pool: Path, seconds: float, auth: str, keepalive: bool
+    ) -> dict:
         env = {
             **os.environ,
             "BENCH_PATH": scenario.path,
@@ -204,6 +237,8 @@ class Bench:
             "BENCH_STATUS": str(scenario.status),
             "BENCH_EXPECT": scenario.expect,
             "BENCH_THREADS": str(self.args.threads),
+            # Without keep-alive every request opens its own connection (Connection: close).
+            "BENCH_CLOSE": "0" if keepalive else "1",
         }
         command = [
             "wrk", f"-t{self.args.threads}", f"-c{self.args.connections}",
@@ -229,24 +264,27 @@ class Bench:
         auth: str = "",
         workers: list[int] | None = None,
         meter_pids: list[int] | None = None,
+        keepalive: bool | None = None,
     ) -> dict:
         """Warm up, then measure. `lines(n)` makes n request lines (minted on demand for
         single-use pools, sized from the warm-up's rate)."""
         args = self.args
+        if keepalive is None:
+            keepalive = args.keepalive == "on"
         warm_pool = self._write(f"{key}-warm", lines(int(args.max_rate * args.warmup)))
-        warm = self.wrk(scenario, url, warm_pool, args.warmup, auth)
+        warm = self.wrk(scenario, url, warm_pool, args.warmup, auth, keepalive)
         if scenario.single_use:
             size = int(warm["rps"] * 1.5 * args.duration) + 2000
             pool = self._write(f"{key}-measure", lines(size))
         else:
             pool = warm_pool
         profiler = self._profile(key, workers)
-        groups = {"gunicorn": meter_pids or []}
+        groups = {"server": meter_pids or []}
         if scenario.target == "server" and self.database:
             groups["postgres"] = cpu.backends(self.database)
         meter = cpu.Meter(groups)
-        result = self.wrk(scenario, url, pool, args.duration, auth)
-        # CPU of the path (gunicorn, PostgreSQL backends, wrk itself) per completed request.
+        result = self.wrk(scenario, url, pool, args.duration, auth, keepalive)
+        # CPU of the path (the server, PostgreSQL backends, wrk itself) per completed request.
         used = meter.seconds()
         requests = max(result["requests"], 1)
         result["cpu_split_ms"] = {name: s * 1000 / requests for name, s in used.items()}
@@ -266,7 +304,7 @@ class Bench:
         return result
 
     def _write(self, name: str, lines: list[str]) -> Path:
-        path = self.work / f"{name}.txt"
+        path = self.work / f"{name.replace('/', '-')}.txt"
         path.write_text("\n".join(lines) + "\n")
         return path
 
@@ -289,7 +327,7 @@ class Bench:
                     "raw",
                     "--nonblocking",
                     "--output",
-                    str(self.args.profile / f"{key}-{pid}.txt"),
+                    str(self.args.profile / f"{key.replace('/', '-')}-{pid}.txt"),
                 ],  # fmt: skip
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -298,9 +336,39 @@ class Bench:
         ]
 
 
+# What `make serve` runs in production (serve.py).
+PRODUCTION = "granian"
+
+
+def describe(kind: str, args: argparse.Namespace) -> str:
+    if kind == "sync":
+        return f"gunicorn {args.workers} sync workers"
+    if kind == "gthread":
+        return f"gunicorn {args.workers} gthread workers × {args.server_threads} threads"
+    return f"Granian {args.workers} WSGI workers × {args.server_threads} blocking threads"
+
+
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument(
+        "--server", choices=SERVERS, default=PRODUCTION, help="the WSGI server of the main table"
+    )
+    parser.add_argument(
+        "--server-threads", type=int, default=4, help="threads per worker (gthread, Granian)"
+    )
+    parser.add_argument(
+        "--keepalive",
+        choices=("on", "off"),
+        default="on",
+        help="wrk keeps connections open, as resource servers do (off: Connection: close)",
+    )
+    parser.add_argument(
+        "--matrix",
+        default="",
+        help="comma-separated servers (sync,gthread,granian): bare and introspection on each, "
+        "with and without keep-alive, after the main table",
+    )
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--warmup", type=float, default=5, help="seconds per scenario")
@@ -327,7 +395,7 @@ def main() -> int:
     subprocess.run(["createdb", "-h", PG_HOST, "-U", PG_USER, dbname], check=True)
     redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
     subprocess.run(["redis-cli", "-n", str(args.redis_db), "flushdb"], check=True, stdout=-3)
-    servers: list[Gunicorn] = []
+    servers: list[Server] = []
     try:
         from bench.scenarios import run_all
 
@@ -338,9 +406,9 @@ def main() -> int:
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
             f"{platform.system()} {platform.release()}, Python {platform.python_version()}",
             "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-            "config": f"gunicorn {args.workers} sync workers; wrk -t{args.threads} "
-            f"-c{args.connections}, {args.warmup:g} s warm-up + {args.duration:g} s measured "
-            "per scenario, 127.0.0.1",
+            "config": f"{describe(args.server, args)}; wrk -t{args.threads} "
+            f"-c{args.connections}, keep-alive {args.keepalive}, {args.warmup:g} s warm-up + "
+            f"{args.duration:g} s measured per scenario, 127.0.0.1",
             "database": f"PostgreSQL {dbname}, Redis db {args.redis_db}",
         }
         print(f"{info['date']}  {info['machine']}\n{info['config']}\n", flush=True)
@@ -352,16 +420,23 @@ def main() -> int:
             # gunicorn.conf.py (read from the project root) drains 5 s before a stop; not here.
             "SHUTDOWN_DRAIN_SECONDS": "0",
         }
-        server = Gunicorn("wsgi:app", env, work / "server.log", args.workers)
-        bare = Gunicorn("bench.bare:app", {}, work / "bare.log", args.workers)
+        bench.env = env
+        server = bench.server("wsgi:app", args.server, "server")
+        bare = bench.server("bench.bare:app", args.server, "bare")
         servers += [server, bare]
         env["OAUTH_ISSUER"] = server.url
         os.environ.update(env)
         run_all(bench, server, bare)
         info["work"] = str(work)
         print(report.summary(info, bench.results), flush=True)
+        if bench.matrix:
+            print(report.matrix(bench.matrix), flush=True)
         if args.json:
-            args.json.write_text(json.dumps({"info": info, "results": bench.results}, indent=2))
+            args.json.write_text(
+                json.dumps(
+                    {"info": info, "results": bench.results, "matrix": bench.matrix}, indent=2
+                )
+            )
         for failure in bench.failures:
             print("WRONG ANSWERS: " + failure, file=sys.stderr)
         return 1 if bench.failures else 0

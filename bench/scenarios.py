@@ -118,3 +118,43 @@ def run_all(bench, server, bare) -> None:
             )
         if want("bare"):
             run("bare@end", SCENARIOS["bare"], lambda n: [f"\ttoken={'x' * 47}"])
+        if args.matrix:
+            matrix(bench, world, [k for k in args.matrix.split(",") if k])
+
+
+def matrix(bench, world, kinds: list[str]) -> None:
+    """Bare and introspection of an active token on each server, without and with keep-alive,
+    one server at a time (the main table's servers stay idle meanwhile)."""
+    from bench.run import ACTIVE, SCENARIOS
+
+    for kind in kinds:
+        pair = [bench.server("bench.bare:app", kind, "bare"), bench.server("wsgi:app", kind, "app")]
+        try:
+            for server in pair:
+                server.start()
+            for keepalive in (False, True):
+                mode = "keep-alive" if keepalive else "close"
+                for server, scenario, lines, auth in (
+                    (pair[0], SCENARIOS["bare"], lambda n: [f"\ttoken={'x' * 47}"], ""),
+                    (
+                        pair[1],
+                        ACTIVE,
+                        lambda n: seed.token_lines(world.active_tokens),
+                        world.resource_server,
+                    ),
+                ):
+                    key = f"{kind}/{mode}/{scenario.name}"
+                    bench.run(
+                        key,
+                        scenario,
+                        server.url,
+                        lines,
+                        auth,
+                        server.workers(),
+                        server.pids(),
+                        keepalive=keepalive,
+                    )
+                    bench.matrix[key] = bench.results.pop(key)
+        finally:
+            for server in pair:
+                server.stop()

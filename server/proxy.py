@@ -22,4 +22,6 @@ def init_app(app: Flask) -> None:
         raise ConfigError("PROXY_FIX_X_FOR", "must not be negative")
     app.config["PROXY_FIX_X_FOR"] = hops
     if hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
+        # X-Forwarded-Proto from the same proxies: request.is_secure behind TLS ending there,
+        # whichever WSGI server runs the app.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

@@ -22,8 +22,15 @@ _AUTHORIZATION = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+(?: [A-Za-z0-9._~+/-]+=
 def request_id() -> str:
     """The caller's X-Request-Id when short and plain, else a new one: it is echoed in headers
     and written in log lines, so nothing else of the caller's may pass."""
-    given = request.headers.get("X-Request-Id", "")
-    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    return request_id_from(request.headers.get("X-Request-Id", "")) or uuid_request_id()
+
+
+def request_id_from(given: str) -> str | None:
+    return given if _REQUEST_ID.fullmatch(given) else None
+
+
+def uuid_request_id() -> str:
+    return uuid.uuid4().hex
 
 
 def loggable_path() -> str:
@@ -40,13 +47,13 @@ def _refuse_malformed_authorization() -> Response | None:
     raw = environ.get("HTTP_AUTHORIZATION")
     if raw is None:
         return None
-    value = raw.rstrip(" \t")
+    value, plain = plain_authorization(raw)
     if value != raw:
         if value:
             environ["HTTP_AUTHORIZATION"] = value
         else:
             del environ["HTTP_AUTHORIZATION"]
-    if not value or _AUTHORIZATION.fullmatch(value):
+    if plain:
         return None
     from server.web import error_response
 
@@ -55,6 +62,13 @@ def _refuse_malformed_authorization() -> Response | None:
         "invalid_request",
         "The Authorization header must be a single 'scheme credentials' pair.",
     )
+
+
+def plain_authorization(raw: str) -> tuple[str, bool]:
+    """The header without trailing whitespace, and whether it is acceptable: empty, or one
+    `scheme [SP credentials]`."""
+    value = raw.rstrip(" \t")
+    return value, not value or _AUTHORIZATION.fullmatch(value) is not None
 
 
 def _hardening_headers(response: Response) -> Response:

@@ -89,6 +89,7 @@ class Browser:
         workspace_id: str | None = None,
         url: str = "",
         install: bool = True,
+        follow: bool = True,
     ) -> tuple[int, dict[str, str], str]:
         """Answer a consent form. `install` ticks the admin's "Install for the whole team"
         boxes the page offers (approving there installs the app for everyone)."""
@@ -105,7 +106,7 @@ class Browser:
                 form[name] = value
         action = url or ("/oauth/consent" if "authorize_key" in form else "/device")
         status, headers, page = self.post(action, form)
-        if status == 302 and urlsplit(headers["Location"]).path == "/device/done":
+        if follow and status == 302 and urlsplit(headers["Location"]).path == "/device/done":
             return self.get(headers["Location"])  # the device decision's post/redirect/get
         return status, headers, page
 

@@ -132,6 +132,8 @@ NOT_ACCESS_PATHS = {
     "pages.logout": "the person signs out; no app is involved",
     "pages.request_install": "a member asks admins for an installation: it grants nothing, and "
     "the consent page led there only where the rule said 'not installed'",
+    "pages.device_done": "the page after a device decision (post/redirect/get): it shows the "
+    "outcome already decided and grants nothing",
     "demo.callback": "the demo's stand-in for an app's redirect URI (DEMO_MODE only): it shows "
     "what the app received",
 }

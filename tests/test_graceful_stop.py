@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 
+import pytest
 import requests
 
 from tests.live import LiveServer
@@ -15,12 +16,18 @@ from tests.oauth_support import resource_server
 DRAIN = 1.5
 
 
+# Granian (serve.py) is the production server; gunicorn.conf.py stays supported.
+@pytest.mark.parametrize("kind", ["granian", "gunicorn"])
 def test_sigterm_under_load_loses_nothing_and_readiness_goes_first(
-    app, base_config, _schema, tmp_path
+    app, base_config, _schema, tmp_path, kind
 ):
     rs = resource_server(app)
     server = LiveServer(
-        base_config, tmp_path / "s.log", workers=2, env={"SHUTDOWN_DRAIN_SECONDS": str(DRAIN)}
+        base_config,
+        tmp_path / "s.log",
+        workers=2,
+        env={"SHUTDOWN_DRAIN_SECONDS": str(DRAIN)},
+        server=kind,
     )
     draining = threading.Event()  # what a load balancer learns from readiness
     done = threading.Event()

@@ -8,6 +8,7 @@
 --   BENCH_STATUS      the expected status code
 --   BENCH_EXPECT      Lua patterns: a body must match every "&&"-joined part of one of the
 --                     "||"-separated alternatives
+--   BENCH_CLOSE       "1": every request asks for Connection: close (no keep-alive)
 -- done() prints one line "BENCH_RESULT {json}" with throughput, latency and answer counts.
 
 local threads = {}
@@ -52,6 +53,7 @@ function init(args)
   path = os.getenv("BENCH_PATH")
   fixed_auth = os.getenv("BENCH_AUTH") or ""
   content_type = os.getenv("BENCH_TYPE") or "application/x-www-form-urlencoded"
+  close = os.getenv("BENCH_CLOSE") == "1"
   nxt, responses, wrong, non2xx, exhausted = 0, 0, 0, 0, 0
   if not single_use then
     nxt = math.floor(id * #lines / nthreads)
@@ -70,6 +72,9 @@ function request()
   local line = lines[nxt]
   local auth = line[1] ~= "" and line[1] or fixed_auth
   local headers = { ["Content-Type"] = content_type }
+  if close then
+    headers["Connection"] = "close"
+  end
   if auth ~= "" then
     headers["Authorization"] = auth
   end

@@ -15,7 +15,7 @@ LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 def init_app(app: Flask) -> None:
     from server import web
-    from server.oauth import coze, coze_errors, rfc, rfc_errors
+    from server.oauth import coze, coze_errors, introspection, rfc, rfc_errors
     from server.oauth.server import OAuthServer
 
     issuer = urlsplit(app.config["OAUTH_ISSUER"])
@@ -33,3 +33,4 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(blueprint)
     for face in (rfc_errors.FACE, coze_errors.FACE):
         web.register_face(app, face)
+    introspection.install(app)

@@ -8,9 +8,8 @@ import secrets
 import string
 from typing import Any
 
-import sqlalchemy.exc
 from authlib.oauth2.rfc6749 import OAuth2Error
-from flask import current_app, g
+from flask import current_app
 
 from server.extensions import db
 from server.oauth.server import CoreResult, DialectRequest, OAuthServer
@@ -45,20 +44,6 @@ def endpoint_response(name: str, request: DialectRequest) -> CoreResult:
     except Exception:
         db.session.rollback()
         raise
-
-
-def read_only_response(name: str, request: DialectRequest) -> CoreResult:
-    """An endpoint that only reads (introspection): nothing to commit, and retried once on a
-    fresh connection when the database connection dropped under it, which is safe since
-    nothing was written. Any other failure, or a second drop, still becomes a 503."""
-    try:
-        return oauth_server().create_endpoint_response(name, request)
-    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as error:
-        if not error.connection_invalidated:
-            raise
-    db.session.rollback()
-    g.pop("oauth_storage", None)
-    return oauth_server().create_endpoint_response(name, request)
 
 
 def error_result(error: OAuth2Error) -> CoreResult:

@@ -10,16 +10,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError
-from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc7009 import RevocationEndpoint
-from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from grants.access import AppView, InstallationView, ServiceTokenView, TokenView, check_token
 from grants.secrets import REFRESH_TOKEN, SERVICE_ACCESS_TOKEN, digest, matches
 from grants.storage import Standing
 from server import metrics
-from server.credentials import authenticate_resource_server
 from server.extensions import db
 from server.models import OAuthToken
 from server.oauth import statements as sql
@@ -162,34 +158,6 @@ def _payload(row: Any, value: str, caller_resources: Any = None) -> dict[str, An
     if row.audience:
         payload["aud"] = row.audience[0] if len(row.audience) == 1 else row.audience
     return payload
-
-
-class Introspection(IntrospectionEndpoint):
-    """Callable only by registered resource servers, with HTTP Basic."""
-
-    def authenticate_endpoint_client(self, request: Any) -> Any:
-        server_id, secret = extract_basic_authorization(request.headers)
-        resource_server = (
-            authenticate_resource_server(server_id, secret) if server_id and secret else None
-        )
-        if resource_server is None:
-            raise _refused()
-        return resource_server
-
-    def create_endpoint_response(self, request: Any) -> tuple[int, dict[str, Any], list]:
-        token = request.form.get("token")
-        if not token:
-            self.authenticate_endpoint_client(request)
-            raise InvalidRequestError("Missing 'token'.")
-        server_id, secret = extract_basic_authorization(request.headers)
-        answer = introspect_for(server_id, secret, token) if server_id and secret else None
-        if answer is None:
-            raise _refused()
-        return 200, answer, [("Content-Type", "application/json")]
-
-
-def _refused() -> InvalidClientError:
-    return InvalidClientError(status_code=401, description="Resource server authentication failed.")
 
 
 class Revocation(RevocationEndpoint):

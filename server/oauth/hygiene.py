@@ -11,7 +11,7 @@ from flask import Response, request
 from server.web import error_response
 
 
-def _basic_is_malformed(header: str) -> bool:
+def basic_is_malformed(header: str) -> bool:
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "basic":
         return False
@@ -25,7 +25,7 @@ def _basic_is_malformed(header: str) -> bool:
 def refuse_malformed_credentials() -> Response | None:
     """401 invalid_client, in the dialect's shape, for an undecodable Basic header."""
     header = request.headers.get("Authorization", "")
-    if not _basic_is_malformed(header):
+    if not basic_is_malformed(header):
         return None
     response = error_response(401, "invalid_client", "Malformed HTTP Basic credentials.")
     response.headers["WWW-Authenticate"] = 'Basic error="invalid_client"'

@@ -21,7 +21,7 @@ from grants.jwt_bearer import JWTBearerGrant
 from grants.refresh_token import RefreshTokenGrant
 from grants.secrets import ACCESS_TOKEN_SERVICE, ACCESS_TOKEN_USER, REFRESH_TOKEN, new_secret
 from server import metrics
-from server.oauth.endpoints import Introspection, Revocation
+from server.oauth.endpoints import Revocation
 from server.oauth.registration import Configuration, Registration
 from server.oauth.storage import SqlStorage
 
@@ -77,7 +77,6 @@ class OAuthServer(AuthorizationServer):
         self.register_grant(DeviceGrant)
         self.register_grant(JWTBearerGrant)
         self.register_endpoint(DeviceAuthorization)
-        self.register_endpoint(Introspection)
         self.register_endpoint(Revocation)
         self.register_endpoint(Registration)
         self.register_endpoint(Configuration)

@@ -1,5 +1,5 @@
 """Abuse limits on the OAuth endpoints, checked before any grant runs: assertion size, token
-calls per client, introspection calls per resource server.
+calls per client (introspection calls per resource server: server/oauth/introspection.py).
 
 Each answers in the error shape of the request's face (server/web.py): 429 with
 `Retry-After` and error `temporarily_unavailable`, the RFC 6749 code that clients already treat
@@ -62,12 +62,6 @@ def token_caller(core_request: DialectRequest) -> str:
     return "client:" + client_id if client_id else _address()
 
 
-def introspection_caller(core_request: DialectRequest) -> str:
-    server_id, _ = extract_basic_authorization(core_request.headers)
-    server_id = _bounded(server_id)
-    return "rs:" + server_id if server_id else _address()
-
-
 def _too_many(wait: int) -> Response:
     response = error_response(
         429, "temporarily_unavailable", f"Too many requests; retry after {wait} seconds."
@@ -86,13 +80,6 @@ def check_token_request(core_request: DialectRequest) -> Response | None:
     if not _limits_on():
         return None
     wait = ratelimit.take("RATELIMIT_TOKEN_CLIENT", token_caller(core_request))
-    return _too_many(wait) if wait else None
-
-
-def check_introspection(core_request: DialectRequest) -> Response | None:
-    if not _limits_on():
-        return None
-    wait = ratelimit.take("RATELIMIT_INTROSPECTION", introspection_caller(core_request))
     return _too_many(wait) if wait else None
 
 
