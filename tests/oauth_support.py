@@ -88,17 +88,13 @@ class Browser:
         decision: str = "approve",
         workspace_id: str | None = None,
         url: str = "",
-        install: bool = True,
     ) -> tuple[int, dict[str, str], str]:
-        """Answer a consent form. `install` ticks the admin's "Install for the whole team"
-        boxes the page offers (approving there installs the app for everyone)."""
+        """Answer a consent form as its buttons do."""
         form: dict[str, Any] = {
             "csrf_token": hidden(html, "csrf_token") or "",
             "decision": decision,
             "workspace_id": workspace_id or hidden(html, "workspace_id") or _first_radio(html),
         }
-        if install:
-            form["install_for_tenant"] = install_boxes(html)
         for name in ("authorize_key", "user_code"):
             value = hidden(html, name)
             if value:
@@ -129,11 +125,6 @@ class Browser:
             return status, html
         status, _, html = self.decide(html, decision, workspace_id=workspace_id, url="/device")
         return status, html
-
-
-def install_boxes(html: str) -> list[str]:
-    """The tenant ids of the consent page's "Install for the whole team" checkboxes."""
-    return re.findall(r'name="install_for_tenant" value="(\d+)"', html)
 
 
 def _first_radio(html: str) -> str:
