@@ -88,25 +88,21 @@ class Browser:
         decision: str = "approve",
         workspace_id: str | None = None,
         url: str = "",
-        install: bool = True,
-        follow: bool = True,
     ) -> tuple[int, dict[str, str], str]:
-        """Answer a consent form. `install` ticks the admin's "Install for the whole team"
-        boxes the page offers (approving there installs the app for everyone)."""
+        """Answer a consent form as its buttons do (following the device decision's redirect
+        to its done page)."""
         form: dict[str, Any] = {
             "csrf_token": hidden(html, "csrf_token") or "",
             "decision": decision,
             "workspace_id": workspace_id or hidden(html, "workspace_id") or _first_radio(html),
         }
-        if install:
-            form["install_for_tenant"] = install_boxes(html)
         for name in ("authorize_key", "user_code"):
             value = hidden(html, name)
             if value:
                 form[name] = value
         action = url or ("/oauth/consent" if "authorize_key" in form else "/device")
         status, headers, page = self.post(action, form)
-        if follow and status == 302 and urlsplit(headers["Location"]).path == "/device/done":
+        if status == 302 and urlsplit(headers["Location"]).path == "/device/done":
             return self.get(headers["Location"])  # the device decision's post/redirect/get
         return status, headers, page
 
@@ -130,11 +126,6 @@ class Browser:
             return status, html
         status, _, html = self.decide(html, decision, workspace_id=workspace_id, url="/device")
         return status, html
-
-
-def install_boxes(html: str) -> list[str]:
-    """The tenant ids of the consent page's "Install for the whole team" checkboxes."""
-    return re.findall(r'name="install_for_tenant" value="(\d+)"', html)
 
 
 def _first_radio(html: str) -> str:

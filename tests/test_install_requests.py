@@ -15,7 +15,6 @@ from tests.oauth_support import (
     Browser,
     basic,
     hidden,
-    install_boxes,
     query,
     resource_server,
 )
@@ -151,59 +150,107 @@ def _installations(client, team) -> list[dict]:
     ).json["items"]
 
 
+INSTALL_BUTTON = {
+    "en": "Install for the whole team and authorize",
+    "zh": "为整个团队安装并授权",
+}
+INSTALL_NOTE = {
+    "en": "Approving here installs Vendor CRM for the whole team Acme.",
+    "zh": "在此批准将为整个团队 Acme 安装 Vendor CRM。",
+}
+INSTALL_HINT = {
+    "en": "You are an admin of Acme. Every member there can then authorize the app",
+    "zh": "你是 Acme 的管理员。安装后，该团队的每位成员都可以自行授权此应用",
+}
+
+
+def _approve_button(html: str) -> str:
+    return re.search(r'<button[^>]*name="decision" value="approve"[^>]*>[^<]*</button>', html)[0]
+
+
+def _choice(html: str, workspace_id: int) -> str:
+    """The label of one workspace's radio button on the consent page."""
+    pattern = rf'<label class="choice">\s*<input[^>]*value="{workspace_id}"[^>]*>.*?</label>'
+    return re.search(pattern, html, re.S)[0]
+
+
+def _workspace_scoped_url(team) -> str:
+    # Coze's workspace-scoped authorize URL fixes the workspace: one place on the page.
+    return f"/api/permission/oauth2/workspace_id/{team['workspace']}/authorize?" + urlencode(
+        {
+            "response_type": "code",
+            "client_id": team["web"].client_id,
+            "redirect_uri": REDIRECT_URI,
+            "state": "t",
+        }
+    )
+
+
 @pytest.mark.parametrize("language", ["en", "zh"])
-def test_installing_for_the_whole_team_is_an_explicit_step(app, client, team, language):
+def test_one_workspace_the_approve_button_says_it_installs(app, client, team, language):
     admin = browser_for(app.test_client, team["admin"])
     admin.get(f"/language/{language}")
-    status, _, html = admin.open_consent(authorize_url(team["web"].client_id))
+    status, _, html = admin.open_consent(_workspace_scoped_url(team))
     assert status == 200
-    assert install_boxes(html) == [str(team["tenant"])]
-    box = re.search(r'<input type="checkbox" name="install_for_tenant"[^>]*>', html).group(0)
-    # The admin also has a personal workspace to choose: the server asks, not the browser.
-    assert "required" not in box and "aria-invalid" not in box
-    wording = {
-        "en": "Install Vendor CRM for the whole team Acme",
-        "zh": "为整个团队 Acme 安装 Vendor CRM",
-    }[language]
-    assert wording in html
-
-    # Approving in the team without ticking the box installs nothing and issues no code: the
-    # same page again, the error under the box and focus on it, the team still chosen.
-    status, _, again = admin.decide(html, workspace_id=team["workspace"], install=False)
-    assert status == 400
-    box = re.search(r'<input type="checkbox" name="install_for_tenant"[^>]*>', again).group(0)
-    assert 'aria-invalid="true"' in box and "autofocus" in box
-    assert f"install-{team['tenant']}-error" in box
-    error = {
-        "en": "To approve in Acme, tick the box to install the app for the whole team",
-        "zh": "要在 Acme 中批准，请先勾选",
-    }[language]
-    assert error in again
-    assert re.search(rf'value="{team["workspace"]}" checked', again)
+    # Clicking the approve button is the explicit step: it says what it does, the hint beside
+    # it names the team, and it is still the contract's decision=approve.
+    button = _approve_button(html)
+    assert INSTALL_BUTTON[language] in button
+    assert f'aria-describedby="install-{team["tenant"]}-hint"' in button
+    assert INSTALL_NOTE[language] in html and INSTALL_HINT[language] in html
+    assert "install_for_tenant" not in html and 'type="checkbox"' not in html
     assert _installations(client, team) == []
 
-    # Ticked: installed for everyone, and the code goes to the app.
-    status, headers, _ = admin.decide(again, workspace_id=team["workspace"])
+    # Approving (csrf_token, authorize_key, workspace_id, decision=approve, nothing else)
+    # installs the app for everyone and sends the code to the app.
+    status, headers, _ = admin.decide(html)
     assert status == 302 and "code" in query(headers["Location"])
     (entry,) = _installations(client, team)
     assert (entry["kind"], entry["status"]) == ("obo", "installed")
 
+    # Installed now: the next consent is a plain approval.
+    status, _, html = admin.open_consent(_workspace_scoped_url(team))
+    assert INSTALL_BUTTON[language] not in html and INSTALL_NOTE[language] not in html
+    assert {"en": "Approve", "zh": "同意"}[language] in _approve_button(html)
 
-def test_a_box_for_another_team_does_not_install_this_one(app, client, team, make_app):
+
+def test_one_workspace_deny_installs_nothing(app, client, team):
     admin = browser_for(app.test_client, team["admin"])
+    status, _, html = admin.open_consent(_workspace_scoped_url(team))
+    status, headers, _ = admin.decide(html, "deny")
+    assert status == 302 and query(headers["Location"])["error"] == "access_denied"
+    assert _installations(client, team) == []
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_several_workspaces_the_one_that_installs_says_so(app, client, team, language):
+    admin = browser_for(app.test_client, team["admin"])
+    admin.get(f"/language/{language}")
     status, _, html = admin.open_consent(authorize_url(team["web"].client_id))
-    form = {
-        "csrf_token": hidden(html, "csrf_token"),
-        "authorize_key": hidden(html, "authorize_key"),
-        "workspace_id": str(team["workspace"]),
-        "decision": "approve",
-        "install_for_tenant": ["999999", "not a number"],
-    }
-    status, _, _ = admin.post("/oauth/consent", form)
-    assert status == 400 and _installations(client, team) == []
+    assert status == 200
+    # The admin also has a personal workspace, where approving installs nothing.
+    radios = re.findall(r'name="workspace_id" value="(\d+)"', html)
+    assert len(radios) == 2 and str(team["workspace"]) in radios
+    (personal,) = [int(r) for r in radios if r != str(team["workspace"])]
+    assert INSTALL_NOTE[language] in _choice(html, team["workspace"])
+    assert INSTALL_NOTE[language] not in _choice(html, personal)
+    assert "Acme" not in _choice(html, personal)
+    # Not every choice installs: the button keeps its label, and no checkbox asks anything.
+    button = _approve_button(html)
+    assert INSTALL_BUTTON[language] not in button and "aria-describedby" not in button
+    assert "install_for_tenant" not in html
+
+    # Approving in the personal workspace installs nothing in the team.
+    location = admin.authorize(authorize_url(team["web"].client_id), workspace_id=personal)
+    assert "code" in query(location)
+    assert _installations(client, team) == []
+    # Choosing the team and approving installs it there.
+    location = admin.authorize(authorize_url(team["web"].client_id), workspace_id=team["workspace"])
+    assert "code" in query(location)
+    assert _installations(client, team)[0]["status"] == "installed"
 
 
-def test_the_device_page_asks_the_same(app, client, team, make_user, make_app):
+def test_the_device_page_says_the_same(app, client, team, make_user, make_app):
     device_app, _ = make_app(make_user(), "device", name="Vendor TV")
     started = client.post("/oauth/device_authorization", data={"client_id": device_app.client_id})
     user_code = started.json["user_code"]
@@ -212,37 +259,15 @@ def test_the_device_page_asks_the_same(app, client, team, make_user, make_app):
     status, _, html = admin.post(
         "/device", {"csrf_token": hidden(html, "csrf_token"), "user_code": user_code}
     )
-    assert status == 200 and "Install Vendor TV for the whole team Acme" in html
-    status, _, again = admin.decide(
-        html, workspace_id=team["workspace"], url="/device", install=False
-    )
-    assert status == 400 and 'aria-invalid="true"' in again
-    assert _installations(client, team) == []
+    assert status == 200
+    note = "Approving here installs Vendor TV for the whole team Acme."
+    assert note in _choice(html, team["workspace"])
+    assert html.count(note) == 1 and "install_for_tenant" not in html
+    assert INSTALL_BUTTON["en"] not in _approve_button(html)
     # The decision answers with a redirect to the done page, which decide() follows.
-    status, _, done = admin.decide(again, workspace_id=team["workspace"], url="/device")
+    status, _, done = admin.decide(html, workspace_id=team["workspace"], url="/device")
     assert status == 200 and _installations(client, team)[0]["status"] == "installed"
     assert "Vendor TV" in done and "Device connected" in done
-
-
-def test_one_place_makes_the_box_required_and_deny_still_works(app, client, team):
-    # Coze's workspace-scoped authorize URL fixes the workspace: one place on the page.
-    url = f"/api/permission/oauth2/workspace_id/{team['workspace']}/authorize?" + urlencode(
-        {
-            "response_type": "code",
-            "client_id": team["web"].client_id,
-            "redirect_uri": REDIRECT_URI,
-            "state": "t",
-        }
-    )
-    admin = browser_for(app.test_client, team["admin"])
-    status, _, html = admin.open_consent(url)
-    assert status == 200
-    box = re.search(r'<input type="checkbox" name="install_for_tenant"[^>]*>', html).group(0)
-    assert "required" in box
-    assert re.search(r'name="decision" value="deny" formnovalidate', html)
-    status, headers, _ = admin.decide(html, "deny", install=False)
-    assert status == 302 and query(headers["Location"])["error"] == "access_denied"
-    assert _installations(client, team) == []
 
 
 def test_authorized_apps_list_and_revoke(app, client, team, make_user, make_app, auth_header):

@@ -67,13 +67,11 @@ def render_consent(
         places=places,
         notes=notes,
         team_installs=_team_installs(places, notes),
+        # Approving installs the app for a whole team wherever the person may choose: the
+        # approve button itself says so (one workspace offered, or every one offered installs).
+        approve_installs=all(notes.get(p.tenant.id) == "installs" for p in places),
         **extra,
     )
-
-
-# The consent form's checkbox, one per team the person may install the app in: approving there
-# installs the app for every member, so that is a step the admin takes explicitly.
-INSTALL_FIELD = "install_for_tenant"
 
 
 def _team_installs(places: list[consent.Place], notes: dict[int, str]) -> list[Any]:
@@ -84,16 +82,6 @@ def _team_installs(places: list[consent.Place], notes: dict[int, str]) -> list[A
         if notes.get(place.tenant.id) == "installs":
             tenants.setdefault(place.tenant.id, place.tenant)
     return list(tenants.values())
-
-
-def install_unconfirmed(client_id: str, place: consent.Place) -> bool:
-    """Whether approving for `place` would install the app for the whole team without the admin
-    having ticked the box that says so."""
-    if not (place.is_admin and place.needs_installation):
-        return False
-    if str(place.tenant.id) in request.form.getlist(INSTALL_FIELD):
-        return False
-    return _note(client_id, place) == "installs"
 
 
 def _note(client_id: str, place: consent.Place) -> str:
@@ -144,7 +132,7 @@ def consent_page() -> Any:
         )
     form = ConsentForm(authorize_key=key, workspace_id=str(places[0].workspace.id))
 
-    def show(form: ConsentForm, **extra: Any) -> str:
+    def show(form: ConsentForm) -> str:
         # A self-registered app's name says nothing; where it sends the person back does.
         redirect_host = urlsplit(grant.redirect_uri or "").hostname or ""
         return render_consent(
@@ -154,7 +142,6 @@ def consent_page() -> Any:
             form,
             redirect_to=_where(grant.redirect_uri),
             redirect_host=redirect_host,
-            **extra,
         )
 
     if request.method == "GET":
@@ -167,8 +154,6 @@ def consent_page() -> Any:
     place = next((p for p in places if str(p.workspace.id) == form.workspace_id.data), None)
     if place is None:
         abort(400)
-    if install_unconfirmed(client.client_id, place):
-        return show(form, install_error=place.tenant.id), 400
     try:
         core_request.issue_context = consent.approve(
             g.user, client, place, core_request.scope, oauth_server().storage

@@ -17,7 +17,7 @@ from server.models import App, DeviceCode
 from server.oauth import consent, device
 from server.oauth.core import oauth_server
 from server.pages import bp, login_redirect
-from server.pages.approval import install_unconfirmed, render_consent, render_installation_needed
+from server.pages.approval import render_consent, render_installation_needed
 from server.pages.errors import error as page_error
 from server.pages.forms import ConsentForm, DeviceForm
 from server.pages.words import refusal_words
@@ -86,8 +86,8 @@ def device_page() -> Any:
             "access_denied",
             _("You are not a member of the workspace this device asks for."),
         )
-
-    def show(form: ConsentForm, **extra: Any) -> str:
+    if not form.decision.data:
+        form = ConsentForm(user_code=user_code, workspace_id=str(places[0].workspace.id))
         return render_consent(
             client,
             row.scope,
@@ -96,17 +96,9 @@ def device_page() -> Any:
             user_code=_display(user_code),
             requested_minutes=max(0, (int(time.time()) - row.created_at) // 60),
             expires_minutes=max(1, (row.expires_at - int(time.time()) + 59) // 60),
-            **extra,
         )
-
-    if not form.decision.data:
-        return show(ConsentForm(user_code=user_code, workspace_id=str(places[0].workspace.id)))
     if form.decision.data not in ("approve", "deny"):
         abort(400)
-    if form.decision.data == "approve":
-        place = next((p for p in places if str(p.workspace.id) == form.workspace_id.data), None)
-        if place is not None and install_unconfirmed(client.client_id, place):
-            return show(form, install_error=place.tenant.id), 400
     return _decide(row, client, places, form, user_code)
 
 

@@ -140,13 +140,12 @@ def test_every_page(
 
     page.goto(authorize_url(web.client_id, state="x"))
     check("consent")
-    # Approving in the team, where the app is not installed, without ticking "Install for the
-    # whole team": the same page, the error under that box and focus on it.
-    page.locator("label.choice", has_text="Acme Robotics").locator("input").check()
-    page.click(APPROVE)
-    install = page.locator("input[name=install_for_tenant]")
-    expect(install).to_have_attribute("aria-invalid", "true")
-    expect(install).to_be_focused()
+    # The team, where the app is not installed, says in its own choice that approving there
+    # installs the app for the whole team; the personal workspace says nothing of the kind.
+    team_choice = page.locator("label.choice", has_text="Acme Robotics")
+    expect(team_choice.locator(".place-note")).to_be_visible()
+    expect(page.locator("label.choice .place-note")).to_have_count(1)
+    team_choice.locator("input").check()
     check("consent-install-for-team")
     page.goto(authorize_url("1000000000000000001"))
     check("error")
