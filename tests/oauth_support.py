@@ -4,6 +4,7 @@ resource-server credentials, service apps with keys, and hand-made JWT assertion
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -194,6 +195,14 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+@functools.lru_cache(maxsize=64)
+def _loaded(private_pem: str) -> RSAPrivateKey:
+    """A PEM's key, loaded once: loading checks the key, which costs far more than signing."""
+    loaded = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    assert isinstance(loaded, RSAPrivateKey)
+    return loaded
+
+
 def make_jwt(
     header: dict[str, Any],
     claims: dict[str, Any],
@@ -213,9 +222,7 @@ def make_jwt(
         signature = hmac.new(hmac_key, signing_input, hashlib.sha256).digest()
         return signing_input.decode() + "." + _b64(signature)
     if isinstance(private_key, str):
-        loaded = serialization.load_pem_private_key(private_key.encode(), password=None)
-        assert isinstance(loaded, RSAPrivateKey)
-        private_key = loaded
+        private_key = _loaded(private_key)
     assert private_key is not None
     signature = private_key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
     return signing_input.decode() + "." + _b64(signature)
