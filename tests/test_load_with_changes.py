@@ -360,7 +360,18 @@ def load_with_changes(
     for t in [*workers, changer]:
         t.start()
     if midway is not None:
-        threading.Timer(seconds / 2, midway).start()
+
+        def midway_then_more_load() -> None:
+            # However long the midway step takes on a loaded machine, the load goes on through
+            # it and for a second after, so that its effect is seen.
+            nonlocal deadline
+            deadline = float("inf")
+            try:
+                midway()
+            finally:
+                deadline = time.monotonic() + 1.0
+
+        threading.Timer(seconds / 2, midway_then_more_load).start()
     changer.join(timeout=seconds + 60)
     stop.set()
     for t in workers:
