@@ -324,34 +324,50 @@ def load_with_changes(
         assert r.status_code in (200, 201, 204), (kind, r.status_code, r.text)
         run.changes.append(Change(kind, client_id, sent, returned, row_id))
 
+    # The midway step (a node killed) waits for the change in hand and its undoing to finish: a
+    # change lost with its node would leave the checker not knowing whether it happened.
+    between_changes = threading.Lock()
+    changer_failed: list[BaseException] = []
+
     def changes() -> None:
+        try:
+            change_until_deadline()
+        except BaseException as error:  # surfaced by the test, after the load has stopped
+            changer_failed.append(error)
+            stop.set()
+
+    def change_until_deadline() -> None:
         rng = random.Random(7)
         step = 0
         while time.monotonic() < deadline - 0.5:
-            server = servers[step % len(servers)]
-            other = servers[(step + 1) % len(servers)]
-            what = step % 3
-            if what == 0:
-                target = rng.choice([flipped[0], pkce.client_id])
-                change("disable", target, "POST", f"/api/v1/apps/{target}/disable", server)
-                time.sleep(0.3)
-                change("enable", target, "POST", f"/api/v1/apps/{target}/enable", other)
-            elif what == 1:
-                change("uninstall", moved[0], "DELETE",
-                       f"/api/v1/tenants/{personal}/installations/{moved[0]}", server)  # fmt: skip
-                time.sleep(0.3)
-                change("reinstall", moved[0], "POST", f"/api/v1/apps/{moved[0]}/authorize", other)
-            else:
-                change("revoke", pkce.client_id, "DELETE",
-                       f"/api/v1/me/authorized-apps/{pkce.client_id}", server)  # fmt: skip
-                time.sleep(0.3)
-                index = servers.index(other)
-                fresh = obo_tokens(other.url, browsers[index], pkce.client_id)
-                run.changes.append(Change("reconsent", pkce.client_id, 0, time.monotonic()))
-                run.keep(fresh["access_token"], pkce.client_id)
-                chains.put(fresh)
+            with between_changes:
+                change_and_undo(step, rng)
             step += 1
             time.sleep(0.2)
+
+    def change_and_undo(step: int, rng: random.Random) -> None:
+        server = servers[step % len(servers)]
+        other = servers[(step + 1) % len(servers)]
+        what = step % 3
+        if what == 0:
+            target = rng.choice([flipped[0], pkce.client_id])
+            change("disable", target, "POST", f"/api/v1/apps/{target}/disable", server)
+            time.sleep(0.3)
+            change("enable", target, "POST", f"/api/v1/apps/{target}/enable", other)
+        elif what == 1:
+            change("uninstall", moved[0], "DELETE",
+                   f"/api/v1/tenants/{personal}/installations/{moved[0]}", server)  # fmt: skip
+            time.sleep(0.3)
+            change("reinstall", moved[0], "POST", f"/api/v1/apps/{moved[0]}/authorize", other)
+        else:
+            change("revoke", pkce.client_id, "DELETE",
+                   f"/api/v1/me/authorized-apps/{pkce.client_id}", server)  # fmt: skip
+            time.sleep(0.3)
+            index = servers.index(other)
+            fresh = obo_tokens(other.url, browsers[index], pkce.client_id)
+            run.changes.append(Change("reconsent", pkce.client_id, 0, time.monotonic()))
+            run.keep(fresh["access_token"], pkce.client_id)
+            chains.put(fresh)
 
     workers = [threading.Thread(target=load, args=(n,)) for n in range(LOAD_THREADS)]
     changer = threading.Thread(target=changes)
@@ -359,6 +375,7 @@ def load_with_changes(
     deadline = started + seconds
     for t in [*workers, changer]:
         t.start()
+    midway_timer = None
     if midway is not None:
 
         def midway_then_more_load() -> None:
@@ -367,16 +384,22 @@ def load_with_changes(
             nonlocal deadline
             deadline = float("inf")
             try:
-                midway()
+                with between_changes:
+                    midway()
             finally:
                 deadline = time.monotonic() + 1.0
 
-        threading.Timer(seconds / 2, midway_then_more_load).start()
+        midway_timer = threading.Timer(seconds / 2, midway_then_more_load)
+        midway_timer.start()
     changer.join(timeout=seconds + 60)
+    if midway_timer is not None:
+        midway_timer.join(timeout=120)
+    for t in workers:  # each stops at the deadline, or at once if the changer failed
+        t.join(timeout=seconds + 60)
     stop.set()
-    for t in workers:
-        t.join(timeout=60)
     end = time.monotonic()
+    if changer_failed:
+        raise changer_failed[0]
 
     # Which installation and consent each token was issued under, as the database says.
     with app.app_context():
