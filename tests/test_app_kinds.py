@@ -134,7 +134,11 @@ def test_kind_is_set_at_creation_and_never_changes(team):
     listed = team.api("get", f"/tenants/{team.id}/apps")["items"]
     assert {a["app_kind"] for a in listed} == {"channel", "normal"}
     with team.app.app_context():
-        entry = db.session.query(AuditEntry).filter_by(target=created["client_id"]).first()
+        entry = (
+            db.session.query(AuditEntry)
+            .filter_by(target=created["client_id"], action="app.create")
+            .one()
+        )
         assert entry.detail["app_kind"] == "channel"
 
 
