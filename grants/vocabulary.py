@@ -189,6 +189,14 @@ class AuthMethod(StrEnum):
     CLIENT_SECRET_POST = "client_secret_post"
 
 
+# Every method, in the order the endpoints try them; plain strings, as Authlib's errors name them.
+ANY_AUTH_METHOD = [
+    AuthMethod.CLIENT_SECRET_BASIC.value,
+    AuthMethod.CLIENT_SECRET_POST.value,
+    AuthMethod.NONE.value,
+]
+
+
 class CodeChallengeMethod(StrEnum):
     PLAIN = "plain"
     S256 = "S256"
