@@ -26,6 +26,10 @@ class Role(StrEnum):
     ADMIN = "admin"
     MEMBER = "member"
 
+    def may_grant(self, role: str) -> bool:
+        """Only a super_admin makes super_admins; an admin gives the other roles."""
+        return self is Role.SUPER_ADMIN or role != Role.SUPER_ADMIN
+
 
 ADMIN_ROLES = (Role.SUPER_ADMIN, Role.ADMIN)
 

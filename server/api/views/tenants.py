@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from grants.vocabulary import Role
 from server import tenants
 from server.api.routing import route
 from server.api.schemas import (
@@ -48,7 +49,7 @@ def list_tenants(user: User) -> TenantList:
 )
 def create_tenant(user: User, body: TenantCreate) -> TenantOut:
     tenant = tenants.create_team_tenant(user, body.name, body.edition)
-    return TenantOut.of(tenant, "super_admin")
+    return TenantOut.of(tenant, Role.SUPER_ADMIN)
 
 
 @route("GET", "/tenants/<tenant_id>", summary="One tenant", tag="tenants", response=TenantOut)
