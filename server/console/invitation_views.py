@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import StringField
 
+from grants.vocabulary import Role
 from server import tenants
 from server.console import act, bp, shown, tenant_nav
 from server.console.forms import ActionForm
@@ -22,7 +23,7 @@ class InviteForm(FlaskForm):
     """Invite by email; the domain checks the email and role."""
 
     email = StringField(_l("Email"))
-    role = StringField(_l("Role"), default="member")
+    role = StringField(_l("Role"), default=Role.MEMBER)
 
 
 @bp.get("/invitations")
@@ -69,15 +70,18 @@ def tenant_invitations(tenant_id: int) -> Any:
         if inviters
         else {}
     )
+    nav = tenant_nav(tenant_id)
     return render_template(
         "console/tenant_invitations.html",
         rows=rows,
         people=people,
-        status_of=tenants.shown_status,
+        # The roles the actor may give, the least first (the form's default).
+        roles=[r for r in reversed(Role) if Role(nav["role"]).may_grant(r)],
+        expired=tenants.expired,
         invite_form=InviteForm(),
         action_form=ActionForm(),
         section="invitations",
-        **tenant_nav(tenant_id),
+        **nav,
     )
 
 
