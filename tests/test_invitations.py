@@ -166,7 +166,10 @@ def test_only_admins_see_and_cancel_a_tenants_invitations(
 
 @pytest.mark.parametrize(
     ("language", "words"),
-    [("en", ("Invitations", "Accept", "Decline")), ("zh", ("邀请", "接受", "拒绝"))],
+    [
+        ("en", ("Invitations", "Accept", "Decline", "valid for 7 days", "expire after 7 days")),
+        ("zh", ("邀请", "接受", "拒绝", "7 天内有效", "邀请 7 天后过期")),
+    ],
 )
 def test_the_console_invites_lists_accepts_and_cancels(app, client, make_user, language, words):
     owner, invitee = make_user(), make_user()
@@ -178,6 +181,7 @@ def test_the_console_invites_lists_accepts_and_cancels(app, client, make_user, l
     assert response.status_code == 302
     html = admin_console.get(page).get_data(as_text=True)
     assert invitee.email in html and words[0] in html
+    assert words[3] in html and words[4] in html  # the flash and the lead: INVITATION_DAYS
     # A second invitation, cancelled from the admin page.
     admin_console.post(page, {"email": "gone@example.com", "role": "admin"}, page=page)
     with app.app_context():

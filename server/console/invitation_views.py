@@ -7,6 +7,7 @@ from typing import Any
 from flask import g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import StringField
@@ -78,6 +79,7 @@ def tenant_invitations(tenant_id: int) -> Any:
         # The roles the actor may give, the least first (the form's default).
         roles=[r for r in reversed(Role) if Role(nav["role"]).may_grant(r)],
         expired=tenants.expired,
+        invitation_days=tenants.INVITATION_DAYS,
         invite_form=InviteForm(),
         action_form=ActionForm(),
         section="invitations",
@@ -93,7 +95,11 @@ def invite(tenant_id: int) -> Any:
             lambda: tenants.invite(
                 g.user, tenant_id, (form.email.data or "").strip(), form.role.data or ""
             ),
-            _("Invitation sent. It is valid for 7 days."),
+            ngettext(
+                "Invitation sent. It is valid for %(num)d day.",
+                "Invitation sent. It is valid for %(num)d days.",
+                tenants.INVITATION_DAYS,
+            ),
         )
     return redirect(url_for("console.tenant_invitations", tenant_id=tenant_id))
 

@@ -73,7 +73,8 @@ def list_members(user: User, tenant_id: int) -> MemberList:
     "/tenants/<tenant_id>/members",
     summary="Invite someone, by email, to a team or enterprise tenant",
     description="Admins only; only a super_admin may invite a super_admin. Nobody becomes a "
-    "member without accepting: this creates an invitation, valid for 7 days, and answers 202 "
+    "member without accepting: this creates an invitation, valid for "
+    f"{tenants.INVITATION_DAYS} days, and answers 202 "
     "with it, the same whether or not an account has that email. Inviting an email again "
     "renews its pending invitation. A personal tenant has one owner: inviting to it is a 422 "
     "`personal_tenant`; an existing member's email is a 409 `already_member`.",
