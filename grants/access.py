@@ -45,7 +45,7 @@ class AppView:
     client_id: str
     client_type: str
     status: str
-    app_kind: str = "normal"
+    app_kind: str = AppKind.NORMAL
     connector_binding: int | None = None  # channel apps: the current binding's generation
 
 

@@ -12,6 +12,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from grants.base import GrantSupport
 from grants.secrets import AUTHORIZATION_CODE, new_secret
 from grants.storage import CodeRecord
+from grants.vocabulary import ANY_AUTH_METHOD, CodeChallengeMethod
 
 # RFC 7636 asks for 43 characters; cozepy and coze-go send 16 (PROTOCOL.md quirk 10).
 PKCE_VALUE = re.compile(r"^[A-Za-z0-9\-._~]{16,128}$")
@@ -45,7 +46,9 @@ class PKCE(CodeChallenge):
         method = method or self.DEFAULT_CODE_CHALLENGE_METHOD
         if method not in self.SUPPORTED_CODE_CHALLENGE_METHOD:
             raise InvalidRequestError("Unsupported 'code_challenge_method'.")
-        if (self.require_s256 or grant.request.client.self_registered) and method != "S256":
+        if (
+            self.require_s256 or grant.request.client.self_registered
+        ) and method != CodeChallengeMethod.S256:
             raise InvalidRequestError("This server requires 'code_challenge_method=S256'.")
 
     def validate_code_verifier(self, grant: Any, result: Any) -> None:
@@ -63,13 +66,15 @@ class PKCE(CodeChallenge):
             raise InvalidRequestError("Missing 'code_verifier'.")
         if not PKCE_VALUE.match(verifier):
             raise InvalidRequestError("Invalid 'code_verifier'.")
-        compare = self.CODE_CHALLENGE_METHODS[code.code_challenge_method or "plain"]
+        compare = self.CODE_CHALLENGE_METHODS[
+            code.code_challenge_method or CodeChallengeMethod.PLAIN
+        ]
         if not compare(verifier, code.code_challenge):
             raise InvalidGrantError("Code challenge failed.")
 
 
 class AuthorizationCodeGrant(GrantSupport, grants.AuthorizationCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ANY_AUTH_METHOD
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         # The consent page put the tenant, workspace, installation and consent on the request.
@@ -79,7 +84,7 @@ class AuthorizationCodeGrant(GrantSupport, grants.AuthorizationCodeGrant):
             dataclasses.replace(request.issue_context, resources=request.resources or None),
             redirect_uri=request.payload.redirect_uri or "",
             code_challenge=data.get("code_challenge"),
-            code_challenge_method=(data.get("code_challenge_method") or "plain")
+            code_challenge_method=(data.get("code_challenge_method") or CodeChallengeMethod.PLAIN)
             if data.get("code_challenge")
             else None,
             expires_at=self.now() + self.settings["AUTHORIZATION_CODE_TTL"],

@@ -27,6 +27,7 @@ from grants.errors import AccessRefused, TemporarilyUnavailable
 from grants.resources import audience
 from grants.secrets import DEVICE_CODE, new_secret
 from grants.storage import DeviceRecord
+from grants.vocabulary import ANY_AUTH_METHOD, DeviceCodeStatus
 
 # RFC 8628 §6.1: 20 consonants, no vowels (no words) and no look-alike digits;
 # 8 characters give 20**8 ≈ 2.6e10 codes.
@@ -48,7 +49,7 @@ def normalize_user_code(raw: str) -> str | None:
 class DeviceAuthorization(DeviceAuthorizationEndpoint):
     # Any client may authenticate, so that a web app is told unauthorized_client, not
     # invalid_client; only device apps pass the check that follows.
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    CLIENT_AUTH_METHODS = ANY_AUTH_METHOD
     USER_CODE_TYPE = "string"
 
     @property
@@ -58,7 +59,7 @@ class DeviceAuthorization(DeviceAuthorizationEndpoint):
 
     def authenticate_client(self, request: Any) -> Any:
         client = super().authenticate_client(request)
-        if client.client_type != "device":
+        if not client.type.uses_device_flow:
             raise UnauthorizedClientError("Only device apps may use device authorization.")
         denial = check_standing(self.server.storage, client.client_id).denial
         if denial:
@@ -107,19 +108,19 @@ class DeviceAuthorization(DeviceAuthorizationEndpoint):
 
 
 class DeviceGrant(GrantSupport, DeviceCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ANY_AUTH_METHOD
 
     def query_device_credential(self, device_code: str) -> DeviceRecord | None:
         return self.storage.find_device_code(device_code)
 
     def validate_device_credential(self, credential: DeviceRecord) -> Any:
-        if credential.status == "used":
+        if credential.status == DeviceCodeStatus.USED:
             raise InvalidGrantError("The device code has already been used.")
         if credential.expires_at <= self.now():
             raise ExpiredTokenError()
-        if credential.status == "denied":
+        if credential.status == DeviceCodeStatus.DENIED:
             raise AccessDeniedError()
-        if credential.status == "approved" and credential.context is not None:
+        if credential.status == DeviceCodeStatus.APPROVED and credential.context is not None:
             self.enforce_access(credential.context)
             resources = self.audience(credential.context.resources or [])
             if not self.storage.claim_device_code(credential.id):

@@ -22,7 +22,7 @@ from joserfc.jwk import RSAKey
 from grants.base import GrantSupport
 from grants.clients import Client
 from grants.storage import IssueContext
-from grants.vocabulary import ID_PATTERN
+from grants.vocabulary import ID_PATTERN, AppKind, AuthType
 
 MIN_JTI_LENGTH = 16
 MAX_CLAIM_LENGTH = 256
@@ -56,7 +56,7 @@ class JWTBearerGrant(GrantSupport, _JWTBearerGrant):
 
     def resolve_issuer_client(self, issuer: str) -> Client | None:
         client = self.storage.client(issuer)
-        return client if client is not None and client.client_type == "service" else None
+        return client if client is not None and client.type.uses_keys else None
 
     def resolve_client_public_key(self, client: Client) -> RSAKey:
         pem = self.storage.service_key(client.client_id, self._kid)
@@ -122,7 +122,7 @@ class JWTBearerGrant(GrantSupport, _JWTBearerGrant):
             raise UnauthorizedClientError("The app has no tenant to act in.")
         context = IssueContext(
             client_id=client.client_id,
-            auth_type="appauth",
+            auth_type=AuthType.APPAUTH,
             tenant_id=tenant_id,
             scope=self._scope,
             session_name=self._claims.get("session_name"),
@@ -147,7 +147,7 @@ class JWTBearerGrant(GrantSupport, _JWTBearerGrant):
         raw = self.request.payload.data.get("bot_id_list")
         if raw is None:
             return None
-        if client.app_kind != "channel":
+        if client.app_kind != AppKind.CHANNEL:
             raise InvalidScopeError("A bot list narrows only a channel app's token.")
         bots = list(dict.fromkeys(raw.split())) if isinstance(raw, str) else []
         if not bots or len(bots) > MAX_BOTS or not all(_BOT_ID.match(b) for b in bots):

@@ -9,10 +9,11 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, grants
 
 from grants.base import GrantSupport
 from grants.storage import IssueContext, RefreshRecord
+from grants.vocabulary import ANY_AUTH_METHOD
 
 
 class RefreshTokenGrant(GrantSupport, grants.RefreshTokenGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ANY_AUTH_METHOD
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshRecord | None:

@@ -26,6 +26,10 @@ class Role(StrEnum):
     ADMIN = "admin"
     MEMBER = "member"
 
+    def may_grant(self, role: str) -> bool:
+        """Only a super_admin makes super_admins; an admin gives the other roles."""
+        return self is Role.SUPER_ADMIN or role != Role.SUPER_ADMIN
+
 
 ADMIN_ROLES = (Role.SUPER_ADMIN, Role.ADMIN)
 
@@ -187,6 +191,14 @@ class AuthMethod(StrEnum):
     NONE = "none"
     CLIENT_SECRET_BASIC = "client_secret_basic"
     CLIENT_SECRET_POST = "client_secret_post"
+
+
+# Every method, in the order the endpoints try them; plain strings, as Authlib's errors name them.
+ANY_AUTH_METHOD = [
+    AuthMethod.CLIENT_SECRET_BASIC.value,
+    AuthMethod.CLIENT_SECRET_POST.value,
+    AuthMethod.NONE.value,
+]
 
 
 class CodeChallengeMethod(StrEnum):

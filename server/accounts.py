@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from grants.vocabulary import Edition, Role
 from server import audit
 from server.errors import DomainError
 from server.extensions import db
-from server.limits import MAX_EMAIL_LENGTH
+from server.limits import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH
 from server.models import Membership, Tenant, User, Workspace
 from server.passwords import check_password, hash_password
 
@@ -34,13 +35,13 @@ def create_user(email: str, password: str, name: str | None = None) -> User:
     now = datetime.now(UTC)
     user = User(
         email=email,
-        name=(name or email.split("@")[0])[:100],
+        name=(name or email.split("@")[0])[:MAX_NAME_LENGTH],
         password_hash=hash_password(password),
         created_at=now,
     )
     db.session.add(user)
     db.session.flush()
-    tenant = create_tenant(user, f"{user.name}'s account", "personal")
+    tenant = create_tenant(user, f"{user.name}'s account", Edition.PERSONAL)
     audit.record("user.create", tenant_id=tenant.id, actor_user_id=user.id, target=str(user.id))
     return user
 
@@ -48,11 +49,11 @@ def create_user(email: str, password: str, name: str | None = None) -> User:
 def create_tenant(owner: User, name: str, edition: str) -> Tenant:
     """A tenant with its default workspace; the creator becomes its super_admin."""
     now = datetime.now(UTC)
-    tenant = Tenant(name=name[:100], edition=edition, created_at=now)
+    tenant = Tenant(name=name[:MAX_NAME_LENGTH], edition=edition, created_at=now)
     db.session.add(tenant)
     db.session.flush()
     db.session.add(
-        Membership(tenant_id=tenant.id, user_id=owner.id, role="super_admin", created_at=now)
+        Membership(tenant_id=tenant.id, user_id=owner.id, role=Role.SUPER_ADMIN, created_at=now)
     )
     db.session.add(Workspace(tenant_id=tenant.id, name="Default", is_default=True, created_at=now))
     db.session.flush()
@@ -78,7 +79,7 @@ def personal_tenant(user_id: int) -> Tenant:
     return db.session.scalars(
         select(Tenant)
         .join(Membership, Membership.tenant_id == Tenant.id)
-        .where(Membership.user_id == user_id, Tenant.edition == "personal")
+        .where(Membership.user_id == user_id, Tenant.edition == Edition.PERSONAL)
         .order_by(Tenant.id)
     ).first()
 
@@ -91,7 +92,7 @@ def workspaces_of(user_id: int) -> list[tuple[Tenant, Workspace, str]]:
         .join(Workspace, Workspace.tenant_id == Tenant.id)
         .where(Membership.user_id == user_id)
         .order_by(
-            Tenant.edition != "personal", Tenant.id, Workspace.is_default.desc(), Workspace.id
+            Tenant.edition != Edition.PERSONAL, Tenant.id, Workspace.is_default.desc(), Workspace.id
         )
     ).all()
     return [(t, w, r) for t, w, r in rows]

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from grants.secrets import digest
+from grants.vocabulary import AuthMethod
 from server.extensions import db
 from server.models import App
 
@@ -173,12 +174,12 @@ def validate(url: str, document: Any) -> dict[str, Any]:
         raise DocumentRefused("has no client_name")
     if any(name in document for name in ("client_secret", "client_secret_expires_at")):
         raise DocumentRefused("must not carry a client secret")
-    claims = Metadata({"token_endpoint_auth_method": "none", **document}, {}, {}, {})
+    claims = Metadata({"token_endpoint_auth_method": AuthMethod.NONE.value, **document}, {}, {}, {})
     try:
         claims.validate()
     except (OAuth2Error, JoseError) as error:
         raise DocumentRefused(error.description or "is not valid") from None
-    if claims["token_endpoint_auth_method"] != "none":
+    if claims["token_endpoint_auth_method"] != AuthMethod.NONE:
         raise DocumentRefused("must be a public client (token_endpoint_auth_method none)")
     return {"client_id": url, **claims.get_registered_claims()}
 

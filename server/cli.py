@@ -16,6 +16,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
+from grants.vocabulary import AppStatus, ClientType, Edition, Registration
 from server import accounts, credentials, demo
 from server.errors import DomainError, not_found
 from server.extensions import db, transaction
@@ -180,7 +181,7 @@ def _app_status_command(status: str) -> Callable[..., None]:
     return command
 
 
-for _verb, _status in (("disable", "disabled"), ("enable", "enabled")):
+for _verb, _status in (("disable", AppStatus.DISABLED), ("enable", AppStatus.ENABLED)):
     apps.command(_verb, help=f"{_verb.capitalize()} an app; its tokens follow at once.")(
         click.argument("client_id")(json_option(_app_status_command(_status)))
     )
@@ -189,7 +190,7 @@ for _verb, _status in (("disable", "disabled"), ("enable", "enabled")):
 @apps.command("list")
 @click.option(
     "--registration",
-    type=click.Choice(["managed", "dynamic", "metadata_document"]),
+    type=click.Choice([r.value for r in Registration]),
     default=None,
     help="Only apps registered this way (self-registered: dynamic, metadata_document).",
 )
@@ -233,22 +234,23 @@ def delete_app(client_id: str, as_json: bool) -> None:
 
 def _demo_text(r: dict[str, Any]) -> str:
     apps = r["apps"]
+    web, service = apps[ClientType.WEB], apps[ClientType.SERVICE]
     lines = [
         "Demo credentials (also in " + r["credentials_file"] + "):",
         f"  login:            {r['login_url']}",
         f"  device page:      {r['device_url']}",
         f"  demo user:        {r['users']['demo']['email']} / {r['users']['demo']['password']}",
         f"  member user:      {r['users']['member']['email']} / {r['users']['member']['password']}",
-        f"  team tenant id:   {r['tenants']['team']}",
-        f"  web app:          client_id {apps['web']['client_id']}",
-        f"                    client_secret {apps['web']['client_secret']}",
-        f"                    consent: {apps['web']['authorize_url']}",
-        f"  pkce app:         client_id {apps['pkce']['client_id']}",
-        f"  device app:       client_id {apps['device']['client_id']}",
-        f"  service app:      client_id {apps['service']['client_id']}",
-        f"                    kid {apps['service']['kid']}",
-        f"                    private key {apps['service']['private_key_path']}",
-        f"  redirect URIs:    {', '.join(apps['web']['redirect_uris'])}",
+        f"  team tenant id:   {r['tenants'][Edition.TEAM]}",
+        f"  web app:          client_id {web['client_id']}",
+        f"                    client_secret {web['client_secret']}",
+        f"                    consent: {web['authorize_url']}",
+        f"  pkce app:         client_id {apps[ClientType.PKCE]['client_id']}",
+        f"  device app:       client_id {apps[ClientType.DEVICE]['client_id']}",
+        f"  service app:      client_id {service['client_id']}",
+        f"                    kid {service['kid']}",
+        f"                    private key {service['private_key_path']}",
+        f"  redirect URIs:    {', '.join(web['redirect_uris'])}",
         f"  personal token:   {r['personal_access_token']}",
         f"  resource server:  id {r['resource_server']['id']}",
         f"                    secret {r['resource_server']['secret']}",

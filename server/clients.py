@@ -25,6 +25,7 @@ from grants.vocabulary import (
     AuthType,
     ClientType,
     InstallationStatus,
+    Registration,
     RequestStatus,
 )
 from keys import KeyError_, generate_key_pair, load_public_key, thumbprint
@@ -33,6 +34,7 @@ from keys.rsa import MIN_RSA_BITS
 from server import accounts, audit, permissions, values
 from server.errors import DomainError, Msg, forbidden, not_found
 from server.extensions import db
+from server.limits import MAX_SECRET_GRACE_HOURS
 from server.models import (
     App,
     AppKey,
@@ -270,9 +272,6 @@ def new_binding() -> int:
     return 1 + secrets.randbelow(2**62)
 
 
-MAX_SECRET_GRACE_HOURS = 168
-
-
 def rotate_secret(actor: User, client_id: str, grace_hours: int = 0) -> str:
     """A new secret for a web app, returned once. The old one stops working at once, or with
     `grace_hours` keeps working beside the new one for that long (or until retired)."""
@@ -481,7 +480,7 @@ def register_client(client_id: str, metadata: dict, client_secret: str | None) -
         client_secret_hash=digest(client_secret) if client_secret else None,
         created_at=now,
         updated_at=now,
-        registration="dynamic",
+        registration=Registration.DYNAMIC,
         registration_token_hash=digest(token),
         client_metadata=metadata,
     )
@@ -504,7 +503,7 @@ def register_metadata_document(url: str, document: dict, fields: dict) -> App:
         client_secret_hash=None,
         created_at=now,
         updated_at=now,
-        registration="metadata_document",
+        registration=Registration.METADATA_DOCUMENT,
         metadata_url=url,
         **fields,
     )
@@ -519,7 +518,7 @@ def registered_client(client_id: str) -> App | None:
     if not isinstance(client_id, str) or len(client_id) > 32:
         return None
     app = db.session.get(App, client_id)
-    return app if app is not None and app.registration == "dynamic" else None
+    return app if app is not None and app.registration == Registration.DYNAMIC else None
 
 
 def update_registered_client(app: App, metadata: dict) -> App:
@@ -725,7 +724,7 @@ def install(actor: User, tenant_id: int, client_id: str, kind: str) -> Installat
             if expected == AuthType.APPAUTH
             else Msg("Apps that act for people are installed as OBO."),
         )
-    if kind == AuthType.OBO and not tenant.is_team:
+    if kind not in tenant.installation_kinds:
         raise DomainError(
             422,
             "personal_tenant",
@@ -815,7 +814,7 @@ def uninstall(actor: User, tenant_id: int, client_id: str) -> None:
     if removed is None:
         raise not_found("installation")
     installation_id, status, requested_by, requested_at = removed
-    refused = status == "pending"
+    refused = status == InstallationStatus.PENDING
     if refused and requested_by is not None:
         db.session.add(
             InstallRefusal(

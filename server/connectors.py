@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 
+from grants.vocabulary import Edition
 from server import audit, values
 from server.errors import DomainError, not_found
 from server.extensions import db
@@ -47,7 +48,7 @@ def get_connector(actor: User, connector_id: int) -> Connector:
 
 def create_connector(actor: User, tenant_id: int, *, name: str, description: str = "") -> Connector:
     tenant, _ = require_role(actor, tenant_id, admin=True, lock=True)
-    if tenant.edition == "personal":
+    if tenant.edition == Edition.PERSONAL:
         raise DomainError(
             422, "personal_tenant", "connectors are defined by team and enterprise tenants"
         )

@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from grants.secrets import matches
+from grants.vocabulary import ClientType, Edition, InstallationStatus, Role
 from server import accounts, clients, credentials, tenants, values
 from server.extensions import db
 from server.models import App, AppKey, Installation, Membership, Tenant, User
@@ -26,10 +27,10 @@ MEMBER_EMAIL = "member@example.com"
 MEMBER_PASSWORD = "member-password"
 TEAM_NAME = "Demo Team"
 APP_NAMES = {
-    "web": "Demo web app",
-    "pkce": "Demo PKCE app",
-    "device": "Demo device app",
-    "service": "Demo service app",
+    ClientType.WEB: "Demo web app",
+    ClientType.PKCE: "Demo PKCE app",
+    ClientType.DEVICE: "Demo device app",
+    ClientType.SERVICE: "Demo service app",
 }
 CREDENTIALS_FILE = "demo-credentials.json"
 SERVICE_KEY_FILE = "demo-service-key.pem"
@@ -40,7 +41,7 @@ def redirect_uris_for(url: str) -> list[str]:
     """The demo's redirect URIs: /callback on the server's own host:port, and localhost:8080."""
     parts = urlsplit(url)
     candidates = [f"{parts.scheme}://{parts.netloc}/callback", "http://localhost:8080/callback"]
-    usable = [u for u in candidates if values.redirect_uri_problem(u, "web") is None]
+    usable = [u for u in candidates if values.redirect_uri_problem(u, ClientType.WEB) is None]
     return list(dict.fromkeys(usable))
 
 
@@ -73,20 +74,22 @@ def _team(owner: User, member: User) -> Tenant:
         .join(Membership, Membership.tenant_id == Tenant.id)
         .where(
             Tenant.name == TEAM_NAME,
-            Tenant.edition == "team",
+            Tenant.edition == Edition.TEAM,
             Membership.user_id == owner.id,
         )
     )
     if team is None:
-        team = tenants.create_team_tenant(owner, TEAM_NAME, "team")
+        team = tenants.create_team_tenant(owner, TEAM_NAME, Edition.TEAM)
     if accounts.role_in(member.id, team.id) is None:
         # The demo member starts in the team: invited, and accepted on their behalf.
-        invitation = tenants.invite(owner, team.id, member.email, "member")
+        invitation = tenants.invite(owner, team.id, member.email, Role.MEMBER)
         tenants.accept_invitation(member, invitation.id)
     return team
 
 
-def _app(owner: User, tenant: Tenant, client_type: str, uris: list[str]) -> tuple[App, str | None]:
+def _app(
+    owner: User, tenant: Tenant, client_type: ClientType, uris: list[str]
+) -> tuple[App, str | None]:
     app = db.session.scalar(
         select(App).where(
             App.tenant_id == tenant.id,
@@ -136,7 +139,7 @@ def _authorized(owner: User, app: App) -> None:
         select(Installation.id).where(
             Installation.tenant_id == app.tenant_id,
             Installation.client_id == app.client_id,
-            Installation.status == "installed",
+            Installation.status == InstallationStatus.INSTALLED,
         )
     )
     if installed is None:
@@ -180,10 +183,10 @@ def seed(url: str) -> dict[str, Any]:
     team = _team(demo, member)
     uris = redirect_uris_for(url)
 
-    web, web_secret = _app(demo, personal, "web", uris)
-    pkce, _ = _app(demo, personal, "pkce", uris)
-    device, _ = _app(demo, personal, "device", [])
-    service, _ = _app(demo, personal, "service", [])
+    web, web_secret = _app(demo, personal, ClientType.WEB, uris)
+    pkce, _ = _app(demo, personal, ClientType.PKCE, uris)
+    device, _ = _app(demo, personal, ClientType.DEVICE, [])
+    service, _ = _app(demo, personal, ClientType.SERVICE, [])
     key_path = instance / SERVICE_KEY_FILE
     result = {
         "url": url,
@@ -193,22 +196,22 @@ def seed(url: str) -> dict[str, Any]:
             "demo": {"id": str(demo.id), "email": DEMO_EMAIL, "password": DEMO_PASSWORD},
             "member": {"id": str(member.id), "email": MEMBER_EMAIL, "password": MEMBER_PASSWORD},
         },
-        "tenants": {"personal": str(personal.id), "team": str(team.id)},
+        "tenants": {Edition.PERSONAL: str(personal.id), Edition.TEAM: str(team.id)},
         "apps": {
-            "web": {
+            ClientType.WEB: {
                 "client_id": web.client_id,
-                "client_secret": _web_secret(demo, web, web_secret, saved_app("web")),
+                "client_secret": _web_secret(demo, web, web_secret, saved_app(ClientType.WEB)),
                 "redirect_uris": uris,
                 "authorize_url": f"{url}/oauth/authorize?"
                 + urlencode(
                     {"response_type": "code", "client_id": web.client_id, "redirect_uri": uris[0]}
                 ),
             },
-            "pkce": {"client_id": pkce.client_id, "redirect_uris": uris},
-            "device": {"client_id": device.client_id},
-            "service": {
+            ClientType.PKCE: {"client_id": pkce.client_id, "redirect_uris": uris},
+            ClientType.DEVICE: {"client_id": device.client_id},
+            ClientType.SERVICE: {
                 "client_id": service.client_id,
-                "kid": _service_key(demo, service, saved_app("service"), key_path),
+                "kid": _service_key(demo, service, saved_app(ClientType.SERVICE), key_path),
                 "private_key_path": str(key_path),
             },
         },

@@ -35,6 +35,7 @@ from grants.vocabulary import (
     TEAM_EDITIONS,
     AppKind,
     AppStatus,
+    AuthType,
     ClientType,
     DeliveryStatus,
     DeviceCodeStatus,
@@ -102,6 +103,11 @@ class Tenant(Base):
     def is_team(self) -> bool:
         """A team or enterprise tenant: members, installations and connectors."""
         return self.edition in TEAM_EDITIONS
+
+    @property
+    def installation_kinds(self) -> tuple[AuthType, ...]:
+        """What an app may be installed as here: for members (OBO) only where there are any."""
+        return OAUTH_AUTH_TYPES if self.is_team else (AuthType.APPAUTH,)
 
 
 class Membership(Base):

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from sqlalchemy import and_, delete, exists, insert, literal, or_, select
 
+from grants.vocabulary import Registration
 from server.extensions import db
 from server.models import (
     App,
@@ -71,7 +72,9 @@ def _unused_registrations(now: int) -> int:
     days = current_app.config["OAUTH_REGISTRATION_UNUSED_DAYS"]
     cutoff = datetime.fromtimestamp(now, UTC) - timedelta(days=days)
     unused = select(App.client_id).where(
-        App.registration != "managed", App.consented_at.is_(None), App.created_at < cutoff
+        App.registration != Registration.MANAGED,
+        App.consented_at.is_(None),
+        App.created_at < cutoff,
     )
     retired_at = literal(datetime.fromtimestamp(now, UTC), RetiredClientId.deleted_at.type)
     db.session.execute(

@@ -17,11 +17,11 @@ from grants.secrets import SERVICE_ACCESS_TOKEN, digest, new_secret
 from server import audit, permissions, values
 from server.errors import DomainError, not_found
 from server.extensions import db
+from server.limits import MAX_SERVICE_TOKEN_DAYS
 from server.models import ServiceToken, ServiceTokenWorkspace, User, Workspace
 from server.tenants import require_role
 
-MAX_DAYS = 3650
-PRESET_DAYS = (1, 30, 90, 180)  # what the console offers; any day count up to MAX_DAYS is valid
+PRESET_DAYS = (1, 30, 90, 180)  # what the console offers; any day count up to the limit is valid
 
 
 def list_service_tokens(actor: User, tenant_id: int) -> list[ServiceToken]:
@@ -50,9 +50,11 @@ def create_service_token(
     perms = permissions.validate(permission_names)
     if not perms:
         raise DomainError(422, "invalid_value", "permissions: at least one is required")
-    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_DAYS:
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_SERVICE_TOKEN_DAYS:
         raise DomainError(
-            422, "invalid_value", f"expires_in_days must be between 1 and {MAX_DAYS}, or null"
+            422,
+            "invalid_value",
+            f"expires_in_days must be between 1 and {MAX_SERVICE_TOKEN_DAYS}, or null",
         )
     reached = list(dict.fromkeys(workspace_ids))
     if not reached:

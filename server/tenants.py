@@ -11,10 +11,19 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, delete, func, select
 
-from grants.vocabulary import ADMIN_ROLES, TEAM_EDITIONS, Role
+from grants.vocabulary import (
+    ADMIN_ROLES,
+    TEAM_EDITIONS,
+    AuthType,
+    DeviceCodeStatus,
+    Edition,
+    InvitationStatus,
+    Role,
+)
 from server import accounts, audit, values
 from server.errors import DomainError, forbidden, not_found
 from server.extensions import db
+from server.limits import MAX_AUDIT_PAGE
 from server.models import (
     AuditEntry,
     AuthorizationCode,
@@ -26,8 +35,6 @@ from server.models import (
     User,
     Workspace,
 )
-
-MAX_AUDIT_PAGE = 200
 
 
 def require_role(
@@ -58,7 +65,7 @@ def list_tenants(actor: User) -> list[tuple[Tenant, str]]:
         select(Tenant, Membership.role)
         .join(Membership, Membership.tenant_id == Tenant.id)
         .where(Membership.user_id == actor.id)
-        .order_by(Tenant.edition != "personal", Tenant.id)
+        .order_by(Tenant.edition != Edition.PERSONAL, Tenant.id)
     ).all()
     return [(t, r) for t, r in rows]
 
@@ -97,7 +104,7 @@ def _super_admins(tenant_id: int) -> int:
     return db.session.scalar(
         select(func.count())
         .select_from(Membership)
-        .where(Membership.tenant_id == tenant_id, Membership.role == "super_admin")
+        .where(Membership.tenant_id == tenant_id, Membership.role == Role.SUPER_ADMIN)
     )
 
 
@@ -129,9 +136,9 @@ def invite(actor: User, tenant_id: int, email: str, role: str) -> Invitation:
     """
     tenant, actor_role = require_role(actor, tenant_id, admin=True)
     _check_role(role)
-    if tenant.edition == "personal":
+    if tenant.edition == Edition.PERSONAL:
         raise DomainError(422, "personal_tenant", "a personal tenant has one owner and no members")
-    if role == "super_admin" and actor_role != "super_admin":
+    if not Role(actor_role).may_grant(role):
         raise forbidden("only a super_admin can make super_admins")
     email = accounts.normalize_email(values.email(email))
     if "@" not in email:
@@ -149,11 +156,11 @@ def invite(actor: User, tenant_id: int, email: str, role: str) -> Invitation:
         select(Invitation).where(
             Invitation.tenant_id == tenant_id,
             Invitation.email == email,
-            Invitation.status == "pending",
+            Invitation.status == InvitationStatus.PENDING,
         )
     )
     if invitation is None:
-        invitation = Invitation(tenant_id=tenant_id, email=email, status="pending")
+        invitation = Invitation(tenant_id=tenant_id, email=email, status=InvitationStatus.PENDING)
         db.session.add(invitation)
     invitation.role = role
     invitation.invited_by = actor.id
@@ -175,8 +182,8 @@ def expired(invitation: Invitation, now: datetime | None = None) -> bool:
 
 
 def shown_status(invitation: Invitation) -> str:
-    if invitation.status == "pending" and expired(invitation):
-        return "expired"
+    if invitation.status == InvitationStatus.PENDING and expired(invitation):
+        return InvitationStatus.EXPIRED
     return invitation.status
 
 
@@ -186,7 +193,7 @@ def list_invitations(actor: User, tenant_id: int) -> list[Invitation]:
     return list(
         db.session.scalars(
             select(Invitation)
-            .where(Invitation.tenant_id == tenant_id, Invitation.status == "pending")
+            .where(Invitation.tenant_id == tenant_id, Invitation.status == InvitationStatus.PENDING)
             .order_by(Invitation.id.desc())
         )
     )
@@ -198,12 +205,12 @@ def cancel_invitation(actor: User, tenant_id: int, invitation_id: int) -> None:
         select(Invitation).where(
             Invitation.id == invitation_id,
             Invitation.tenant_id == tenant_id,
-            Invitation.status == "pending",
+            Invitation.status == InvitationStatus.PENDING,
         )
     )
     if invitation is None:
         raise not_found("invitation")
-    invitation.status = "cancelled"
+    invitation.status = InvitationStatus.CANCELLED
     invitation.decided_at = datetime.now(UTC)
     audit.record(
         "invitation.cancel", tenant_id=tenant_id, actor_user_id=actor.id, target=str(invitation.id)
@@ -217,7 +224,7 @@ def my_invitations(actor: User) -> list[tuple[Invitation, Tenant]]:
         .join(Tenant, Tenant.id == Invitation.tenant_id)
         .where(
             Invitation.email == accounts.normalize_email(actor.email),
-            Invitation.status == "pending",
+            Invitation.status == InvitationStatus.PENDING,
             Invitation.expires_at > datetime.now(UTC),
         )
         .order_by(Invitation.id.desc())
@@ -232,7 +239,7 @@ def _my_invitation(actor: User, invitation_id: int) -> Invitation:
         .where(
             Invitation.id == invitation_id,
             Invitation.email == accounts.normalize_email(actor.email),
-            Invitation.status == "pending",
+            Invitation.status == InvitationStatus.PENDING,
         )
         .with_for_update()
     )
@@ -245,7 +252,7 @@ def accept_invitation(actor: User, invitation_id: int) -> tuple[Invitation, Tena
     """The invitee accepts: the membership is made with the invited role."""
     invitation = _my_invitation(actor, invitation_id)
     tenant_id = invitation.tenant_id
-    invitation.status = "accepted"
+    invitation.status = InvitationStatus.ACCEPTED
     invitation.decided_at = datetime.now(UTC)
     tenant = db.session.get(Tenant, tenant_id)
     current = db.session.get(Membership, (tenant_id, actor.id))
@@ -272,7 +279,7 @@ def accept_invitation(actor: User, invitation_id: int) -> tuple[Invitation, Tena
 
 def decline_invitation(actor: User, invitation_id: int) -> tuple[Invitation, Tenant]:
     invitation = _my_invitation(actor, invitation_id)
-    invitation.status = "declined"
+    invitation.status = InvitationStatus.DECLINED
     invitation.decided_at = datetime.now(UTC)
     audit.record(
         "invitation.decline",
@@ -288,10 +295,14 @@ def update_member(actor: User, tenant_id: int, user_id: int, role: str) -> tuple
     _, actor_role = require_role(actor, tenant_id, admin=True, lock=True)
     _check_role(role)
     user, membership = _membership(tenant_id, user_id)
-    touches_super = "super_admin" in (role, membership.role)
-    if touches_super and actor_role != "super_admin":
+    touches_super = Role.SUPER_ADMIN in (role, membership.role)
+    if touches_super and actor_role != Role.SUPER_ADMIN:
         raise forbidden("only a super_admin can change super_admin roles")
-    if membership.role == "super_admin" and role != "super_admin" and _super_admins(tenant_id) <= 1:
+    if (
+        membership.role == Role.SUPER_ADMIN
+        and role != Role.SUPER_ADMIN
+        and _super_admins(tenant_id) <= 1
+    ):
         raise DomainError(409, "last_super_admin", "a tenant must keep at least one super_admin")
     old = membership.role
     membership.role = role
@@ -317,8 +328,8 @@ def remove_member(actor: User, tenant_id: int, user_id: int) -> None:
     """
     _, actor_role = require_role(actor, tenant_id, admin=True, lock=True)
     _, membership = _membership(tenant_id, user_id)
-    if membership.role == "super_admin":
-        if actor_role != "super_admin":
+    if membership.role == Role.SUPER_ADMIN:
+        if actor_role != Role.SUPER_ADMIN:
             raise forbidden("only a super_admin can remove a super_admin")
         if _super_admins(tenant_id) <= 1:
             raise DomainError(
@@ -344,7 +355,7 @@ def _delegated_tokens(tenant_id: int, user_id: int) -> ColumnElement[bool]:
     return and_(
         OAuthToken.tenant_id == tenant_id,
         OAuthToken.user_id == user_id,
-        OAuthToken.auth_type == "obo",
+        OAuthToken.auth_type == AuthType.OBO,
     )
 
 
@@ -363,7 +374,7 @@ def _end_delegated_access(tenant_id: int, user_id: int) -> int:
         delete(DeviceCode).where(
             DeviceCode.tenant_id == tenant_id,
             DeviceCode.user_id == user_id,
-            DeviceCode.status.in_(("pending", "approved")),
+            DeviceCode.status.in_((DeviceCodeStatus.PENDING, DeviceCodeStatus.APPROVED)),
         ),
     ):
         db.session.execute(statement.execution_options(synchronize_session=False))

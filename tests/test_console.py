@@ -247,6 +247,15 @@ def test_install_by_client_id_reports_domain_errors(app, console, make_user, mak
     assert "The app is installed." in text(console.get(page))
 
 
+def test_the_install_form_offers_obo_only_in_a_team(app, console, owner, tenant_id):
+    team = make_team(app, owner, name="Acme")
+    kinds = {}
+    for place in (tenant_id, team):
+        html = text(console.get(f"/console/tenants/{place}/installations"))
+        kinds[place] = re.findall(r'<option value="(\w+)"', html)
+    assert kinds == {tenant_id: ["appauth"], team: ["obo", "appauth"]}
+
+
 def test_a_member_cannot_act_as_an_admin(app, client, make_user, make_app, owner):
     member = make_user()
     team = make_team(app, owner, name="Acme")

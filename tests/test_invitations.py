@@ -4,6 +4,7 @@ declined and audited; in the API and the console, in English and Chinese."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -165,7 +166,10 @@ def test_only_admins_see_and_cancel_a_tenants_invitations(
 
 @pytest.mark.parametrize(
     ("language", "words"),
-    [("en", ("Invitations", "Accept", "Decline")), ("zh", ("邀请", "接受", "拒绝"))],
+    [
+        ("en", ("Invitations", "Accept", "Decline", "valid for 7 days", "expire after 7 days")),
+        ("zh", ("邀请", "接受", "拒绝", "7 天内有效", "邀请 7 天后过期")),
+    ],
 )
 def test_the_console_invites_lists_accepts_and_cancels(app, client, make_user, language, words):
     owner, invitee = make_user(), make_user()
@@ -177,6 +181,7 @@ def test_the_console_invites_lists_accepts_and_cancels(app, client, make_user, l
     assert response.status_code == 302
     html = admin_console.get(page).get_data(as_text=True)
     assert invitee.email in html and words[0] in html
+    assert words[3] in html and words[4] in html  # the flash and the lead: INVITATION_DAYS
     # A second invitation, cancelled from the admin page.
     admin_console.post(page, {"email": "gone@example.com", "role": "admin"}, page=page)
     with app.app_context():
@@ -198,3 +203,42 @@ def test_the_console_invites_lists_accepts_and_cancels(app, client, make_user, l
         assert accounts.role_in(invitee.id, tenant_id) == "member"
     html = console.get("/console/invitations").get_data(as_text=True)
     assert f"/console/invitations/{invitation.id}/accept" not in html
+
+
+def test_the_console_offers_only_the_roles_the_admin_may_give(app, client, make_user, auth_header):
+    owner, admin = make_user(), make_user()
+    tenant_id = make_team(app, owner, "Acme")
+    join_by_invitation(client, tenant_id, auth_header(owner), admin, auth_header(admin), "admin")
+    page = f"/console/tenants/{tenant_id}/invitations"
+    roles = {}
+    for who in (owner, admin):
+        html = Console(app.test_client(), who).get(page).get_data(as_text=True)
+        roles[who.email] = re.findall(r'<option value="([a-z_]+)">', html)
+    assert roles == {
+        owner.email: ["member", "admin", "super_admin"],
+        admin.email: ["member", "admin"],
+    }
+
+
+def test_the_console_marks_an_invitation_past_its_time(app, client, make_user):
+    owner = make_user()
+    tenant_id = make_team(app, owner, "Acme")
+    console = Console(client, owner)
+    page = f"/console/tenants/{tenant_id}/invitations"
+    for email in ("late@example.com", "fresh@example.com"):
+        console.post(page, {"email": email, "role": "member"}, page=page)
+    with app.app_context():
+        db.session.execute(
+            update(Invitation)
+            .where(Invitation.email == "late@example.com")
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        db.session.commit()
+    rows = re.findall(r"<tr>(.*?)</tr>", console.get(page).get_data(as_text=True), re.S)
+    expired = {
+        email
+        for email in ("late@example.com", "fresh@example.com")
+        for row in rows
+        if email in row and ">Expired</span>" in row
+    }
+    assert expired == {"late@example.com"}

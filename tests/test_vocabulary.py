@@ -10,11 +10,13 @@ from sqlalchemy import CheckConstraint, inspect
 
 from grants.clients import AUTH_METHODS, GRANT_TYPES
 from grants.vocabulary import (
+    ANY_AUTH_METHOD,
     OAUTH_AUTH_TYPES,
     STORED_INVITATION_STATUSES,
     AppKind,
     AppStatus,
     AuthMethod,
+    AuthType,
     ClientType,
     DeliveryStatus,
     DeviceCodeStatus,
@@ -26,7 +28,7 @@ from grants.vocabulary import (
     Role,
 )
 from server.extensions import db
-from server.models import Base
+from server.models import Base, Tenant
 from server.pages import words
 
 # Every check constraint of the schema, by name, and the values it allows.
@@ -103,3 +105,34 @@ def test_capabilities_agree_with_the_grants_each_type_has(client_type):
     assert client_type.uses_keys == (grants == {GrantType.JWT_BEARER})
     assert client_type.signs_users_in == (GrantType.REFRESH_TOKEN in grants)
     assert set(GRANT_TYPES) == set(AUTH_METHODS) == set(ClientType)
+
+
+def test_the_endpoints_try_every_auth_method_secrets_first():
+    # Plain strings, in Authlib's own order: its errors list them as they stand.
+    assert ANY_AUTH_METHOD == ["client_secret_basic", "client_secret_post", "none"]
+    assert set(ANY_AUTH_METHOD) == set(AuthMethod)
+    assert all(type(method) is str for method in ANY_AUTH_METHOD)
+
+
+@pytest.mark.parametrize(
+    ("actor", "grantable"),
+    [
+        (Role.SUPER_ADMIN, {Role.SUPER_ADMIN, Role.ADMIN, Role.MEMBER}),
+        (Role.ADMIN, {Role.ADMIN, Role.MEMBER}),
+    ],
+)
+def test_only_a_super_admin_grants_super_admin(actor, grantable):
+    assert {role for role in Role if actor.may_grant(role)} == grantable
+    assert actor.may_grant("super_admin") == (Role.SUPER_ADMIN in grantable)
+
+
+@pytest.mark.parametrize(
+    ("edition", "kinds"),
+    [
+        (Edition.PERSONAL, {AuthType.APPAUTH}),
+        (Edition.TEAM, set(OAUTH_AUTH_TYPES)),
+        (Edition.ENTERPRISE, set(OAUTH_AUTH_TYPES)),
+    ],
+)
+def test_obo_installations_only_where_there_are_members(edition, kinds):
+    assert set(Tenant(edition=edition).installation_kinds) == kinds

@@ -182,7 +182,7 @@ class ServiceTokenCreate(Strict):
     ]
     expires_in_days: Annotated[int, Field(ge=1, le=limits.MAX_SERVICE_TOKEN_DAYS)] | None = Field(
         description="1, 30, 90 or 180 (the console's choices), any other number of days up to "
-        "3650, or null for a token that never expires."
+        f"{limits.MAX_SERVICE_TOKEN_DAYS}, or null for a token that never expires."
     )
 
 

@@ -12,7 +12,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, url_f
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from grants.vocabulary import ADMIN_ROLES, AppKind, AppStatus, ClientType
+from grants.vocabulary import ADMIN_ROLES, AppKind, AppStatus, ClientType, CodeChallengeMethod
 from server import clients, connectors
 from server.console import act, bp, field_errors, once, shown, tenant_nav
 from server.console.forms import (
@@ -181,7 +181,7 @@ def _try_it(app: App) -> dict[str, str]:
         verifier = secrets.token_urlsafe(48)
         digest = hashlib.sha256(verifier.encode()).digest()
         params["code_challenge"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-        params["code_challenge_method"] = "S256"
+        params["code_challenge_method"] = CodeChallengeMethod.S256
         result["verifier"] = verifier
     result["authorize"] = "/oauth/authorize?" + urlencode(params)
     return result

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, StringField, TextAreaField
 from wtforms.validators import AnyOf, Optional
 
+from grants.vocabulary import AppKind, ClientType
 from server.limits import MAX_REDIRECT_URIS
 
 
@@ -36,8 +37,8 @@ class AppForm(FlaskForm):
 
 
 class NewAppForm(AppForm):
-    client_type = StringField(_l("Type"), default="web")
-    app_kind = StringField(_l("App kind"), default="normal")
+    client_type = StringField(_l("Type"), default=ClientType.WEB)
+    app_kind = StringField(_l("App kind"), default=AppKind.NORMAL)
 
 
 class BindForm(FlaskForm):

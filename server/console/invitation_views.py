@@ -7,10 +7,12 @@ from typing import Any
 from flask import g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import StringField
 
+from grants.vocabulary import Role
 from server import tenants
 from server.console import act, bp, shown, tenant_nav
 from server.console.forms import ActionForm
@@ -22,7 +24,7 @@ class InviteForm(FlaskForm):
     """Invite by email; the domain checks the email and role."""
 
     email = StringField(_l("Email"))
-    role = StringField(_l("Role"), default="member")
+    role = StringField(_l("Role"), default=Role.MEMBER)
 
 
 @bp.get("/invitations")
@@ -69,15 +71,19 @@ def tenant_invitations(tenant_id: int) -> Any:
         if inviters
         else {}
     )
+    nav = tenant_nav(tenant_id)
     return render_template(
         "console/tenant_invitations.html",
         rows=rows,
         people=people,
-        status_of=tenants.shown_status,
+        # The roles the actor may give, the least first (the form's default).
+        roles=[r for r in reversed(Role) if Role(nav["role"]).may_grant(r)],
+        expired=tenants.expired,
+        invitation_days=tenants.INVITATION_DAYS,
         invite_form=InviteForm(),
         action_form=ActionForm(),
         section="invitations",
-        **tenant_nav(tenant_id),
+        **nav,
     )
 
 
@@ -89,7 +95,11 @@ def invite(tenant_id: int) -> Any:
             lambda: tenants.invite(
                 g.user, tenant_id, (form.email.data or "").strip(), form.role.data or ""
             ),
-            _("Invitation sent. It is valid for 7 days."),
+            ngettext(
+                "Invitation sent. It is valid for %(num)d day.",
+                "Invitation sent. It is valid for %(num)d days.",
+                tenants.INVITATION_DAYS,
+            ),
         )
     return redirect(url_for("console.tenant_invitations", tenant_id=tenant_id))
 

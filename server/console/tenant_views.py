@@ -8,7 +8,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from grants.vocabulary import ADMIN_ROLES
+from grants.vocabulary import ADMIN_ROLES, AuthType
 from server import clients, tenants
 from server.audit import ACTION_CODE, CLIENT_ID, USER_ID, filter_value
 from server.console import act, bp, field_errors, shown, tenant_nav
@@ -120,7 +120,7 @@ def approve_installation(tenant_id: int, client_id: str) -> Any:
     form = ApproveForm()
     if form.validate_on_submit():
         act(
-            lambda: clients.install(g.user, tenant_id, client_id, form.kind.data or "obo"),
+            lambda: clients.install(g.user, tenant_id, client_id, form.kind.data or AuthType.OBO),
             _("Installation approved: members can now authorize the app."),
         )
     return redirect(url_for("console.installations", tenant_id=tenant_id))

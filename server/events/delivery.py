@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import or_, select, update
 
+from grants.vocabulary import DeliveryStatus
 from server import netguard
 from server.events import sealing, signing
 from server.extensions import db
@@ -56,7 +57,11 @@ def claim_due(now: datetime | None = None, limit: int = BATCH) -> list[int]:
     free = or_(EventDelivery.claimed_at.is_(None), EventDelivery.claimed_at < now - lease)
     candidates = db.session.scalars(
         select(EventDelivery.id)
-        .where(EventDelivery.status == "pending", EventDelivery.next_attempt_at <= now, free)
+        .where(
+            EventDelivery.status == DeliveryStatus.PENDING,
+            EventDelivery.next_attempt_at <= now,
+            free,
+        )
         .order_by(EventDelivery.next_attempt_at, EventDelivery.id)
         .limit(limit)
     ).all()
@@ -64,7 +69,11 @@ def claim_due(now: datetime | None = None, limit: int = BATCH) -> list[int]:
     for delivery_id in candidates:
         result = db.session.execute(
             update(EventDelivery)
-            .where(EventDelivery.id == delivery_id, EventDelivery.status == "pending", free)
+            .where(
+                EventDelivery.id == delivery_id,
+                EventDelivery.status == DeliveryStatus.PENDING,
+                free,
+            )
             .values(claimed_at=now)
         )
         if result.rowcount == 1:
@@ -123,7 +132,7 @@ def attempt(delivery_id: int, now: datetime | None = None) -> str | None:
         .join(EventSubscription, EventSubscription.id == EventDelivery.subscription_id)
         .where(EventDelivery.id == delivery_id)
     ).first()
-    if row is None or row.EventDelivery.status != "pending":
+    if row is None or row.EventDelivery.status != DeliveryStatus.PENDING:
         db.session.rollback()
         return None
     body = payload(row.Event)
@@ -151,13 +160,13 @@ def record(delivery_id: int, status_code: int | None, error: str | None, now: da
     delivery.updated_at = now
     next_at: datetime | None = None
     if status_code is not None and 200 <= status_code < 300:
-        delivery.status = "delivered"
+        delivery.status = DeliveryStatus.DELIVERED
     else:
         backoff = int(current_app.config["EVENTS_BACKOFF_SECONDS"])
         next_at = now + timedelta(seconds=backoff * 2 ** (delivery.attempts - 1))
         window = timedelta(seconds=int(current_app.config["EVENTS_RETRY_FOR_SECONDS"]))
         if next_at - delivery.created_at > window:
-            delivery.status, next_at = "failed", None
+            delivery.status, next_at = DeliveryStatus.FAILED, None
     delivery.next_attempt_at = next_at
     db.session.add(
         EventAttempt(

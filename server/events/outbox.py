@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from grants.vocabulary import DeliveryStatus
 from server.extensions import db
 from server.models import AuditEntry, Event, EventDelivery, EventSubscription, Membership
 
@@ -117,7 +118,7 @@ def publish(
             EventDelivery(
                 event_id=event.id,
                 subscription_id=subscription.id,
-                status="pending",
+                status=DeliveryStatus.PENDING,
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, exists, select
 
+from grants.vocabulary import DeliveryStatus
 from server.extensions import db
 from server.models import App, Event, EventAttempt, EventDelivery, EventSubscription
 
@@ -19,14 +20,14 @@ def purge(now: datetime | None = None) -> dict[str, int]:
     pending = exists(
         select(EventDelivery.id).where(
             EventDelivery.subscription_id == EventSubscription.id,
-            EventDelivery.status == "pending",
+            EventDelivery.status == DeliveryStatus.PENDING,
         )
     )
     orphaned = select(EventSubscription.id).where(
         ~exists(select(App.client_id).where(App.client_id == EventSubscription.client_id)),
         ~pending,
     )
-    done = (EventDelivery.status != "pending") & (
+    done = (EventDelivery.status != DeliveryStatus.PENDING) & (
         (EventDelivery.updated_at < cutoff) | EventDelivery.subscription_id.in_(orphaned)
     )
     gone = select(EventDelivery.id).where(done)

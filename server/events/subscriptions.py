@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from flask import current_app
 from sqlalchemy import func, select
 
+from grants.vocabulary import DeliveryStatus
 from server import netguard
 from server.clients import get_app
 from server.errors import DomainError, not_found
@@ -155,7 +156,7 @@ def redeliver(
     if delivery is None or delivery.subscription_id != subscription.id:
         raise not_found("delivery")
     now = datetime.now(UTC)
-    delivery.status = "pending"
+    delivery.status = DeliveryStatus.PENDING
     delivery.next_attempt_at = now
     delivery.claimed_at = None
     delivery.updated_at = now

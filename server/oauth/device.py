@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from grants.device_code import normalize_user_code
 from grants.secrets import digest
 from grants.storage import IssueContext
+from grants.vocabulary import DeviceCodeStatus
 from server.extensions import db
 from server.models import DeviceCode
 
@@ -22,15 +23,15 @@ def find(user_code: str) -> DeviceCode | None:
 
 
 def is_open(row: DeviceCode) -> bool:
-    return row.status == "pending" and row.expires_at > int(time.time())
+    return row.status == DeviceCodeStatus.PENDING and row.expires_at > int(time.time())
 
 
 def decide(row: DeviceCode, context: IssueContext | None) -> bool:
     """Approve (with what to issue under) or deny (context None); False if it was no longer open."""
-    values: dict[str, object] = {"status": "denied"}
+    values: dict[str, object] = {"status": DeviceCodeStatus.DENIED}
     if context is not None:
         values = {
-            "status": "approved",
+            "status": DeviceCodeStatus.APPROVED,
             "user_id": context.user_id,
             "tenant_id": context.tenant_id,
             "workspace_id": context.workspace_id,
@@ -41,7 +42,7 @@ def decide(row: DeviceCode, context: IssueContext | None) -> bool:
         update(DeviceCode)
         .where(
             DeviceCode.id == row.id,
-            DeviceCode.status == "pending",
+            DeviceCode.status == DeviceCodeStatus.PENDING,
             DeviceCode.expires_at > int(time.time()),
         )
         .values(**values)

@@ -15,6 +15,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from grants.access import AppView, InstallationView, ServiceTokenView, TokenView, check_token
 from grants.secrets import REFRESH_TOKEN, SERVICE_ACCESS_TOKEN, digest, matches
 from grants.storage import Standing
+from grants.vocabulary import ANY_AUTH_METHOD, AppKind, AuthType
 from server import metrics
 from server.extensions import db
 from server.models import OAuthToken
@@ -80,7 +81,7 @@ def _sat_payload(row: Any) -> dict[str, Any]:
         db.session.commit()
     payload: dict[str, Any] = {
         "active": True,
-        "auth_type": "sat",
+        "auth_type": AuthType.SAT,
         "token_type": "Bearer",
         "tenant_id": str(row.tenant_id),
         "scope": " ".join(row.permissions or ()),
@@ -151,7 +152,7 @@ def _payload(row: Any, value: str, caller_resources: Any = None) -> dict[str, An
     if row.session_name is not None:
         payload["session_name"] = row.session_name
     payload["app_kind"] = row.app_kind
-    if row.app_kind == "channel":
+    if row.app_kind == AppKind.CHANNEL:
         payload["connector_id"] = str(row.connector_id)
         if row.bot_ids:
             payload["bot_id_list"] = list(row.bot_ids)
@@ -163,7 +164,7 @@ def _payload(row: Any, value: str, caller_resources: Any = None) -> dict[str, An
 class Revocation(RevocationEndpoint):
     """An app revokes its own tokens; a refresh token takes its whole family with it."""
 
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    CLIENT_AUTH_METHODS = ANY_AUTH_METHOD
 
     def check_params(self, request: Any, client: Any) -> None:
         # RFC 7009 §2.1: a hint the server does not know is ignored, the search goes on.

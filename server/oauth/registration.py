@@ -79,8 +79,9 @@ class Metadata(ClientMetadataClaims):
             raise _bad(f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}")
 
     def validate_grant_types(self) -> None:
-        kinds = self.setdefault("grant_types", ["authorization_code"])
-        if not kinds or not set(kinds) <= set(GRANT_TYPES) or "authorization_code" not in kinds:
+        code = GrantType.AUTHORIZATION_CODE.value
+        kinds = self.setdefault("grant_types", [code])
+        if not kinds or not set(kinds) <= set(GRANT_TYPES) or code not in kinds:
             raise _bad("grant_types must be authorization_code, optionally with refresh_token")
 
     def validate_response_types(self) -> None:

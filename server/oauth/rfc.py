@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from grants.vocabulary import GrantType
+from grants.vocabulary import ANY_AUTH_METHOD, AuthMethod, CodeChallengeMethod, GrantType
 from server.oauth import authorize, hygiene, introspection, rfc_errors, throttle
 from server.oauth.core import endpoint_response, token_response
 from server.oauth.rfc_errors import respond as render
@@ -66,16 +66,12 @@ def metadata() -> Response:
         response_types_supported=["code"],
         response_modes_supported=["query"],
         grant_types_supported=GRANT_TYPES,
-        token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post", "none"],
-        revocation_endpoint_auth_methods_supported=[
-            "client_secret_basic",
-            "client_secret_post",
-            "none",
-        ],
-        introspection_endpoint_auth_methods_supported=["client_secret_basic"],
-        code_challenge_methods_supported=["S256"]
+        token_endpoint_auth_methods_supported=ANY_AUTH_METHOD,
+        revocation_endpoint_auth_methods_supported=ANY_AUTH_METHOD,
+        introspection_endpoint_auth_methods_supported=[AuthMethod.CLIENT_SECRET_BASIC.value],
+        code_challenge_methods_supported=[CodeChallengeMethod.S256.value]
         if current_app.config["PKCE_REQUIRE_S256"]
-        else ["plain", "S256"],
+        else [CodeChallengeMethod.PLAIN.value, CodeChallengeMethod.S256.value],
         authorization_response_iss_parameter_supported=True,
         scopes_supported=_permission_names(),
         # The OAuth endpoints of both dialects (the management API has its own document).

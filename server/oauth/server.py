@@ -103,13 +103,13 @@ class OAuthServer(AuthorizationServer):
         expires_in: int | None = None,
         include_refresh_token: bool = True,
     ) -> dict[str, Any]:
-        service = client.client_type == "service"
+        for_user = client.type.signs_users_in  # OBO: the user's prefix, and a refresh token
         token: dict[str, Any] = {
             "token_type": "Bearer",
-            "access_token": new_secret(ACCESS_TOKEN_SERVICE if service else ACCESS_TOKEN_USER),
+            "access_token": new_secret(ACCESS_TOKEN_USER if for_user else ACCESS_TOKEN_SERVICE),
             "expires_in": expires_in or self.settings["ACCESS_TOKEN_TTL"],
         }
-        if include_refresh_token and not service:
+        if include_refresh_token and for_user:
             token["refresh_token"] = new_secret(REFRESH_TOKEN)
         if scope:
             token["scope"] = scope

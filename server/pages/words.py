@@ -10,6 +10,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from jinja2 import pass_context
 
+from grants import vocabulary
 from grants.vocabulary import (
     ADMIN_ROLES,
     AppKind,
@@ -88,7 +89,6 @@ KINDS = {
     AuthType.OBO: _l("On behalf of users (OBO)"),
     AuthType.APPAUTH: _l("As the app itself (AppAuth)"),
 }
-# What the error page says about each error code a person can meet, beyond the server's text.
 # The audit log's actions as people say them; the code is shown beside, smaller.
 ACTIONS = {
     "app.create": _l("App created"),
@@ -129,6 +129,7 @@ DETAIL_LABELS = {
     "redirect_uris": _l("Redirect URIs"),
     "permissions": _l("Permissions"),
 }
+# What the error page says about each error code a person can meet, beyond the server's text.
 ERROR_TITLES = {
     "invalid_request": _l("This request cannot be completed"),
     "invalid_client": _l("This app is not recognised"),
@@ -235,11 +236,13 @@ def init_app(app: Flask) -> None:
             lambda _context, value, table=table: label(table, value)
         )
     # The vocabulary and the limits, so that templates ask rather than restate them:
-    # `{% if role is admin_role %}`, `{% for value in client_types %}`, `limits.MAX_NAME_LENGTH`.
+    # `{% if role is admin_role %}`, `{% for value in client_types %}`, `limits.MAX_NAME_LENGTH`,
+    # `vocabulary.DeliveryStatus.PENDING`.
     app.jinja_env.tests["admin_role"] = lambda role: role in ADMIN_ROLES
     app.jinja_env.globals["client_types"] = list(ClientType)
     app.jinja_env.globals["app_kinds"] = list(AppKind)
     app.jinja_env.globals["limits"] = limits
+    app.jinja_env.globals["vocabulary"] = vocabulary
     app.jinja_env.globals["error_title"] = lambda code: str(
         ERROR_TITLES.get(code, _l("Something went wrong"))
     )

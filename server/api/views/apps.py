@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from grants.vocabulary import AppStatus
 from server import clients
 from server.api.routing import route
 from server.api.schemas import (
@@ -16,6 +17,7 @@ from server.api.schemas import (
     KeyOut,
     SecretRotate,
 )
+from server.limits import MAX_SECRET_GRACE_HOURS
 from server.models import User
 
 
@@ -116,7 +118,7 @@ def delete_app(user: User, client_id: str) -> None:
     errors=(403,),
 )
 def enable_app(user: User, client_id: str) -> AppOut:
-    return AppOut.of(clients.set_status(user, client_id, "enabled"))
+    return AppOut.of(clients.set_status(user, client_id, AppStatus.ENABLED))
 
 
 @route(
@@ -128,16 +130,16 @@ def enable_app(user: User, client_id: str) -> AppOut:
     errors=(403,),
 )
 def disable_app(user: User, client_id: str) -> AppOut:
-    return AppOut.of(clients.set_status(user, client_id, "disabled"))
+    return AppOut.of(clients.set_status(user, client_id, AppStatus.DISABLED))
 
 
 @route(
     "POST",
     "/apps/<client_id>/secret",
     summary="Rotate a web app's secret; the new one is in this response only",
-    description="With `grace_hours` (up to 168) the old secret keeps working beside the new "
-    "one until `previous_secret_expires_at`; without it, it stops at once. Tokens already "
-    "issued are not affected either way.",
+    description=f"With `grace_hours` (up to {MAX_SECRET_GRACE_HOURS}) the old secret keeps "
+    "working beside the new one until `previous_secret_expires_at`; without it, it stops at "
+    "once. Tokens already issued are not affected either way.",
     tag="apps",
     body=SecretRotate,
     body_required=False,

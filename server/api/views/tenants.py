@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from grants.vocabulary import Role
 from server import tenants
 from server.api.routing import route
 from server.api.schemas import (
@@ -48,7 +49,7 @@ def list_tenants(user: User) -> TenantList:
 )
 def create_tenant(user: User, body: TenantCreate) -> TenantOut:
     tenant = tenants.create_team_tenant(user, body.name, body.edition)
-    return TenantOut.of(tenant, "super_admin")
+    return TenantOut.of(tenant, Role.SUPER_ADMIN)
 
 
 @route("GET", "/tenants/<tenant_id>", summary="One tenant", tag="tenants", response=TenantOut)
@@ -72,7 +73,8 @@ def list_members(user: User, tenant_id: int) -> MemberList:
     "/tenants/<tenant_id>/members",
     summary="Invite someone, by email, to a team or enterprise tenant",
     description="Admins only; only a super_admin may invite a super_admin. Nobody becomes a "
-    "member without accepting: this creates an invitation, valid for 7 days, and answers 202 "
+    "member without accepting: this creates an invitation, valid for "
+    f"{tenants.INVITATION_DAYS} days, and answers 202 "
     "with it, the same whether or not an account has that email. Inviting an email again "
     "renews its pending invitation. A personal tenant has one owner: inviting to it is a 422 "
     "`personal_tenant`; an existing member's email is a 409 `already_member`.",
