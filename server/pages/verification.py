@@ -12,12 +12,12 @@ from grants.access import check_standing
 from grants.device_code import normalize_user_code
 from grants.errors import AccessRefused
 from server import metrics, ratelimit
-from server.extensions import db
+from server.extensions import db, transaction
 from server.models import App, DeviceCode
 from server.oauth import consent, device
 from server.oauth.core import oauth_server
 from server.pages import bp, login_redirect
-from server.pages.approval import render_consent, render_installation_needed
+from server.pages.approval import Answered, render_consent, render_installation_needed
 from server.pages.errors import error as page_error
 from server.pages.forms import ConsentForm, DeviceForm
 from server.pages.words import refusal_words
@@ -105,25 +105,27 @@ def device_page() -> Any:
 def _decide(
     row: DeviceCode, client: Any, places: list[consent.Place], form: ConsentForm, user_code: str
 ) -> Any:
-    context = None
-    if form.decision.data == "approve":
-        place = next((p for p in places if str(p.workspace.id) == form.workspace_id.data), None)
-        if place is None:
-            abort(400)
-        try:
-            context = consent.approve(g.user, client, place, row.scope, oauth_server().storage)
-        except consent.InstallationNeeded as needed:
-            db.session.rollback()
-            retry = ConsentForm(user_code=user_code, workspace_id=str(needed.place.workspace.id))
-            return render_installation_needed(client, needed, retry)
-        except AccessRefused as error:
-            db.session.rollback()
-            metrics.refused(error.denial)
-            return page_error(403, "access_denied", error.description)
-    if not device.decide(row, context):
-        db.session.rollback()
+    # One unit of work: the consent (and an admin's installation) is written with the device's
+    # answer, or nothing is.
+    try:
+        with transaction():
+            context = None
+            if form.decision.data == "approve":
+                place = next(
+                    (p for p in places if str(p.workspace.id) == form.workspace_id.data), None
+                )
+                if place is None:
+                    abort(400)
+                context = consent.approve(g.user, client, place, row.scope, oauth_server().storage)
+            if not device.decide(row, context):
+                raise Answered
+    except consent.InstallationNeeded as needed:
+        return render_installation_needed(client, needed, user_code=user_code)
+    except AccessRefused as error:
+        metrics.refused(error.denial)
+        return page_error(403, "access_denied", error.description)
+    except Answered:
         return _closed(row)
-    db.session.commit()
     # Post/redirect/get: the answer's page is a GET, so a reload posts nothing again.
     session["device_done"] = ["approved" if context else "denied", client.client_id]
     return redirect(url_for("pages.device_done"))
