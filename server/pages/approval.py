@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Error
-from flask import abort, g, make_response, redirect, render_template, request, url_for
+from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -19,13 +19,14 @@ from grants.errors import AccessRefused
 from server import clients
 from server.errors import DomainError
 from server.extensions import db, transaction
-from server.models import App, Tenant
-from server.oauth import authorize, consent, device
+from server.models import App, DeviceCode, Tenant
+from server.oauth import authorize, consent
 from server.oauth.core import load_authorize_request, oauth_server
 from server.oauth.server import request_from_flask
 from server.pages import bp, login_redirect
 from server.pages.errors import error as page_error
 from server.pages.forms import ConsentForm
+from server.pages.user_codes import open_request
 from server.pages.words import CLIENT_TYPES, label, permission_words
 
 
@@ -224,9 +225,9 @@ def _asked_about(authorize_key: str, user_code: str, workspace_id: str) -> Any:
         stored, core_request, _grant = pending
         client, fixed_workspace = core_request.client, stored["workspace_id"]
     else:
-        row = device.find(user_code)
-        if row is None or not device.is_open(row):
-            return make_response(render_template("device_done.html", outcome="closed"), 410)
+        row = open_request(user_code)
+        if not isinstance(row, DeviceCode):
+            return row
         client = oauth_server().storage.client(row.client_id)
         fixed_workspace = row.workspace_id
     places = consent.places_for(g.user.id, fixed_workspace)
