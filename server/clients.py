@@ -92,6 +92,14 @@ def _any_app(client_id: str) -> App:
     return app
 
 
+def _web_app(actor: User, client_id: str) -> App:
+    """An app with a client secret, for an admin of its tenant (422 for any other app)."""
+    app = _app(actor, client_id, admin=True)
+    if not app.has_secret:
+        raise DomainError(422, "not_web_app", Msg("only web apps have a client secret"))
+    return app
+
+
 def _quota(tenant: Tenant) -> int:
     key = "APP_QUOTA_TEAM" if tenant.is_team else "APP_QUOTA_PERSONAL"
     return int(current_app.config[key])
@@ -271,14 +279,6 @@ def new_binding() -> int:
 
 
 MAX_SECRET_GRACE_HOURS = 168
-
-
-def _web_app(actor: User, client_id: str) -> App:
-    """An app with a client secret, for an admin of its tenant (422 for any other app)."""
-    app = _app(actor, client_id, admin=True)
-    if not app.has_secret:
-        raise DomainError(422, "not_web_app", Msg("only web apps have a client secret"))
-    return app
 
 
 def rotate_secret(actor: User, client_id: str, grace_hours: int = 0) -> str:
@@ -708,20 +708,14 @@ def install(actor: User, tenant_id: int, client_id: str, kind: str) -> Installat
             if expected == AuthType.APPAUTH
             else Msg("Apps that act for people are installed as OBO."),
         )
-    if kind == AuthType.OBO:
-        _obo_installs_in(tenant, field="kind")
-    return _install(actor, tenant_id, app, kind)
-
-
-def _obo_installs_in(tenant: Tenant, **field: str) -> None:
-    """An app acting for people needs no installation in a personal tenant: 422 there."""
-    if not tenant.is_team:
+    if kind == AuthType.OBO and not tenant.is_team:
         raise DomainError(
             422,
             "personal_tenant",
             Msg("OBO apps are installed only in team and enterprise tenants"),
-            **field,
+            field="kind",
         )
+    return _install(actor, tenant_id, app, kind)
 
 
 def request_installation(user: User, tenant_id: int, client_id: str) -> Installation:
@@ -730,7 +724,12 @@ def request_installation(user: User, tenant_id: int, client_id: str) -> Installa
     app = _any_app(client_id)
     if not app.signs_users_in:
         raise DomainError(422, "kind_mismatch", Msg("service apps are installed by an admin"))
-    _obo_installs_in(tenant)
+    if not tenant.is_team:
+        raise DomainError(
+            422,
+            "personal_tenant",
+            Msg("OBO apps are installed only in team and enterprise tenants"),
+        )
     existing = _installation(tenant_id, client_id)
     if existing is not None:
         return existing

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, delete, func, select
 
-from grants.vocabulary import ADMIN_ROLES, TEAM_EDITIONS, Role
+from grants.vocabulary import ADMIN_ROLES, TEAM_EDITIONS, InvitationStatus, Role
 from server import accounts, audit, values
 from server.errors import DomainError, forbidden, not_found
 from server.extensions import db
@@ -169,7 +169,7 @@ def invite(actor: User, tenant_id: int, email: str, role: str) -> Invitation:
 
 def _pending_invitation(*where: ColumnElement[bool], lock: bool = False) -> Invitation | None:
     """The pending invitation (expired or not) that matches `where`; `lock` takes its row."""
-    stmt = select(Invitation).where(*where, Invitation.status == "pending")
+    stmt = select(Invitation).where(*where, Invitation.status == InvitationStatus.PENDING)
     if lock:
         stmt = stmt.with_for_update()
     return db.session.scalar(stmt)
@@ -288,7 +288,7 @@ def update_member(actor: User, tenant_id: int, user_id: int, role: str) -> tuple
     touches_super = "super_admin" in (role, membership.role)
     if touches_super and actor_role != "super_admin":
         raise forbidden("only a super_admin can change super_admin roles")
-    if membership.role == "super_admin" and role != "super_admin":
+    if membership.role == Role.SUPER_ADMIN and role != Role.SUPER_ADMIN:
         _keep_a_super_admin(tenant_id)
     old = membership.role
     membership.role = role
