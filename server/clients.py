@@ -94,6 +94,14 @@ def _any_app(client_id: str) -> App:
     return app
 
 
+def _web_app(actor: User, client_id: str) -> App:
+    """An app with a client secret, for an admin of its tenant (422 for any other app)."""
+    app = _app(actor, client_id, admin=True)
+    if not app.has_secret:
+        raise DomainError(422, "not_web_app", Msg("only web apps have a client secret"))
+    return app
+
+
 def _quota(tenant: Tenant) -> int:
     key = "APP_QUOTA_TEAM" if tenant.is_team else "APP_QUOTA_PERSONAL"
     return int(current_app.config[key])
@@ -275,9 +283,7 @@ def new_binding() -> int:
 def rotate_secret(actor: User, client_id: str, grace_hours: int = 0) -> str:
     """A new secret for a web app, returned once. The old one stops working at once, or with
     `grace_hours` keeps working beside the new one for that long (or until retired)."""
-    app = _app(actor, client_id, admin=True)
-    if not app.has_secret:
-        raise DomainError(422, "not_web_app", Msg("only web apps have a client secret"))
+    app = _web_app(actor, client_id)
     if not isinstance(grace_hours, int) or not 0 <= grace_hours <= MAX_SECRET_GRACE_HOURS:
         raise DomainError(
             422,
@@ -317,9 +323,7 @@ def previous_secret_until(app: App) -> datetime | None:
 
 def retire_previous_secret(actor: User, client_id: str) -> App:
     """End a rotation's grace period now: only the current secret authenticates from here."""
-    app = _app(actor, client_id, admin=True)
-    if not app.has_secret:
-        raise DomainError(422, "not_web_app", Msg("only web apps have a client secret"))
+    app = _web_app(actor, client_id)
     had_one = previous_secret_until(app) is not None
     db.session.execute(
         update(App)
@@ -336,9 +340,7 @@ def retire_previous_secret(actor: User, client_id: str) -> App:
 
 def rotation_effect(actor: User, client_id: str) -> dict[str, Any]:
     """What rotating would touch: no token ends (tokens do not depend on the secret)."""
-    app = _app(actor, client_id, admin=True)
-    if not app.has_secret:
-        raise DomainError(422, "not_web_app", Msg("only web apps have a client secret"))
+    app = _web_app(actor, client_id)
     return {
         "live_tokens": audit.live_tokens(OAuthToken.client_id == client_id),
         "previous_until": previous_secret_until(app),
@@ -463,6 +465,16 @@ def operator_delete(client_id: str) -> None:
 # Self-registered apps (RFC 7591/7592; server/oauth/registration.py validates the metadata)
 
 
+def _registered_fields(metadata: dict) -> dict[str, Any]:
+    """What a self-registered app's metadata sets, at registration and at each update."""
+    return {
+        "name": metadata.get("client_name") or "Unnamed client",
+        "redirect_uris": list(dict.fromkeys(metadata["redirect_uris"])),
+        "permissions": list(dict.fromkeys((metadata.get("scope") or "").split())),
+        "client_metadata": metadata,
+    }
+
+
 def register_client(client_id: str, metadata: dict, client_secret: str | None) -> tuple[App, str]:
     """A self-registered app: no owning tenant; public (PKCE) unless it took a secret. Returns
     the app and its registration access token (RFC 7592), shown once and stored hashed."""
@@ -471,18 +483,15 @@ def register_client(client_id: str, metadata: dict, client_secret: str | None) -
     app = App(
         client_id=client_id,
         tenant_id=None,
-        name=metadata.get("client_name") or "Unnamed client",
         description="",
         client_type=ClientType.WEB if client_secret else ClientType.PKCE,
         status=AppStatus.ENABLED,
-        redirect_uris=list(dict.fromkeys(metadata["redirect_uris"])),
-        permissions=list(dict.fromkeys((metadata.get("scope") or "").split())),
         client_secret_hash=digest(client_secret) if client_secret else None,
         created_at=now,
         updated_at=now,
         registration=Registration.DYNAMIC,
         registration_token_hash=digest(token),
-        client_metadata=metadata,
+        **_registered_fields(metadata),
     )
     db.session.add(app)
     db.session.flush()
@@ -523,10 +532,8 @@ def registered_client(client_id: str) -> App | None:
 
 def update_registered_client(app: App, metadata: dict) -> App:
     """RFC 7592 update: the metadata is replaced (the caller checked it keeps its auth method)."""
-    app.name = metadata.get("client_name") or "Unnamed client"
-    app.redirect_uris = list(dict.fromkeys(metadata["redirect_uris"]))
-    app.permissions = list(dict.fromkeys((metadata.get("scope") or "").split()))
-    app.client_metadata = metadata
+    for field, value in _registered_fields(metadata).items():
+        setattr(app, field, value)
     app.updated_at = _now()
     db.session.flush()
     audit.record("app.update", tenant_id=None, actor_user_id=None, target=app.client_id)
@@ -645,48 +652,24 @@ def _installation(tenant_id: int, client_id: str, *, lock: bool = False) -> Inst
 
 
 def _install(actor: User, tenant_id: int, app: App, kind: str) -> Installation:
-    existing = _installation(tenant_id, app.client_id, lock=True)
-    now = _now()
-    if existing is not None and existing.status == InstallationStatus.INSTALLED:
-        audit.record(
-            "installation.install",
-            tenant_id=tenant_id,
-            actor_user_id=actor.id,
-            target=app.client_id,
-            kind=kind,
-            unchanged=True,
-        )
-        return existing
-    if existing is not None:
+    installation = _installation(tenant_id, app.client_id, lock=True)
+    action = "installation.install"
+    detail: dict[str, Any] = {"kind": kind}
+    if installation is None:
+        installation = Installation(tenant_id=tenant_id, client_id=app.client_id, kind=kind)
+        db.session.add(installation)
+    elif installation.status == InstallationStatus.INSTALLED:
+        detail["unchanged"] = True
+    else:
         # A pending request has no tokens, so approving it in place revives nothing.
-        existing.status = InstallationStatus.INSTALLED
-        existing.installed_by = actor.id
-        existing.installed_at = now
+        action = "installation.approve"
+    if installation.status != InstallationStatus.INSTALLED:  # new, or approved now
+        installation.status = InstallationStatus.INSTALLED
+        installation.installed_by = actor.id
+        installation.installed_at = _now()
         db.session.flush()
-        audit.record(
-            "installation.approve",
-            tenant_id=tenant_id,
-            actor_user_id=actor.id,
-            target=app.client_id,
-            kind=kind,
-        )
-        return existing
-    installation = Installation(
-        tenant_id=tenant_id,
-        client_id=app.client_id,
-        kind=kind,
-        status=InstallationStatus.INSTALLED,
-        installed_by=actor.id,
-        installed_at=now,
-    )
-    db.session.add(installation)
-    db.session.flush()
     audit.record(
-        "installation.install",
-        tenant_id=tenant_id,
-        actor_user_id=actor.id,
-        target=app.client_id,
-        kind=kind,
+        action, tenant_id=tenant_id, actor_user_id=actor.id, target=app.client_id, **detail
     )
     return installation
 

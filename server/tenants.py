@@ -100,12 +100,15 @@ def _membership(tenant_id: int, user_id: int) -> tuple[User, Membership]:
     return row.User, row.Membership
 
 
-def _super_admins(tenant_id: int) -> int:
-    return db.session.scalar(
+def _keep_a_super_admin(tenant_id: int) -> None:
+    """Refuse (409) to take the role of the tenant's last super_admin away."""
+    count = db.session.scalar(
         select(func.count())
         .select_from(Membership)
         .where(Membership.tenant_id == tenant_id, Membership.role == Role.SUPER_ADMIN)
     )
+    if count <= 1:
+        raise DomainError(409, "last_super_admin", "a tenant must keep at least one super_admin")
 
 
 def _check_role(role: str) -> None:
@@ -152,13 +155,7 @@ def invite(actor: User, tenant_id: int, email: str, role: str) -> Invitation:
         # Admins see the member list already: saying so leaks nothing new.
         raise DomainError(409, "already_member", "this user is already a member")
     now = datetime.now(UTC)
-    invitation = db.session.scalar(
-        select(Invitation).where(
-            Invitation.tenant_id == tenant_id,
-            Invitation.email == email,
-            Invitation.status == InvitationStatus.PENDING,
-        )
-    )
+    invitation = _pending_invitation(Invitation.tenant_id == tenant_id, Invitation.email == email)
     if invitation is None:
         invitation = Invitation(tenant_id=tenant_id, email=email, status=InvitationStatus.PENDING)
         db.session.add(invitation)
@@ -175,6 +172,14 @@ def invite(actor: User, tenant_id: int, email: str, role: str) -> Invitation:
         role=role,
     )
     return invitation
+
+
+def _pending_invitation(*where: ColumnElement[bool], lock: bool = False) -> Invitation | None:
+    """The pending invitation (expired or not) that matches `where`; `lock` takes its row."""
+    stmt = select(Invitation).where(*where, Invitation.status == InvitationStatus.PENDING)
+    if lock:
+        stmt = stmt.with_for_update()
+    return db.session.scalar(stmt)
 
 
 def expired(invitation: Invitation, now: datetime | None = None) -> bool:
@@ -201,12 +206,8 @@ def list_invitations(actor: User, tenant_id: int) -> list[Invitation]:
 
 def cancel_invitation(actor: User, tenant_id: int, invitation_id: int) -> None:
     require_role(actor, tenant_id, admin=True)
-    invitation = db.session.scalar(
-        select(Invitation).where(
-            Invitation.id == invitation_id,
-            Invitation.tenant_id == tenant_id,
-            Invitation.status == InvitationStatus.PENDING,
-        )
+    invitation = _pending_invitation(
+        Invitation.id == invitation_id, Invitation.tenant_id == tenant_id
     )
     if invitation is None:
         raise not_found("invitation")
@@ -234,14 +235,10 @@ def my_invitations(actor: User) -> list[tuple[Invitation, Tenant]]:
 
 def _my_invitation(actor: User, invitation_id: int) -> Invitation:
     """The actor's own pending, unexpired invitation, locked; anything else is absent (404)."""
-    invitation = db.session.scalar(
-        select(Invitation)
-        .where(
-            Invitation.id == invitation_id,
-            Invitation.email == accounts.normalize_email(actor.email),
-            Invitation.status == InvitationStatus.PENDING,
-        )
-        .with_for_update()
+    invitation = _pending_invitation(
+        Invitation.id == invitation_id,
+        Invitation.email == accounts.normalize_email(actor.email),
+        lock=True,
     )
     if invitation is None or expired(invitation):
         raise not_found("invitation")
@@ -298,12 +295,8 @@ def update_member(actor: User, tenant_id: int, user_id: int, role: str) -> tuple
     touches_super = Role.SUPER_ADMIN in (role, membership.role)
     if touches_super and actor_role != Role.SUPER_ADMIN:
         raise forbidden("only a super_admin can change super_admin roles")
-    if (
-        membership.role == Role.SUPER_ADMIN
-        and role != Role.SUPER_ADMIN
-        and _super_admins(tenant_id) <= 1
-    ):
-        raise DomainError(409, "last_super_admin", "a tenant must keep at least one super_admin")
+    if membership.role == Role.SUPER_ADMIN and role != Role.SUPER_ADMIN:
+        _keep_a_super_admin(tenant_id)
     old = membership.role
     membership.role = role
     db.session.flush()
@@ -331,10 +324,7 @@ def remove_member(actor: User, tenant_id: int, user_id: int) -> None:
     if membership.role == Role.SUPER_ADMIN:
         if actor_role != Role.SUPER_ADMIN:
             raise forbidden("only a super_admin can remove a super_admin")
-        if _super_admins(tenant_id) <= 1:
-            raise DomainError(
-                409, "last_super_admin", "a tenant must keep at least one super_admin"
-            )
+        _keep_a_super_admin(tenant_id)
     db.session.execute(
         delete(Membership).where(Membership.tenant_id == tenant_id, Membership.user_id == user_id)
     )

@@ -1,5 +1,6 @@
 """Each dialect owns its words: a positive table from every way access can end (Denial) to its
-(error, status, message), and each face of the server renders its own errors.
+(error, status, message), the message shared (grants/errors.py MESSAGES) unless the dialect words
+it its own way, and each face of the server renders its own errors.
 
 A new Denial without a row in every dialect's table fails here, not silently at run time.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from grants.access import Denial
-from grants.errors import AccessRefused
+from grants.errors import MESSAGES, AccessRefused
 from server.oauth import coze_errors, rfc_errors
 from server.oauth.core import error_result
 from server.web import current_face
@@ -26,6 +27,16 @@ def test_every_denial_has_the_dialects_words(dialect):
         # 401 is for a failed client authentication only, in both dialects (PROTOCOL.md §7).
         assert status == (401 if error == "invalid_client" else 400), (denial, status)
         assert message.format(app="Some App").strip(), denial
+
+
+def test_every_denial_has_one_shared_message_and_a_dialect_words_only_its_own():
+    assert set(MESSAGES) == set(Denial), set(Denial) ^ set(MESSAGES)
+    assert all(message.strip() for message in MESSAGES.values())
+    assert all(
+        message == MESSAGES[denial] for denial, (_, _, message) in rfc_errors.DENIALS.items()
+    )
+    own = {d for d, (_, _, message) in coze_errors.DENIALS.items() if message != MESSAGES[d]}
+    assert own == {Denial.APP_DISABLED}
 
 
 def test_the_coze_dialect_says_access_deny_where_the_app_may_not_act():

@@ -11,7 +11,7 @@ from grants.device_code import USER_CODE_ALPHABET, normalize_user_code
 from grants.secrets import digest
 from server.extensions import db
 from server.models import DeviceCode
-from tests.oauth_support import DEVICE_CODE, resource_server
+from tests.oauth_support import DEVICE_CODE, hidden, resource_server
 
 
 @pytest.fixture
@@ -157,6 +157,29 @@ def test_wrong_user_code_is_refused_and_rate_limited(app, client, person, device
         assert status == 400 and "not valid" in html
     status, _ = person.approve_device("BBBB-BBBB")
     assert status == 429
+
+
+def test_wrong_user_codes_asking_for_an_installation_count_toward_the_same_limit(
+    app, client, person, device_app
+):
+    """The installation request from a device's consent form takes a user code too: it cannot
+    be used to try codes past the device page's limit, and counts toward it."""
+    app.config["RATELIMIT_ENABLED"] = True
+    code = start(client, device_app.client_id)["user_code"]
+    _, _, page = person.get("/device")
+    form = {"csrf_token": hidden(page, "csrf_token"), "workspace_id": "1"}
+    for _ in range(5):
+        status, _, html = person.post(
+            "/oauth/consent/request-install", {**form, "user_code": "BBBB-BBBB"}
+        )
+        assert status == 400 and "not valid" in html
+    for _ in range(5):
+        status, html = person.approve_device("CCCC-CCCC")
+        assert status == 400 and "not valid" in html
+    # Limited now, on either page, even for a code that is right.
+    status, headers, _ = person.post("/oauth/consent/request-install", {**form, "user_code": code})
+    assert status == 429 and int(headers["Retry-After"]) > 0
+    assert person.approve_device(code)[0] == 429
 
 
 def test_only_device_apps_use_device_authorization(client, person, make_app):

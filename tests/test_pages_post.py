@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import update
 
 from server.extensions import db
-from server.models import AuditEntry, DeviceCode, Installation
+from server.models import AuditEntry, Authorization, AuthorizationCode, DeviceCode, Installation
 from tests.api_helpers import add_member, make_team
 from tests.conftest import PASSWORD
 from tests.oauth_support import Browser, hidden
@@ -178,6 +179,57 @@ def test_a_reloaded_request_or_device_answer_asks_nothing_twice(app, make_user, 
         assert status == 200 and "Device connected" in done
     with app.app_context():
         assert db.session.query(DeviceCode).filter_by(status="approved").count() == 1
+
+
+def test_an_approval_answered_meanwhile_writes_nothing(app, make_user, make_app, monkeypatch):
+    """An admin's approval installs the app and records the consent before it answers; when
+    the request is answered meanwhile (another tab, between the page's check and its answer),
+    the approval is refused and neither the installation nor the consent is kept."""
+    from server.oauth import consent
+
+    admin = make_user()
+    team = make_team(app, admin, name="Late")
+    web, _ = make_app(make_user(), "web", name="Answered web")
+    device, _ = make_app(make_user(), "device", name="Answered TV")
+    browser = Browser(client=app.test_client())
+    browser.login(admin.email, PASSWORD)
+    approve = consent.approve
+    meanwhile: list = []
+
+    def approve_then_the_other_tab_answers(*args, **kwargs):
+        context = approve(*args, **kwargs)
+        meanwhile.pop()()
+        return context
+
+    monkeypatch.setattr(consent, "approve", approve_then_the_other_tab_answers)
+
+    status, _, html = browser.open_consent(authorize_url(web.client_id))
+    assert status == 200
+    key = hidden(html, "authorize_key")
+    meanwhile.append(lambda: app.extensions["store"].take("authorize:" + key))
+    status, _, page = browser.decide(html, "approve", workspace_id=_team_workspace(html))
+    assert status == 400 and "already answered" in page
+
+    code = (
+        app.test_client()
+        .post("/oauth/device_authorization", data={"client_id": device.client_id})
+        .json["user_code"]
+    )
+    status, _, page = browser.get("/device")
+    status, _, html = browser.post(
+        "/device", {"csrf_token": hidden(page, "csrf_token"), "user_code": code}
+    )
+    assert status == 200
+    # The other tab's denial, in this request's own transaction (so undone with it).
+    meanwhile.append(lambda: db.session.execute(update(DeviceCode).values(status="denied")))
+    status, _, page = browser.decide(html, "approve", _team_workspace(html), url="/device")
+    assert status == 410
+
+    with app.app_context():
+        assert db.session.query(Installation).filter_by(tenant_id=team).count() == 0
+        assert db.session.query(Authorization).filter_by(user_id=admin.id).count() == 0
+        assert db.session.query(AuthorizationCode).count() == 0
+        assert db.session.query(DeviceCode).one().status == "pending"
 
 
 def test_the_device_answer_page_needs_a_decision(app, make_user):

@@ -11,49 +11,36 @@ from flask import Response, g, jsonify
 
 from grants.access import Denial
 from grants.clients import JWT_BEARER
-from grants.errors import AccessRefused
+from grants.errors import AccessRefused, worded
 from server.web import Face
 
 if TYPE_CHECKING:
     from server.oauth.server import CoreResult
 
-# The dialect's words for each way access can end: (error, status, message); `{app}` is the
-# app's name. `access_deny` is Coze's code for an app that may not act (a disabled app above
-# all); what ended a user's grant keeps RFC 6749's invalid_grant. Every Denial has an entry
+# The dialect's codes for each way access can end, (error, status), with the shared message
+# (grants/errors.py MESSAGES) but where Coze words it its own way; `{app}` is the app's name.
+# `access_deny` is Coze's code for an app that may not act (a disabled app above all); what
+# ended a user's grant keeps RFC 6749's invalid_grant. Every Denial has an entry
 # (tests/test_dialect_tables.py).
-DENIALS: dict[Denial, tuple[str, int, str]] = {
-    Denial.APP_MISSING: ("invalid_client", 401, "The client does not exist on this server."),
-    Denial.APP_DISABLED: ("access_deny", 400, "app: {app} is currently deactivated by the owner"),
-    Denial.WRONG_CLIENT_TYPE: ("access_deny", 400, "The app's type does not allow this grant."),
-    Denial.NOT_INSTALLED: ("access_deny", 400, "The app is not installed in this tenant."),
-    Denial.INSTALL_PENDING: (
-        "access_deny",
-        400,
-        "The app's installation in this tenant awaits an admin's approval.",
-    ),
-    Denial.NOT_AUTHORIZED: (
-        "invalid_grant",
-        400,
-        "The user's authorization of this app has been revoked.",
-    ),
-    Denial.NOT_MEMBER: ("invalid_grant", 400, "The user is no longer a member of this tenant."),
-    Denial.SUPERSEDED: (
-        "invalid_grant",
-        400,
-        "The grant was issued under an installation or consent that has ended.",
-    ),
-    Denial.TOKEN_EXPIRED: ("invalid_grant", 400, "The grant has expired."),
-    Denial.TOKEN_REVOKED: ("invalid_grant", 400, "The grant has been revoked."),
-    Denial.NO_CONNECTOR: ("access_deny", 400, "connector app should bind connector id"),
-    Denial.WRONG_PATH: (
-        "access_deny",
-        400,
-        "invalid app type: privileged apps get tokens only through the enterprise path, "
-        "and that path serves no other app",
-    ),
-    # Only introspection (RFC dialect only) refuses for the audience.
-    Denial.WRONG_AUDIENCE: ("access_deny", 400, "The token is for another resource."),
-}
+DENIALS = worded(
+    {
+        Denial.APP_MISSING: ("invalid_client", 401),
+        Denial.APP_DISABLED: ("access_deny", 400),
+        Denial.WRONG_CLIENT_TYPE: ("access_deny", 400),
+        Denial.NOT_INSTALLED: ("access_deny", 400),
+        Denial.INSTALL_PENDING: ("access_deny", 400),
+        Denial.NOT_AUTHORIZED: ("invalid_grant", 400),
+        Denial.NOT_MEMBER: ("invalid_grant", 400),
+        Denial.SUPERSEDED: ("invalid_grant", 400),
+        Denial.TOKEN_EXPIRED: ("invalid_grant", 400),
+        Denial.TOKEN_REVOKED: ("invalid_grant", 400),
+        Denial.NO_CONNECTOR: ("access_deny", 400),
+        Denial.WRONG_PATH: ("access_deny", 400),
+        # Only introspection (RFC dialect only) refuses for the audience.
+        Denial.WRONG_AUDIENCE: ("access_deny", 400),
+    },
+    {Denial.APP_DISABLED: "app: {app} is currently deactivated by the owner"},
+)
 
 # Grant types that PROTOCOL.md's "not supported grant type: ..." may name back.
 NAMED_GRANT_TYPES = {

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Error
-from flask import abort, g, make_response, redirect, render_template, request, url_for
+from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -19,13 +19,14 @@ from grants.errors import AccessRefused
 from server import clients
 from server.errors import DomainError
 from server.extensions import db, transaction
-from server.models import App, Tenant
-from server.oauth import authorize, consent, device
+from server.models import App, DeviceCode, Tenant
+from server.oauth import authorize, consent
 from server.oauth.core import load_authorize_request, oauth_server
 from server.oauth.server import request_from_flask
 from server.pages import bp, login_redirect
 from server.pages.errors import error as page_error
 from server.pages.forms import ConsentForm
+from server.pages.user_codes import open_request
 from server.pages.words import CLIENT_TYPES, label, permission_words
 
 
@@ -97,9 +98,16 @@ def _where(redirect_uri: str | None) -> str:
     return parts.netloc or (parts.scheme + ":" if parts.scheme else "")
 
 
+class Answered(Exception):
+    """The request was answered already (a second submit, another tab) or has closed: the
+    decision is refused and, raised inside its transaction, writes nothing."""
+
+
 def render_installation_needed(
-    client: Any, needed: consent.InstallationNeeded, form: ConsentForm
+    client: Any, needed: consent.InstallationNeeded, **asked: str
 ) -> tuple[str, int]:
+    """The page that offers to ask for an installation where approving needs one; `asked` is
+    the request's own field (authorize_key or user_code), for the form to carry on."""
     owner = db.session.get(Tenant, client.tenant_id) if client.tenant_id is not None else None
     html = render_template(
         "request_install.html",
@@ -108,7 +116,7 @@ def render_installation_needed(
         client_type_label=label(CLIENT_TYPES, client.client_type),
         place=needed.place,
         pending=needed.pending,
-        form=form,
+        form=ConsentForm(workspace_id=str(needed.place.workspace.id), **asked),
     )
     return html, 403
 
@@ -148,25 +156,29 @@ def consent_page() -> Any:
         return show(form)
     if not form.validate_on_submit() or form.decision.data not in ("approve", "deny"):
         abort(400)
-    if form.decision.data == "deny":
-        description = GIVE_UP.get(request.form.get("reason", ""))
-        return _finish(key, core_request, grant, user_id=None, description=description)
-    place = next((p for p in places if str(p.workspace.id) == form.workspace_id.data), None)
-    if place is None:
-        abort(400)
+    # One unit of work: the consent (and an admin's installation) is written with the code, or
+    # nothing is.
     try:
-        core_request.issue_context = consent.approve(
-            g.user, client, place, core_request.scope, oauth_server().storage
-        )
+        with transaction():
+            if form.decision.data == "deny":
+                description = GIVE_UP.get(request.form.get("reason", ""))
+                return _finish(key, core_request, grant, user_id=None, description=description)
+            place = next((p for p in places if str(p.workspace.id) == form.workspace_id.data), None)
+            if place is None:
+                abort(400)
+            core_request.issue_context = consent.approve(
+                g.user, client, place, core_request.scope, oauth_server().storage
+            )
+            return _finish(key, core_request, grant, user_id=g.user.id)
     except consent.InstallationNeeded as needed:
-        db.session.rollback()
-        retry = ConsentForm(authorize_key=key, workspace_id=str(needed.place.workspace.id))
-        return render_installation_needed(client, needed, retry)
+        return render_installation_needed(client, needed, authorize_key=key)
     except AccessRefused as error:
-        db.session.rollback()
         error.redirect_uri = grant.redirect_uri
         return authorize.refusal(core_request, error)
-    return _finish(key, core_request, grant, user_id=g.user.id)
+    except Answered:
+        return page_error(
+            400, "invalid_request", _("This authorization request was already answered.")
+        )
 
 
 # Why a person went back to the app without approving, told to the app as error_description
@@ -182,14 +194,12 @@ GIVE_UP = {
 def _finish(
     key: str, core_request: Any, grant: Any, user_id: int | None, description: str | None = None
 ) -> Response:
+    """Answer the app, inside the decision's transaction: a code for user_id, or access_denied
+    (with `description`) for None."""
     # Consumed here, once: a double submit cannot mint two codes.
     if load_authorize_request(key, consume=True) is None:
-        db.session.rollback()
-        return page_error(
-            400, "invalid_request", _("This authorization request was already answered.")
-        )
+        raise Answered
     result = oauth_server().create_authorization_response(core_request, user_id, grant)
-    db.session.commit()
     location = dict(result.headers).get("Location")
     if result.status != 302 or not location:
         return page_error(
@@ -215,9 +225,9 @@ def _asked_about(authorize_key: str, user_code: str, workspace_id: str) -> Any:
         stored, core_request, _grant = pending
         client, fixed_workspace = core_request.client, stored["workspace_id"]
     else:
-        row = device.find(user_code)
-        if row is None or not device.is_open(row):
-            return make_response(render_template("device_done.html", outcome="closed"), 410)
+        row = open_request(user_code)
+        if not isinstance(row, DeviceCode):
+            return row
         client = oauth_server().storage.client(row.client_id)
         fixed_workspace = row.workspace_id
     places = consent.places_for(g.user.id, fixed_workspace)

@@ -11,22 +11,17 @@ from flask_babel import gettext as _
 from grants.access import check_standing
 from grants.device_code import normalize_user_code
 from grants.errors import AccessRefused
-from server import metrics, ratelimit
-from server.extensions import db
+from server import metrics
+from server.extensions import db, transaction
 from server.models import App, DeviceCode
 from server.oauth import consent, device
 from server.oauth.core import oauth_server
 from server.pages import bp, login_redirect
-from server.pages.approval import render_consent, render_installation_needed
+from server.pages.approval import Answered, render_consent, render_installation_needed
 from server.pages.errors import error as page_error
 from server.pages.forms import ConsentForm, DeviceForm
+from server.pages.user_codes import closed, open_request
 from server.pages.words import refusal_words
-
-
-def _closed(row: DeviceCode | None) -> tuple[str, int]:
-    """The page for a code that can no longer be used, saying whether it expired or was used."""
-    expired = row is not None and row.status == "pending"
-    return render_template("device_done.html", outcome="expired" if expired else "used"), 410
 
 
 def _display(user_code: str) -> str:
@@ -42,10 +37,6 @@ def _refused(error: AccessRefused) -> Any:
     return page_error(error.status_code or 400, code, words, detail=error.description)
 
 
-def _client_address() -> str:
-    return request.remote_addr or "unknown"
-
-
 @bp.route("/device", methods=["GET", "POST"])
 def device_page() -> Any:
     if g.user is None:
@@ -57,24 +48,12 @@ def device_page() -> Any:
     if not form.validate_on_submit():
         abort(400)
     user_code = (form.user_code.data or "")[:32]
-    wait = ratelimit.retry_after("RATELIMIT_DEVICE_CODE", _client_address())
-    if wait:
-        response = page_error(
-            429, "too_many_requests", _("Too many wrong codes. Wait a few minutes.")
-        )
-        response.headers["Retry-After"] = str(wait)
-        return response
-    row = device.find(user_code)
-    if row is None:
-        ratelimit.hit("RATELIMIT_DEVICE_CODE", _client_address())
-        error = _("That code is not valid. Check the code on your device and try again.")
-        form = DeviceForm(user_code=user_code)
-        return render_template("device.html", form=form, error=error), 400
-    if not device.is_open(row):
-        return _closed(row)
+    row = open_request(user_code)
+    if not isinstance(row, DeviceCode):
+        return row
     client = oauth_server().storage.client(row.client_id)
     if client is None:
-        return _closed(None)
+        return closed(None)
     denial = check_standing(oauth_server().storage, client.client_id).denial
     if denial:
         # As the authorize endpoint refuses before the consent page: nothing to approve.
@@ -105,25 +84,27 @@ def device_page() -> Any:
 def _decide(
     row: DeviceCode, client: Any, places: list[consent.Place], form: ConsentForm, user_code: str
 ) -> Any:
-    context = None
-    if form.decision.data == "approve":
-        place = next((p for p in places if str(p.workspace.id) == form.workspace_id.data), None)
-        if place is None:
-            abort(400)
-        try:
-            context = consent.approve(g.user, client, place, row.scope, oauth_server().storage)
-        except consent.InstallationNeeded as needed:
-            db.session.rollback()
-            retry = ConsentForm(user_code=user_code, workspace_id=str(needed.place.workspace.id))
-            return render_installation_needed(client, needed, retry)
-        except AccessRefused as error:
-            db.session.rollback()
-            metrics.refused(error.denial)
-            return page_error(403, "access_denied", error.description)
-    if not device.decide(row, context):
-        db.session.rollback()
-        return _closed(row)
-    db.session.commit()
+    # One unit of work: the consent (and an admin's installation) is written with the device's
+    # answer, or nothing is.
+    try:
+        with transaction():
+            context = None
+            if form.decision.data == "approve":
+                place = next(
+                    (p for p in places if str(p.workspace.id) == form.workspace_id.data), None
+                )
+                if place is None:
+                    abort(400)
+                context = consent.approve(g.user, client, place, row.scope, oauth_server().storage)
+            if not device.decide(row, context):
+                raise Answered
+    except consent.InstallationNeeded as needed:
+        return render_installation_needed(client, needed, user_code=user_code)
+    except AccessRefused as error:
+        metrics.refused(error.denial)
+        return page_error(403, "access_denied", error.description)
+    except Answered:
+        return closed(row)
     # Post/redirect/get: the answer's page is a GET, so a reload posts nothing again.
     session["device_done"] = ["approved" if context else "denied", client.client_id]
     return redirect(url_for("pages.device_done"))
