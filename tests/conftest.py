@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import itertools
 import os
+import secrets
 import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,7 +27,7 @@ from server import create_app
 from server.extensions import db
 from server.models import Base, User
 from server.store import MemoryStore
-from tests.oauth_support import Browser, resource_server
+from tests.oauth_support import Browser, hidden, resource_server
 
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
@@ -197,6 +198,43 @@ def person(person_browser: Browser, make_user) -> Browser:
     person_browser.login(user.email, PASSWORD)
     person_browser.user = user
     return person_browser
+
+
+class Console:
+    """A signed-in person using the console through the test client."""
+
+    def __init__(self, client, user) -> None:
+        self.client = client
+        self.user = user
+        Browser(client=client).login(user.email, PASSWORD)
+
+    def get(self, path: str):
+        return self.client.get(path)
+
+    def post(self, path: str, data: dict | None = None, page: str | None = None):
+        """POST a console form with the CSRF token and a form nonce read from `page` (or the
+        overview, which has no console form: then a fresh nonce)."""
+        html = self.client.get(page or "/console/").get_data(as_text=True)
+        nonce = hidden(html, "form_nonce") or secrets.token_urlsafe(16)
+        form = {"csrf_token": hidden(html, "csrf_token"), "form_nonce": nonce, **(data or {})}
+        return self.client.post(path, data=form)
+
+    def post_and_follow(self, path: str, data: dict | None = None, page: str | None = None):
+        """POST, expect a redirect (post/redirect/get), and GET where it leads."""
+        response = self.post(path, data, page)
+        assert response.status_code in (302, 303), response.status_code
+        return self.client.get(response.headers["Location"])
+
+
+@pytest.fixture
+def owner(make_user) -> User:
+    """A user: the one `console` signs in."""
+    return make_user()
+
+
+@pytest.fixture
+def console(client: FlaskClient, owner: User) -> Console:
+    return Console(client, owner)
 
 
 def fast_password_hash(password: str) -> str:
