@@ -27,6 +27,7 @@ from server import create_app
 from server.extensions import db
 from server.models import Base, User
 from server.store import MemoryStore
+from tests.api_helpers import API, snapshot
 from tests.oauth_support import Browser, hidden, resource_server
 
 PASSWORD = "correct horse battery"
@@ -182,6 +183,22 @@ def auth_header(app: Flask):
             return {"Authorization": f"Bearer {token}"}
 
     return factory
+
+
+@pytest.fixture
+def post_to_own_app(app: Flask, client: FlaskClient, make_user, make_app, auth_header):
+    """post_to_own_app(client_type, action) -> (answer, changed): a new user's management API
+    POST to /apps/<their new app>/<action>, and whether it changed any row."""
+
+    def call(client_type: str, action: str) -> tuple[Any, bool]:
+        user = make_user()
+        created, _ = make_app(user, client_type)
+        headers = auth_header(user)
+        before = snapshot(app)
+        response = client.post(f"{API}/apps/{created.client_id}/{action}", headers=headers)
+        return response, snapshot(app) != before
+
+    return call
 
 
 @pytest.fixture
