@@ -44,10 +44,12 @@ system-packages:
 
 # The developer's loop: lint and the fast tests (no browser, no server processes, no long runs),
 # in two processes on the embedded default (each its own SQLite file and in-process stores);
-# in one against PostgreSQL and Redis, whose one database every test empties.
+# in one against PostgreSQL and Redis, whose one database every test empties. Byte-code is
+# cached even where the environment says not to: without it every worker compiles, and pytest
+# rewrites, every module again (seconds each run).
 CHECK_WORKERS ?= $(if $(DATABASE_URL)$(REDIS_URL),0,2)
 check: lint
-	$(BIN)/pytest -q -x -n $(CHECK_WORKERS) -m "not slow and not browser and not live and not fuzz" $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -q -x -n $(CHECK_WORKERS) -m "not slow and not browser and not live and not fuzz" $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import itertools
 import os
+import secrets
+import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,13 +21,14 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import Engine, event, text
 
 from server import create_app
 from server.extensions import db
 from server.models import Base, User
 from server.store import MemoryStore
-from tests.oauth_support import Browser, resource_server
+from tests.api_helpers import API, snapshot
+from tests.oauth_support import Browser, hidden, resource_server
 
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
@@ -37,6 +40,14 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     if url:
         return url
     return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_without_fsync(connection: Any, _record: Any) -> None:
+    """The tests' SQLite files are thrown away after the run, so no commit waits for the disk
+    (a wait of about a hundredth of a second each, more on a busy machine)."""
+    if isinstance(connection, sqlite3.Connection):
+        connection.execute("PRAGMA synchronous = OFF")
 
 
 @pytest.fixture(scope="session")
@@ -175,6 +186,22 @@ def auth_header(app: Flask):
 
 
 @pytest.fixture
+def post_to_own_app(app: Flask, client: FlaskClient, make_user, make_app, auth_header):
+    """post_to_own_app(client_type, action) -> (answer, changed): a new user's management API
+    POST to /apps/<their new app>/<action>, and whether it changed any row."""
+
+    def call(client_type: str, action: str) -> tuple[Any, bool]:
+        user = make_user()
+        created, _ = make_app(user, client_type)
+        headers = auth_header(user)
+        before = snapshot(app)
+        response = client.post(f"{API}/apps/{created.client_id}/{action}", headers=headers)
+        return response, snapshot(app) != before
+
+    return call
+
+
+@pytest.fixture
 def person_browser(client: FlaskClient) -> Browser:
     """Where `person` signs in: Flask's test client. A module of live tests overrides it with
     a Browser over HTTP to its server."""
@@ -190,17 +217,57 @@ def person(person_browser: Browser, make_user) -> Browser:
     return person_browser
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheaper scrypt parameters for the accounts tests make: full strength costs a seventh of
-    a second per hash and again per sign-in. tests/test_accounts.py checks the real parameters
-    (server.passwords.hash_password); a hash names its parameters, so checking one is as cheap."""
+class Console:
+    """A signed-in person using the console through the test client."""
+
+    def __init__(self, client, user) -> None:
+        self.client = client
+        self.user = user
+        Browser(client=client).login(user.email, PASSWORD)
+
+    def get(self, path: str):
+        return self.client.get(path)
+
+    def post(self, path: str, data: dict | None = None, page: str | None = None):
+        """POST a console form with the CSRF token and a form nonce read from `page` (or the
+        overview, which has no console form: then a fresh nonce)."""
+        html = self.client.get(page or "/console/").get_data(as_text=True)
+        nonce = hidden(html, "form_nonce") or secrets.token_urlsafe(16)
+        form = {"csrf_token": hidden(html, "csrf_token"), "form_nonce": nonce, **(data or {})}
+        return self.client.post(path, data=form)
+
+    def post_and_follow(self, path: str, data: dict | None = None, page: str | None = None):
+        """POST, expect a redirect (post/redirect/get), and GET where it leads."""
+        response = self.post(path, data, page)
+        assert response.status_code in (302, 303), response.status_code
+        return self.client.get(response.headers["Location"])
+
+
+@pytest.fixture
+def owner(make_user) -> User:
+    """A user: the one `console` signs in."""
+    return make_user()
+
+
+@pytest.fixture
+def console(client: FlaskClient, owner: User) -> Console:
+    return Console(client, owner)
+
+
+def fast_password_hash(password: str) -> str:
+    """scrypt at a hundredth of its strength: a fraction of a millisecond, where the server's
+    full strength costs a seventh of a second per hash and again per sign-in."""
     from werkzeug.security import generate_password_hash
 
-    monkeypatch.setattr(
-        "server.accounts.hash_password",
-        lambda password: generate_password_hash(password, method="scrypt:1024:8:1"),
-    )
+    return generate_password_hash(password, method="scrypt:128:8:1")
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap password hashes for the accounts tests make. tests/test_accounts.py checks the
+    real parameters (server.passwords.hash_password); a hash names its parameters, so checking
+    one is as cheap as making it."""
+    monkeypatch.setattr("server.accounts.hash_password", fast_password_hash)
 
 
 _KEY_POOL: list[tuple[str, Any]] = []

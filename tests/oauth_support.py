@@ -12,12 +12,13 @@ import re
 import secrets
 import time
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from werkzeug.datastructures import MultiDict
 
 from server.extensions import db
 
@@ -139,11 +140,26 @@ def basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Basic {raw}"}
 
 
+def authorize_url(
+    client_id: str, *resources: str, path: str = "/oauth/authorize", **params: str
+) -> str:
+    """An authorize endpoint's URL asking a code for REDIRECT_URI with state `t`; `resources`
+    are RFC 8707 resource parameters, `params` more parameters (or other values)."""
+    fields = {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI}
+    fields.update(state="t", **params)
+    return path + "?" + urlencode([*fields.items(), *(("resource", r) for r in resources)])
+
+
+def code_form(code: str, *resources: str) -> MultiDict[str, str]:
+    """The RFC dialect's token request for a code sent to REDIRECT_URI (resources repeated)."""
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}
+    return MultiDict([*form.items(), *(("resource", r) for r in resources)])
+
+
 def exchange_code(client, client_id, secret, code, dialect="rfc"):
     """A web app's code exchange in either dialect."""
     if dialect == "rfc":
-        body = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}
-        return client.post("/oauth/token", data=body, headers=basic(client_id, secret))
+        return client.post("/oauth/token", data=code_form(code), headers=basic(client_id, secret))
     body = {
         "grant_type": "authorization_code",
         "code": code,
@@ -153,6 +169,14 @@ def exchange_code(client, client_id, secret, code, dialect="rfc"):
     return client.post(
         "/api/permission/oauth2/token", json=body, headers={"Authorization": f"Bearer {secret}"}
     )
+
+
+def code_tokens(client, browser: Browser, client_id: str, secret: str) -> dict[str, Any]:
+    """A code consented to at `browser`, exchanged at the test `client`: the token answer."""
+    code = query(browser.authorize(authorize_url(client_id)))["code"]
+    response = exchange_code(client, client_id, secret, code)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.json
 
 
 def refresh_with(client, client_id, secret, refresh_token, dialect="rfc"):

@@ -27,14 +27,13 @@ import uuid
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from sqlalchemy import event, select, update
-from werkzeug.security import generate_password_hash
+from sqlalchemy import select, update
 
 from server import clients, connectors, create_app, service_tokens, tenants
 from server.extensions import db
 from server.models import AuthorizationCode, DeviceCode, OAuthToken, ServiceToken, User, Workspace
 from tests.api_helpers import make_team
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, fast_password_hash
 from tests.oauth_support import (
     DEVICE_CODE,
     JWT_BEARER,
@@ -339,16 +338,20 @@ _LIVE_CELLS = [
 ]
 
 
-def _sample(cells: list[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
-    """A few cells that still reach every path, every ending and every dialect: `make check`
-    runs these (a developer's loop), `make test` every cell."""
-    chosen: set[tuple[str, str, str]] = set()
-    for axis in range(3):
-        seen: set[str] = set()
-        for cell in cells:
-            if cell[axis] not in seen:
-                seen.add(cell[axis])
-                chosen.add(cell)
+def _sample(cells: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """Few cells that still reach every path, every ending and every dialect: `make check`
+    runs these (a developer's loop), `make test` every cell. Greedy: each next cell is the one
+    that reaches the most not yet reached (18 cells, where the first cell of each was 31)."""
+
+    def facets(cell: tuple[str, str, str]) -> set[tuple[int, str]]:
+        return {(axis, value) for axis, value in enumerate(cell)}
+
+    wanted = set().union(*map(facets, cells))
+    chosen = []
+    while wanted:
+        best = max(cells, key=lambda cell: len(wanted & facets(cell)))
+        chosen.append(best)
+        wanted -= facets(best)
     return chosen
 
 
@@ -419,25 +422,13 @@ def table_app(base_config, _schema):
     share nothing but the process, and building the app (routes, templates) once saves most of
     a cell's time."""
     app = create_app(dict(base_config))
-    with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            # A throwaway test file: no fsync per commit (the cells commit a dozen times each).
-            event.listen(db.engine, "connect", _unsynchronised)
-            db.engine.dispose()
     with pytest.MonkeyPatch.context() as patch:
         # Cheaper scrypt for the many users made here; no test here is about the KDF.
-        patch.setattr(
-            "server.accounts.hash_password",
-            lambda password: generate_password_hash(password, method="scrypt:1024:8:1"),
-        )
+        patch.setattr("server.accounts.hash_password", fast_password_hash)
         yield app
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-
-
-def _unsynchronised(connection, _record):
-    connection.execute("PRAGMA synchronous=OFF")
 
 
 @functools.cache

@@ -452,16 +452,10 @@ def test_rotate_secret(app, client, make_user, make_app, auth_header):
 
 
 @pytest.mark.parametrize("client_type", ["pkce", "device", "service"])
-def test_rotate_secret_only_for_web_apps(
-    app, client, make_user, make_app, auth_header, client_type
-):
-    user = make_user()
-    created, _ = make_app(user, client_type)
-    headers = auth_header(user)
-    before = snapshot(app)
-    response = client.post(f"{API}/apps/{created.client_id}/secret", headers=headers)
+def test_rotate_secret_only_for_web_apps(post_to_own_app, client_type):
+    response, changed = post_to_own_app(client_type, "secret")
     assert_error(response, 422, "not_web_app")
-    assert snapshot(app) == before
+    assert not changed
 
 
 # Status

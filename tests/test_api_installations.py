@@ -47,16 +47,10 @@ def test_authorize_service_app_installs_it_in_the_owner_tenant(
 
 
 @pytest.mark.parametrize("client_type", ["web", "pkce", "device"])
-def test_authorize_is_for_service_apps_only(
-    app, client, make_user, make_app, auth_header, client_type
-):
-    user = make_user()
-    created, _ = make_app(user, client_type)
-    headers = auth_header(user)
-    before = snapshot(app)
-    response = client.post(f"{API}/apps/{created.client_id}/authorize", headers=headers)
+def test_authorize_is_for_service_apps_only(post_to_own_app, client_type):
+    response, changed = post_to_own_app(client_type, "authorize")
     assert_error(response, 422, "not_service_app")
-    assert snapshot(app) == before
+    assert not changed
 
 
 # Installing in another tenant

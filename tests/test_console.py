@@ -4,7 +4,6 @@ what happened; secrets and private keys are shown once and never kept."""
 from __future__ import annotations
 
 import re
-import secrets
 
 import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
@@ -18,48 +17,11 @@ from server.accounts import personal_tenant
 from server.extensions import db
 from server.models import App, AppKey, AuditEntry, Authorization, Installation, User
 from tests.api_helpers import add_member, make_team, rsa_public_pem
-from tests.conftest import PASSWORD
-from tests.oauth_support import Browser, hidden
-
-
-class Console:
-    """A signed-in person using the console through the test client."""
-
-    def __init__(self, client, user) -> None:
-        self.client = client
-        self.user = user
-        Browser(client=client).login(user.email, PASSWORD)
-
-    def get(self, path: str):
-        return self.client.get(path)
-
-    def post(self, path: str, data: dict | None = None, page: str | None = None):
-        """POST a console form with the CSRF token and a form nonce read from `page` (or the
-        overview, which has no console form: then a fresh nonce)."""
-        html = self.client.get(page or "/console/").get_data(as_text=True)
-        nonce = hidden(html, "form_nonce") or secrets.token_urlsafe(16)
-        form = {"csrf_token": hidden(html, "csrf_token"), "form_nonce": nonce, **(data or {})}
-        return self.client.post(path, data=form)
-
-    def post_and_follow(self, path: str, data: dict | None = None, page: str | None = None):
-        """POST, expect a redirect (post/redirect/get), and GET where it leads."""
-        response = self.post(path, data, page)
-        assert response.status_code in (302, 303), response.status_code
-        return self.client.get(response.headers["Location"])
+from tests.conftest import Console
 
 
 def text(response) -> str:
     return response.get_data(as_text=True)
-
-
-@pytest.fixture
-def owner(make_user):
-    return make_user()
-
-
-@pytest.fixture
-def console(client, owner):
-    return Console(client, owner)
 
 
 @pytest.fixture

@@ -11,20 +11,11 @@ from sqlalchemy import select
 from server.extensions import db
 from server.models import App, Connector, ServiceToken
 from tests.api_helpers import add_member, make_team, text_dump
+from tests.conftest import Console
 from tests.oauth_support import resource_server
-from tests.test_console import Console, text
+from tests.test_console import text
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
-
-
-@pytest.fixture
-def owner(make_user):
-    return make_user()
-
-
-@pytest.fixture
-def console(client, owner):
-    return Console(client, owner)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import bindparam, event, select, text, update
@@ -20,11 +19,13 @@ from server.oauth.execute import Hot
 from tests.conftest import PASSWORD
 from tests.oauth_support import (
     JWT_BEARER,
-    REDIRECT_URI,
     Browser,
     assertion,
-    basic,
+    authorize_url,
+    code_tokens,
+    exchange_code,
     query,
+    refresh_with,
     resource_server,
     service_app,
 )
@@ -55,17 +56,7 @@ def tokens(app, client, make_user, make_app):
     browser = Browser(client=client)
     browser.login(user.email, PASSWORD)
     created, secret = make_app(user, "web")
-    url = "/oauth/authorize?" + urlencode(
-        {"response_type": "code", "client_id": created.client_id, "redirect_uri": REDIRECT_URI}
-    )
-    code = query(browser.authorize(url))["code"]
-    issued = client.post(
-        "/oauth/token",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI},
-        headers=basic(created.client_id, secret),
-    )
-    assert issued.status_code == 200
-    return created, secret, issued.json, browser
+    return created, secret, code_tokens(client, browser, created.client_id, secret), browser
 
 
 def _is_postgresql(app) -> bool:
@@ -87,11 +78,7 @@ def test_introspection_is_one_statement(app, client, tokens):
 def test_refresh_and_code_exchange_statement_budget(app, client, tokens):
     created, secret, issued, browser = tokens
     with statements(app) as seen:
-        refreshed = client.post(
-            "/oauth/token",
-            data={"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]},
-            headers=basic(created.client_id, secret),
-        )
+        refreshed = refresh_with(client, created.client_id, secret, issued["refresh_token"])
     assert refreshed.status_code == 200
     # The app; the token with its standing; the rotation and the new token, one statement on
     # PostgreSQL. ("last used" was written a moment ago by the first issuance, so it is not
@@ -101,16 +88,9 @@ def test_refresh_and_code_exchange_statement_budget(app, client, tokens):
     else:
         assert seen == ["SELECT", "SELECT", "UPDATE", "INSERT"]
 
-    url = "/oauth/authorize?" + urlencode(
-        {"response_type": "code", "client_id": created.client_id, "redirect_uri": REDIRECT_URI}
-    )
-    code = query(browser.authorize(url))["code"]
+    code = query(browser.authorize(authorize_url(created.client_id)))["code"]
     with statements(app) as seen:
-        exchanged = client.post(
-            "/oauth/token",
-            data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI},
-            headers=basic(created.client_id, secret),
-        )
+        exchanged = exchange_code(client, created.client_id, secret, code)
     assert exchanged.status_code == 200
     # The app; the claim (UPDATE ... RETURNING); the standing; the new token.
     assert seen == ["SELECT", "UPDATE", "SELECT", "INSERT"]
@@ -187,11 +167,7 @@ def test_an_idle_connection_is_checked_before_use(app, own_app, tokens, monkeypa
         db.session.remove()
     monkeypatch.setattr(dbpool, "IDLE_BEFORE_PING", 0.0)
     _drop_connections(app)
-    refreshed = client.post(
-        "/oauth/token",
-        data={"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]},
-        headers=basic(created.client_id, secret),
-    )
+    refreshed = refresh_with(client, created.client_id, secret, issued["refresh_token"])
     assert refreshed.status_code == 200, refreshed.json
 
 

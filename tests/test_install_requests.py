@@ -4,31 +4,19 @@ approves, the installation list, a person's authorized apps and their revocation
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
 
 import pytest
 
 from tests.api_helpers import join_by_invitation
 from tests.conftest import PASSWORD
 from tests.oauth_support import (
-    REDIRECT_URI,
     Browser,
-    basic,
+    authorize_url,
+    exchange_code,
     hidden,
     query,
     resource_server,
 )
-
-
-def authorize_url(client_id: str) -> str:
-    return "/oauth/authorize?" + urlencode(
-        {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": REDIRECT_URI,
-            "state": "t",
-        }
-    )
 
 
 @pytest.fixture
@@ -110,14 +98,8 @@ def test_member_requests_installation_and_admin_approves(app, client, team):
     location = member.authorize(
         authorize_url(team["web"].client_id), workspace_id=team["workspace"]
     )
-    token = client.post(
-        "/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": query(location)["code"],
-            "redirect_uri": REDIRECT_URI,
-        },
-        headers=basic(team["web"].client_id, team["secret"]),
+    token = exchange_code(
+        client, team["web"].client_id, team["secret"], query(location)["code"]
     ).json
     info = client.post(
         "/oauth/introspect", data={"token": token["access_token"]}, headers=resource_server(app)
@@ -176,14 +158,8 @@ def _choice(html: str, workspace_id: int) -> str:
 
 def _workspace_scoped_url(team) -> str:
     # Coze's workspace-scoped authorize URL fixes the workspace: one place on the page.
-    return f"/api/permission/oauth2/workspace_id/{team['workspace']}/authorize?" + urlencode(
-        {
-            "response_type": "code",
-            "client_id": team["web"].client_id,
-            "redirect_uri": REDIRECT_URI,
-            "state": "t",
-        }
-    )
+    path = f"/api/permission/oauth2/workspace_id/{team['workspace']}/authorize"
+    return authorize_url(team["web"].client_id, path=path)
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
@@ -275,14 +251,8 @@ def test_authorized_apps_list_and_revoke(app, client, team, make_user, make_app,
     headers = auth_header(person)
     browser = browser_for(app.test_client, person)
     location = browser.authorize(authorize_url(team["web"].client_id))
-    tokens = client.post(
-        "/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": query(location)["code"],
-            "redirect_uri": REDIRECT_URI,
-        },
-        headers=basic(team["web"].client_id, team["secret"]),
+    tokens = exchange_code(
+        client, team["web"].client_id, team["secret"], query(location)["code"]
     ).json
     listed = client.get("/api/v1/me/authorized-apps", headers=headers).json["items"]
     assert [a["client_id"] for a in listed] == [team["web"].client_id]

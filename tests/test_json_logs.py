@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import json
 import logging
-from urllib.parse import urlencode
 
 import requests
 
 from server.logformat import MaskedJsonFormatter, RequestFields
 from tests.conftest import PASSWORD
 from tests.live import LiveServer
-from tests.oauth_support import REDIRECT_URI, Browser, basic, query, resource_server
+from tests.oauth_support import (
+    Browser,
+    authorize_url,
+    basic,
+    code_form,
+    query,
+    resource_server,
+)
 from tests.test_log_secrets import _assert_absent, _credentials_in
 
 
@@ -25,14 +31,11 @@ def test_json_lines_from_a_server_process(app, base_config, _schema, make_user, 
         found = [secret, rs["Authorization"].split()[1], PASSWORD]
         browser = Browser(base_url=server.url)
         browser.login(owner.email, PASSWORD)
-        url = "/oauth/authorize?" + urlencode(
-            {"response_type": "code", "client_id": web.client_id, "redirect_uri": REDIRECT_URI}
-        )
-        code = query(browser.authorize(url))["code"]
+        code = query(browser.authorize(authorize_url(web.client_id)))["code"]
         found.append(code)
         exchanged = requests.post(
             server.url + "/oauth/token",
-            data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI},
+            data=code_form(code),
             headers={**basic(web.client_id, secret), "X-Request-Id": "trace-me-0001"},
             timeout=10,
         )

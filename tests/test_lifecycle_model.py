@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -30,10 +29,11 @@ from server.models import User, Workspace
 from tests.conftest import PASSWORD
 from tests.oauth_support import (
     JWT_BEARER,
-    REDIRECT_URI,
     Browser,
     assertion,
+    authorize_url,
     basic,
+    exchange_code,
     query,
     resource_server,
     service_app,
@@ -213,14 +213,7 @@ def make_machine(app, client, make_user, make_app):
 
         @rule(target=refresh_tokens)
         def issue_web_tokens(self):
-            url = "/oauth/authorize?" + urlencode(
-                {
-                    "response_type": "code",
-                    "client_id": self.web.client_id,
-                    "redirect_uri": REDIRECT_URI,
-                }
-            )
-            status, headers, html = self.browser.open_consent(url)
+            status, headers, html = self.browser.open_consent(authorize_url(self.web.client_id))
             if not self._allowed(self.web):
                 assert status in (302, 400)
                 return None
@@ -232,15 +225,7 @@ def make_machine(app, client, make_user, make_app):
             code = query(headers["Location"])["code"]
             if self.web.generation is None:
                 self.web.generation = next(_generations)
-            response = client.post(
-                "/oauth/token",
-                data={
-                    "grant_type": "authorization_code",
-                    "code": code,
-                    "redirect_uri": REDIRECT_URI,
-                },
-                headers=basic(self.web.client_id, self.web.secret),
-            )
+            response = exchange_code(client, self.web.client_id, self.web.secret, code)
             assert response.status_code == 200, response.json
             family = next(_families)
             access = TokenModel(

@@ -3,8 +3,6 @@ through another, and the very next introspection on each agrees with the access 
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import pytest
 import requests
 
@@ -13,10 +11,11 @@ from tests.conftest import PASSWORD
 from tests.live import LiveServer
 from tests.oauth_support import (
     JWT_BEARER,
-    REDIRECT_URI,
     Browser,
     assertion,
+    authorize_url,
     basic,
+    code_form,
     query,
     resource_server,
     service_app,
@@ -63,13 +62,11 @@ class Platform:
         return response.json() if response.status_code != 204 else None
 
     def obo_tokens(self):
-        url = f"{self.a.url}/oauth/authorize?" + urlencode(
-            {"response_type": "code", "client_id": self.web, "redirect_uri": REDIRECT_URI}
-        )
+        url = self.a.url + authorize_url(self.web)
         code = query(self.browser.authorize(url, workspace_id=self.team_workspace))["code"]
         response = requests.post(
             self.a.url + "/oauth/token",
-            data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI},
+            data=code_form(code),
             headers=basic(self.web, self.secret),
             timeout=10,
         )

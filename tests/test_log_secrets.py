@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from urllib.parse import urlencode
 
 import requests
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
@@ -21,7 +20,10 @@ from tests.oauth_support import (
     REDIRECT_URI,
     Browser,
     assertion,
+    authorize_url,
     basic,
+    code_form,
+    exchange_code,
     query,
     resource_server,
     service_app,
@@ -77,24 +79,12 @@ def test_no_credential_reaches_the_logs_in_process(
     found.append(wrong)
     client.post("/login", data={"email": owner.email, "password": wrong})
     browser.login(owner.email, PASSWORD)
-    url = "/oauth/authorize?" + urlencode(
-        {"response_type": "code", "client_id": web["client_id"], "redirect_uri": REDIRECT_URI,
-         "state": "s"}
-    )  # fmt: skip
-    code = query(browser.authorize(url))["code"]
+    code = query(browser.authorize(authorize_url(web["client_id"])))["code"]
     found.append(code)
-    tokens = client.post(
-        "/oauth/token",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI},
-        headers=basic(web["client_id"], secret),
-    ).json
+    tokens = exchange_code(client, web["client_id"], secret, code).json
     found += _credentials_in(tokens)
     # A replayed code (an error path that logs), then refresh on the Coze dialect.
-    client.post(
-        "/oauth/token",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI},
-        headers=basic(web["client_id"], secret),
-    )
+    exchange_code(client, web["client_id"], secret, code)
     tokens = client.post(
         "/api/permission/oauth2/token",
         json={"grant_type": "authorization_code", "client_id": web["client_id"], "code": "x"},
@@ -104,16 +94,13 @@ def test_no_credential_reaches_the_logs_in_process(
     # S256: the verifier is a secret (a `plain` challenge is the verifier, sent in the URL).
     verifier = secrets.token_urlsafe(32)
     found.append(verifier)
-    url = "/oauth/authorize?" + urlencode(
-        {"response_type": "code", "client_id": pkce.client_id, "redirect_uri": REDIRECT_URI,
-         "code_challenge": create_s256_code_challenge(verifier), "code_challenge_method": "S256"}
-    )  # fmt: skip
+    url = authorize_url(pkce.client_id, code_challenge=create_s256_code_challenge(verifier),
+                        code_challenge_method="S256")  # fmt: skip
     code = query(browser.authorize(url))["code"]
     found.append(code)
     pkce_tokens = client.post(
         "/oauth/token",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
-              "client_id": pkce.client_id, "code_verifier": verifier},
+        data={**code_form(code), "client_id": pkce.client_id, "code_verifier": verifier},
     ).json  # fmt: skip
     found += _credentials_in(pkce_tokens)
     refreshed = client.post(
@@ -166,14 +153,11 @@ def test_no_credential_reaches_a_server_process_log(app, live_server, make_user,
     audience = live_server.url.split("//")[1]
     browser = Browser(base_url=live_server.url)
     browser.login(owner.email, PASSWORD)
-    url = "/oauth/authorize?" + urlencode(
-        {"response_type": "code", "client_id": web.client_id, "redirect_uri": REDIRECT_URI}
-    )
-    code = query(browser.authorize(url))["code"]
+    code = query(browser.authorize(authorize_url(web.client_id)))["code"]
     found.append(code)
     tokens = requests.post(
         live_server.url + "/oauth/token",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI},
+        data=code_form(code),
         headers=basic(web.client_id, secret),
         timeout=10,
     ).json()

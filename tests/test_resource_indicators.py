@@ -4,7 +4,6 @@ and introspection shows a token only to the resource server that owns its audien
 from __future__ import annotations
 
 import json
-from urllib.parse import urlencode
 
 import pytest
 from werkzeug.datastructures import MultiDict
@@ -16,7 +15,9 @@ from tests.oauth_support import (
     REDIRECT_URI,
     Browser,
     assertion,
+    authorize_url,
     basic,
+    code_form,
     query,
     resource_server,
     service_app,
@@ -49,28 +50,20 @@ def person(client, make_user, make_app):
     return user, browser, created.client_id, secret
 
 
-def _authorize_url(client_id: str, *resources: str, **extra: str) -> str:
-    params = [
-        ("response_type", "code"),
-        ("client_id", client_id),
-        ("redirect_uri", REDIRECT_URI),
-        ("state", "s1"),
-        *(("resource", r) for r in resources),
-        *extra.items(),
-    ]
-    return "/oauth/authorize?" + urlencode(params)
-
-
 def _exchange(client, client_id, secret, code, *resources):
-    data = MultiDict(
-        [
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT_URI),
-            *(("resource", r) for r in resources),
-        ]
+    return client.post(
+        "/oauth/token", data=code_form(code, *resources), headers=basic(client_id, secret)
     )
-    return client.post("/oauth/token", data=data, headers=basic(client_id, secret))
+
+
+def _coze_exchange(client, person, code, resource):
+    """The Coze dialect's code exchange, `resource` as given in its JSON body."""
+    _, _, client_id, secret = person
+    body = {"grant_type": "authorization_code", "code": code, "client_id": client_id,
+            "redirect_uri": REDIRECT_URI, "resource": resource}  # fmt: skip
+    return client.post(
+        "/api/permission/oauth2/token", json=body, headers={"Authorization": f"Bearer {secret}"}
+    )
 
 
 def _refresh(client, client_id, secret, refresh_token, *resources):
@@ -90,7 +83,7 @@ def _introspect(client, headers, token):
 
 def _grant(client, person, *resources):
     _, browser, client_id, secret = person
-    code = query(browser.authorize(_authorize_url(client_id, *resources)))["code"]
+    code = query(browser.authorize(authorize_url(client_id, *resources)))["code"]
     return code
 
 
@@ -173,18 +166,18 @@ def test_refresh_cannot_widen_and_the_refused_refresh_token_stays_usable(client,
 )
 def test_a_bad_resource_at_authorize_redirects_invalid_target(client, person, servers, resource):
     _, browser, client_id, _ = person
-    status, headers, _ = browser.get(_authorize_url(client_id, resource))
+    status, headers, _ = browser.get(authorize_url(client_id, resource))
     assert status == 302
     answer = query(headers["Location"])
     assert headers["Location"].startswith(REDIRECT_URI)
     assert answer["error"] == "invalid_target"
-    assert answer["state"] == "s1"
+    assert answer["state"] == "t"
     assert answer["iss"] == "http://localhost"
 
 
 def test_a_bad_resource_with_a_bad_redirect_uri_is_shown_not_redirected(client, person, servers):
     _, browser, client_id, _ = person
-    url = _authorize_url(client_id, "/relative").replace("127.0.0.1%3A8765", "evil.example.com")
+    url = authorize_url(client_id, "/relative").replace("127.0.0.1%3A8765", "evil.example.com")
     status, headers, _ = browser.get(url)
     assert status == 400 and "Location" not in headers
 
@@ -239,19 +232,7 @@ def test_device_flow_issues_for_its_resource(app, client, make_user, make_app, s
 
 
 def test_the_coze_dialect_takes_resource_in_its_json_body(client, person, servers):
-    _, _, client_id, secret = person
-    code = _grant(client, person, A, B)
-    answer = client.post(
-        "/api/permission/oauth2/token",
-        json={
-            "grant_type": "authorization_code",
-            "code": code,
-            "client_id": client_id,
-            "redirect_uri": REDIRECT_URI,
-            "resource": B,
-        },
-        headers={"Authorization": f"Bearer {secret}"},
-    )
+    answer = _coze_exchange(client, person, _grant(client, person, A, B), B)
     assert answer.status_code == 200, answer.json
     assert _introspect(client, servers["B"], answer.json["access_token"])["aud"] == B
     assert _introspect(client, servers["A"], answer.json["access_token"]) == {"active": False}
@@ -292,19 +273,7 @@ def test_audience_bound_introspection_is_still_one_statement(app, client, person
 
 @pytest.mark.parametrize("value", [7, {"a": 1}, [{"a": 1}], [None], True, [A] * 11])
 def test_hostile_resource_values_in_json_are_refused(client, person, servers, value):
-    _, _, client_id, secret = person
-    code = _grant(client, person, A)
-    answer = client.post(
-        "/api/permission/oauth2/token",
-        json={
-            "grant_type": "authorization_code",
-            "code": code,
-            "client_id": client_id,
-            "redirect_uri": REDIRECT_URI,
-            "resource": value,
-        },
-        headers={"Authorization": f"Bearer {secret}"},
-    )
+    answer = _coze_exchange(client, person, _grant(client, person, A), value)
     # The Coze dialect refuses an object as a malformed parameter before the grant sees it.
     assert answer.status_code == 400, answer.json
     assert answer.json["error"] in ("invalid_target", "invalid_request")
@@ -336,21 +305,10 @@ def test_the_access_rule_reads_the_audience():
 
 
 def test_the_coze_dialect_takes_several_resources_as_a_json_list(client, person, servers):
-    _, _, client_id, secret = person
     code = _grant(client, person, A, B)
-    body = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "client_id": client_id,
-        "redirect_uri": REDIRECT_URI,
-    }
-    headers = {"Authorization": f"Bearer {secret}"}
     for bad in ([], [A, 1], {"uri": A}):
-        refused = client.post("/api/permission/oauth2/token", json={**body, "resource": bad},
-                              headers=headers)  # fmt: skip
+        refused = _coze_exchange(client, person, code, bad)
         assert refused.status_code == 400 and refused.json["error_code"] == "invalid_request"
-    answer = client.post(
-        "/api/permission/oauth2/token", json={**body, "resource": [A, B]}, headers=headers
-    )
+    answer = _coze_exchange(client, person, code, [A, B])
     assert answer.status_code == 200, answer.json
     assert _introspect(client, servers["B"], answer.json["access_token"])["aud"] == [A, B]

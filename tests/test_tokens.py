@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import pytest
 
-from tests.oauth_support import (
-    REDIRECT_URI,
-    basic,
-    query,
-    refresh_with,
-    resource_server,
-)
+from tests.oauth_support import basic, code_tokens, refresh_with, resource_server
 
 
 @pytest.fixture
 def rs(app):
     return resource_server(app)
-
-
-def obtain(client, person, created, secret):
-    url = "/oauth/authorize?" + urlencode(
-        {"response_type": "code", "client_id": created.client_id, "redirect_uri": REDIRECT_URI}
-    )
-    code = query(person.authorize(url))["code"]
-    response = client.post(
-        "/oauth/token",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI},
-        headers=basic(created.client_id, secret),
-    )
-    assert response.status_code == 200
-    return response.json
 
 
 def active(client, rs, token):
@@ -41,7 +19,7 @@ def active(client, rs, token):
 @pytest.mark.parametrize("dialect", ["rfc", "coze"])
 def test_refresh_rotates_and_reuse_revokes_the_family(client, person, make_app, rs, dialect):
     created, secret = make_app(person.user, "web")
-    first = obtain(client, person, created, secret)
+    first = code_tokens(client, person, created.client_id, secret)
     second = refresh_with(client, created.client_id, secret, first["refresh_token"], dialect)
     assert second.status_code == 200, second.json
     second = second.json
@@ -61,7 +39,7 @@ def test_refresh_rotates_and_reuse_revokes_the_family(client, person, make_app, 
 
 def test_web_refresh_requires_the_secret(client, person, make_app):
     created, secret = make_app(person.user, "web")
-    tokens = obtain(client, person, created, secret)
+    tokens = code_tokens(client, person, created.client_id, secret)
     response = client.post(
         "/oauth/token",
         data={
@@ -75,7 +53,7 @@ def test_web_refresh_requires_the_secret(client, person, make_app):
 
 def test_revocation_of_own_tokens(client, person, make_app, rs):
     created, secret = make_app(person.user, "web")
-    tokens = obtain(client, person, created, secret)
+    tokens = code_tokens(client, person, created.client_id, secret)
     response = client.post(
         "/oauth/revoke",
         data={"token": tokens["access_token"]},
@@ -101,7 +79,7 @@ def test_revocation_of_own_tokens(client, person, make_app, rs):
 def test_revocation_of_another_apps_token_is_refused(client, person, make_app, rs):
     mine, my_secret = make_app(person.user, "web")
     theirs, their_secret = make_app(person.user, "web")
-    tokens = obtain(client, person, theirs, their_secret)
+    tokens = code_tokens(client, person, theirs.client_id, their_secret)
     response = client.post(
         "/oauth/revoke",
         data={"token": tokens["access_token"]},
@@ -118,7 +96,7 @@ def test_revocation_of_another_apps_token_is_refused(client, person, make_app, r
 )
 def test_introspection_requires_a_resource_server(client, person, make_app, rs, headers):
     created, secret = make_app(person.user, "web")
-    tokens = obtain(client, person, created, secret)
+    tokens = code_tokens(client, person, created.client_id, secret)
     response = client.post(
         "/oauth/introspect", data={"token": tokens["access_token"]}, headers=headers
     )
@@ -128,7 +106,7 @@ def test_introspection_requires_a_resource_server(client, person, make_app, rs, 
 
 def test_introspection_with_a_wrong_secret(client, app, person, make_app, rs):
     created, secret = make_app(person.user, "web")
-    tokens = obtain(client, person, created, secret)
+    tokens = code_tokens(client, person, created.client_id, secret)
     server_id = __import__("base64").b64decode(rs["Authorization"][6:]).decode().split(":")[0]
     response = client.post(
         "/oauth/introspect",
