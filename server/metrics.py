@@ -9,8 +9,8 @@ PROMETHEUS_MULTIPROC_DIR makes every worker write its own files there and /metri
 (server/serving.py manages it).
 
 prometheus_client decides when it is imported whether values live in the process or in that
-folder's files, so it is imported at the first series recorded (series()), in a worker, after
-the server process has chosen the folder; importing this module imports nothing of it.
+folder's files, so importing this module imports nothing of it: series() does, when an app with
+metrics on is made (listen()), which a server does after choosing the folder (server/serving.py).
 """
 
 from __future__ import annotations
@@ -142,7 +142,9 @@ def exposition() -> bytes:
     return generate_latest(REGISTRY)
 
 
-def listen(session_factory: Any) -> None:
+def listen(app: Any, session_factory: Any) -> None:
+    if app.config.get("METRICS_ENABLED"):
+        series()  # made here, once, rather than by two of a worker's threads at once
     if not event.contains(session_factory, "after_commit", _committed):
         event.listen(session_factory, "after_commit", _committed)
         event.listen(session_factory, "after_rollback", _rolled_back)
