@@ -14,13 +14,15 @@ from pythonjsonlogger.json import JsonFormatter
 from server.logsafety import redact
 
 _installed: set[str] = set()
+requests_log = logging.getLogger("server.requests")
 
 
 class RequestFields(logging.Filter):
-    """Adds the request's id, method and path to each record logged while it is served."""
+    """Adds the request's id, method and path to each record logged while it is served, unless
+    the record brings its own (the request line)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if has_request_context():
+        if has_request_context() and not hasattr(record, "request_id"):
             record.request_id = g.get("request_id")
             record.method = request.method
             record.path = request.path  # never the query string, which can carry codes
@@ -48,6 +50,28 @@ class QuietProbes(logging.Filter):
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
             return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
         return True
+
+
+def request_line(
+    method: str, path: str, status: int, took_ms: float, request_id: str | None
+) -> None:
+    """The one line each request gets at its end, whichever way it was served (server/web.py,
+    server/oauth/introspection.py). `path` without the query string, which can carry codes."""
+    requests_log.info(
+        "%s %s %s %.1fms rid=%s",
+        method,
+        path,
+        status,
+        took_ms,
+        request_id,
+        extra={
+            "status": status,
+            "duration_ms": round(took_ms, 1),
+            "request_id": request_id,
+            "method": method,
+            "path": path,
+        },
+    )
 
 
 def json_handler() -> logging.Handler:

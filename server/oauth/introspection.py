@@ -33,6 +33,7 @@ from werkzeug.wsgi import get_content_length, get_input_stream
 
 from server import metrics, ratelimit
 from server.extensions import db
+from server.logformat import request_line
 from server.oauth.endpoints import introspect_for
 from server.oauth.hygiene import basic_is_malformed
 from server.requests import plain_authorization, request_id_from, uuid_request_id
@@ -204,24 +205,6 @@ def _headers(
     return headers
 
 
-def _log(status: int, took_ms: float, request_id: str) -> None:
-    # The request line every answer gets (server/web.py), with the fields the JSON format keeps.
-    log.info(
-        "POST %s %s %.1fms rid=%s",
-        PATH,
-        status,
-        took_ms,
-        request_id,
-        extra={
-            "status": status,
-            "duration_ms": round(took_ms, 1),
-            "request_id": request_id,
-            "method": "POST",
-            "path": PATH,
-        },
-    )
-
-
 _STATUS_LINES = {
     200: "200 OK",
     400: "400 BAD REQUEST",
@@ -263,7 +246,7 @@ class IntrospectionFirst:
                 metrics.request_done(ENDPOINT, PATH, "rfc", status, took)
         payload = _body(status, body)
         start_response(_STATUS_LINES[status], _headers(config, request_id, extra, len(payload)))
-        _log(status, took * 1000, request_id)
+        request_line("POST", PATH, status, took * 1000, request_id)
         return [payload]
 
 
