@@ -57,13 +57,19 @@ def request_line(
 ) -> None:
     """The one line each request gets at its end, whichever way it was served (server/web.py,
     server/oauth/introspection.py). `path` without the query string, which can carry codes."""
-    requests_log.info(
-        "%s %s %s %.1fms rid=%s",
-        method,
-        path,
-        status,
-        took_ms,
-        request_id,
+    if not requests_log.isEnabledFor(logging.INFO):
+        return
+    # Made and handled directly (logging's public Logger.makeRecord and handle), its message
+    # formatted once: the caller's file and line, which Logger.info would find by walking the
+    # stack on every request, are in neither format.
+    record = requests_log.makeRecord(
+        requests_log.name,
+        logging.INFO,
+        __file__,
+        0,
+        f"{method} {path} {status} {took_ms:.1f}ms rid={request_id}",
+        None,
+        None,
         extra={
             "status": status,
             "duration_ms": round(took_ms, 1),
@@ -72,6 +78,7 @@ def request_line(
             "path": path,
         },
     )
+    requests_log.handle(record)
 
 
 def json_handler() -> logging.Handler:
