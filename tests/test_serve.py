@@ -1,16 +1,23 @@
 """serve.py is Granian's main process, and its workers die with it: killed outright (SIGKILL,
-which lets it stop nothing), it leaves no process behind and the port free within seconds."""
+which lets it stop nothing), it leaves no process behind and the port free within seconds.
+The servers' settings are read once, and loading gunicorn.conf.py changes nothing."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
-from tests.live import LiveServer
+from server.config import server_from_environment
+from server.startup import ConfigError
+from tests.live import ROOT, LiveServer
 
 WITHIN = 5.0  # seconds
 
@@ -66,3 +73,31 @@ def test_sigkill_leaves_no_worker_and_frees_the_port(base_config, _schema, tmp_p
             pass
     finally:
         server.stop()
+
+
+def test_server_settings_are_numbers_with_defaults():
+    settings = server_from_environment({"SHUTDOWN_DRAIN_SECONDS": "1.5", "WEB_CONCURRENCY": "3"})
+    assert settings["SHUTDOWN_DRAIN_SECONDS"] == 1.5 and settings["WEB_CONCURRENCY"] == 3
+    assert settings["GRACEFUL_TIMEOUT"] == 20 and settings["HOST"] == "127.0.0.1"
+    with pytest.raises(ConfigError) as raised:
+        server_from_environment({"GRACEFUL_TIMEOUT": "soon"})
+    assert raised.value.variable == "GRACEFUL_TIMEOUT"
+
+
+def test_loading_gunicorn_conf_changes_nothing():
+    """Only settings are read: the environment is left as it was, and prometheus_client, which
+    picks its multiprocess mode when imported, is not imported before the master prepares."""
+    check = (
+        "import os, runpy, sys; before = dict(os.environ); "
+        "settings = runpy.run_path('gunicorn.conf.py'); "
+        "assert dict(os.environ) == before, 'the environment changed'; "
+        "assert 'prometheus_client' not in sys.modules, 'prometheus_client imported'; "
+        "assert settings['workers'] == 3 and settings['logconfig_dict']"
+    )
+    env = {**os.environ, "METRICS_ENABLED": "true", "LOG_FORMAT": "json", "WEB_CONCURRENCY": "3"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env.pop("STOPPING_FILE", None)
+    done = subprocess.run(
+        [sys.executable, "-c", check], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
