@@ -62,6 +62,9 @@ _REFUSED = "Resource server authentication failed."
 _REFUSED_CHALLENGE = f'Basic error="invalid_client", error_description="{_REFUSED}"'
 _NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
 _INACTIVE_BODY = b'{"active":false}\n'
+# As Flask's jsonify writes it (sorted keys, compact, ASCII; _body adds the final newline), by
+# one encoder for every answer: json.dumps with options makes a new one per call.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 Answer = tuple[int, dict[str, Any], list[tuple[str, str]]]
 
@@ -185,8 +188,7 @@ def _safely(environ: dict[str, Any], config: Any, request_id: str) -> Answer:
 def _body(status: int, body: dict[str, Any]) -> bytes:
     if status == 200 and body == {"active": False}:
         return _INACTIVE_BODY
-    # As Flask's jsonify writes it: sorted keys, compact, ASCII, a final newline.
-    return (json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n").encode()
+    return (_ENCODER.encode(body) + "\n").encode()
 
 
 def _headers(
