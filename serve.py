@@ -3,6 +3,10 @@ See docs/deploy.md; bench/README.md has the measurements that chose it over guni
 
     python serve.py [--host 0.0.0.0] [--port 8000]
 
+This process is Granian's main process (its Python API, not a child): it prepares what the
+workers share and checks the configuration (server/serving.py), then starts the workers, which
+are its children and die with it, even when it is killed outright.
+
 - Workers from the cores (WEB_CONCURRENCY), each with SERVER_THREADS Python threads for the
   time a request waits on PostgreSQL or Redis. Granian's Rust runtime owns the sockets: it
   reads a request's headers and keeps idle keep-alive connections without holding a Python
@@ -25,106 +29,56 @@ deployments that prefer it; it measured slower (bench/README.md).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
-import threading
-from pathlib import Path
+from functools import partial
+from typing import Any
 
-ROOT = Path(__file__).resolve().parent
+from granian import Granian
+from granian.constants import Interfaces
+from granian.http import HTTP1Settings
 
-
-def _number(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        raise SystemExit(f"configuration error: {name}: expected a number, got {raw!r}") from None
+from server import serving
 
 
-def _json_log_config(folder: str) -> str:
-    """Granian's own lines as JSON, masked like the app's (server/logformat.py)."""
-    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
-    config = {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "server.logformat.MaskedJsonFormatter"}},
-        "handlers": {"json": handler},
-        "loggers": {"_granian": {"level": "INFO", "handlers": ["json"], "propagate": False}},
-    }
-    path = os.path.join(folder, "granian-logging.json")
-    Path(path).write_text(json.dumps(config))
-    return path
+def worker_app(target: str, parent: int) -> Any:
+    """Granian's loader of `target`, in each worker: bound to this process first."""
+    serving.die_with_parent(parent)
+    from wsgi import app
 
-
-def command(host: str, port: int, log_config: str | None) -> list[str]:
-    workers = int(_number("WEB_CONCURRENCY", os.cpu_count() or 1))
-    threads = int(_number("SERVER_THREADS", 4))
-    graceful = int(_number("GRACEFUL_TIMEOUT", 20))
-    argv = [
-        sys.executable, "-m", "granian", "--interface", "wsgi",
-        "--host", host, "--port", str(port),
-        "--workers", str(workers), "--blocking-threads", str(threads),
-        "--no-ws", "--http1-header-read-timeout", "30000",
-        "--workers-kill-timeout", str(graceful),
-        "--log-level", "info", "--no-access-log",
-        "--working-dir", str(ROOT),
-    ]  # fmt: skip
-    if log_config:
-        argv += ["--log-config", log_config]
-    return [*argv, "wsgi:app"]
+    return app
 
 
 def main() -> int:
+    config = serving.settings()
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--host", default=config["HOST"])
+    parser.add_argument("--port", type=int, default=int(config["PORT"]))
     args = parser.parse_args()
 
-    drain = _number("SHUTDOWN_DRAIN_SECONDS", 5)
-    folder = tempfile.mkdtemp(prefix="oauth-serve-")
-    # Workers inherit the environment: the app's readiness looks for this file (STOPPING_FILE).
-    os.environ.setdefault("STOPPING_FILE", os.path.join(folder, "stopping"))
-    stopping = Path(os.environ["STOPPING_FILE"])
-    stopping.unlink(missing_ok=True)
-    metrics = os.environ.get("METRICS_ENABLED", "").strip().lower() in ("1", "true", "yes", "on")
-    if metrics:
-        # Set before any worker imports prometheus_client; files of a previous run would be
-        # summed into this one's counters.
-        multiproc = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(folder, "m"))
-        shutil.rmtree(multiproc, ignore_errors=True)
-        os.makedirs(multiproc, exist_ok=True)
-    sys.path.insert(0, str(ROOT))
-    from server import create_app
-
-    create_app()  # a bad setting stops here, once, with exit status 4
-    json_logs = os.environ.get("LOG_FORMAT", "").strip().lower() == "json"
-    # A session of its own: a terminal's Ctrl-C or a signal to the process group reaches this
-    # process only, which passes it on (after the drain, for SIGTERM).
-    child = subprocess.Popen(  # noqa: S603 - our own command line
-        command(args.host, args.port, _json_log_config(folder) if json_logs else None),
-        cwd=ROOT,
-        start_new_session=True,
-    )
-
-    def drain_then_stop(signum: int, frame: object) -> None:
-        if drain <= 0 or stopping.exists():  # no drain, or a second SIGTERM: stop now
-            child.send_signal(signal.SIGTERM)
-            return
-        stopping.touch()
-        print(f"SIGTERM: readiness 503 for {drain:.0f} s, then a graceful stop", file=sys.stderr)
-        threading.Timer(drain, child.send_signal, (signal.SIGTERM,)).start()
-
-    signal.signal(signal.SIGTERM, drain_then_stop)
-    signal.signal(signal.SIGINT, lambda signum, frame: child.send_signal(signal.SIGINT))
+    serving.prepare(config)
     try:
-        return child.wait()
+        serving.check_app()
+        json_logs = config["LOG_FORMAT"] == "json"
+        server = Granian(
+            "wsgi:app",
+            address=args.host,
+            port=args.port,
+            interface=Interfaces.WSGI,
+            workers=int(config["WEB_CONCURRENCY"] or os.cpu_count() or 1),
+            blocking_threads=int(config["SERVER_THREADS"]),
+            websockets=False,
+            http1_settings=HTTP1Settings(header_read_timeout=30_000),
+            workers_kill_timeout=int(config["GRACEFUL_TIMEOUT"]),
+            log_access=False,
+            log_dictconfig=serving.json_log_config({"_granian": "INFO"}) if json_logs else None,
+        )
+        # After Granian's own handlers, which its start installs, and before the workers start.
+        server.on_startup(lambda: serving.drain_on_sigterm(config, server.signal_handler_interrupt))
+        server.serve(target_loader=partial(worker_app, parent=os.getpid()))
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        serving.finish(config)
+    return 0
 
 
 if __name__ == "__main__":

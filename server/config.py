@@ -1,7 +1,8 @@
 """Settings: one defaults mapping, overridden by the environment, then by a test mapping.
 
 The only place that reads the app's settings from the environment; every module reads
-`app.config`. (gunicorn.conf.py reads the settings of the gunicorn process itself.)
+`app.config`. The server process's own settings (serve.py, gunicorn.conf.py) are read here too,
+by server_from_environment.
 """
 
 from __future__ import annotations
@@ -58,9 +59,9 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_ENABLED": False,
     "METRICS_TOKEN": None,  # when set, /metrics wants `Authorization: Bearer <it>`
     "LOG_FORMAT": "text",  # or "json"
-    # Present while the server stops (gunicorn.conf.py creates it on SIGTERM): readiness 503.
+    # Present while the server stops (server/serving.py creates it on SIGTERM): readiness 503.
     "STOPPING_FILE": None,
-    # Where gunicorn's workers keep their metrics (set by gunicorn.conf.py); None: one process.
+    # Where the server's workers keep their metrics (server/serving.py); None: one process.
     "PROMETHEUS_MULTIPROC_DIR": None,
     # Agent clients (RFC 7591 registration, Client ID Metadata Documents): see the README.
     "OAUTH_REGISTRATION": "open",  # or "off"
@@ -128,6 +129,33 @@ def from_environment(env: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
             settings[name] = int(raw)
         else:
             raise ConfigError(name, f"expected a whole number of seconds or items, got {raw!r}")
+    return settings
+
+
+# The server process's own numbers (server/serving.py), each with its default; None: from the
+# cores, as each server counts them.
+SERVER_NUMBERS: dict[str, float | None] = {
+    "PORT": 8000,
+    "WEB_CONCURRENCY": None,  # worker processes
+    "SERVER_THREADS": 4,  # Granian's blocking threads per worker
+    "GUNICORN_THREADS": 4,  # gunicorn's threads per worker
+    "GRACEFUL_TIMEOUT": 20,  # seconds for requests in flight, after the drain
+    "SHUTDOWN_DRAIN_SECONDS": 5,  # seconds of readiness 503 after SIGTERM, still serving
+}
+
+
+def server_from_environment(env: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
+    """The settings of the server process (serve.py, gunicorn.conf.py): its numbers, where it
+    listens, and those of the app's that it prepares for (metrics, log format, proxy trust)."""
+    settings: dict[str, Any] = {**DEFAULTS, **from_environment(env)}
+    settings["HOST"] = env.get("HOST", "").strip() or "127.0.0.1"
+    settings["FORWARDED_ALLOW_IPS"] = env.get("FORWARDED_ALLOW_IPS", "").strip() or "127.0.0.1,::1"
+    for name, default in SERVER_NUMBERS.items():
+        raw = env.get(name, "").strip()
+        try:
+            settings[name] = float(raw) if raw else default
+        except ValueError:
+            raise ConfigError(name, f"expected a number, got {raw!r}") from None
     return settings
 
 

@@ -14,13 +14,15 @@ from pythonjsonlogger.json import JsonFormatter
 from server.logsafety import redact
 
 _installed: set[str] = set()
+requests_log = logging.getLogger("server.requests")
 
 
 class RequestFields(logging.Filter):
-    """Adds the request's id, method and path to each record logged while it is served."""
+    """Adds the request's id, method and path to each record logged while it is served, unless
+    the record brings its own (the request line)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if has_request_context():
+        if has_request_context() and not hasattr(record, "request_id"):
             record.request_id = g.get("request_id")
             record.method = request.method
             record.path = request.path  # never the query string, which can carry codes
@@ -48,6 +50,35 @@ class QuietProbes(logging.Filter):
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
             return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
         return True
+
+
+def request_line(
+    method: str, path: str, status: int, took_ms: float, request_id: str | None
+) -> None:
+    """The one line each request gets at its end, whichever way it was served (server/web.py,
+    server/oauth/introspection.py). `path` without the query string, which can carry codes."""
+    if not requests_log.isEnabledFor(logging.INFO):
+        return
+    # Made and handled directly (logging's public Logger.makeRecord and handle), its message
+    # formatted once: the caller's file and line, which Logger.info would find by walking the
+    # stack on every request, are in neither format.
+    record = requests_log.makeRecord(
+        requests_log.name,
+        logging.INFO,
+        __file__,
+        0,
+        f"{method} {path} {status} {took_ms:.1f}ms rid={request_id}",
+        None,
+        None,
+        extra={
+            "status": status,
+            "duration_ms": round(took_ms, 1),
+            "request_id": request_id,
+            "method": method,
+            "path": path,
+        },
+    )
+    requests_log.handle(record)
 
 
 def json_handler() -> logging.Handler:

@@ -4,52 +4,72 @@ them, the rate limiter's refusals, and the audit trail's committed actions (life
 
 Labels are bounded: Flask endpoint names, dialects, status codes, grant and auth types, the
 access rule's reasons, limit names and audit actions; never a path, client id or user id.
-Nothing is recorded unless METRICS_ENABLED. Under gunicorn, PROMETHEUS_MULTIPROC_DIR makes
-every worker write its own files there and /metrics sum them (gunicorn.conf.py manages it).
+Nothing is recorded unless METRICS_ENABLED. Under a server with several workers,
+PROMETHEUS_MULTIPROC_DIR makes every worker write its own files there and /metrics sum them
+(server/serving.py manages it).
+
+prometheus_client decides when it is imported whether values live in the process or in that
+folder's files, so importing this module imports nothing of it: series() does, when an app with
+metrics on is made (listen()), which a server does after choosing the folder (server/serving.py).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app, has_app_context
-from prometheus_client import (
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
 from sqlalchemy import event
 
-REQUESTS = Counter(
-    "oauth_http_requests",
-    "HTTP requests answered, by Flask endpoint, dialect (face) and status code.",
-    ["endpoint", "dialect", "status"],
-)
-LATENCY = Histogram(
-    "oauth_request_duration_seconds",
-    "Time to answer the token, introspection and authorization endpoints.",
-    ["operation", "dialect"],
-    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
-)
-TOKENS = Counter(
-    "oauth_tokens_issued", "Tokens issued, by grant and auth type.", ["grant", "auth_type"]
-)
-REFUSALS = Counter(
-    "oauth_access_refusals",
-    "Requests the access rule refused (issuance, authorization, introspection), by reason.",
-    ["reason"],
-)
-RATE_LIMITED = Counter(
-    "oauth_rate_limit_refusals", "Requests refused by a rate limit, by limit.", ["limit"]
-)
-LIFECYCLE = Counter(
-    "oauth_lifecycle_changes",
-    "Committed management and lifecycle actions (the audit trail's), by kind.",
-    ["kind"],
-)
+if TYPE_CHECKING:
+    from prometheus_client import Counter, Histogram
+
+
+@dataclass(frozen=True)
+class Series:
+    requests: Counter
+    latency: Histogram
+    tokens: Counter
+    refusals: Counter
+    rate_limited: Counter
+    lifecycle: Counter
+
+
+@cache
+def series() -> Series:
+    from prometheus_client import Counter, Histogram
+
+    return Series(
+        requests=Counter(
+            "oauth_http_requests",
+            "HTTP requests answered, by Flask endpoint, dialect (face) and status code.",
+            ["endpoint", "dialect", "status"],
+        ),
+        latency=Histogram(
+            "oauth_request_duration_seconds",
+            "Time to answer the token, introspection and authorization endpoints.",
+            ["operation", "dialect"],
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+        ),
+        tokens=Counter(
+            "oauth_tokens_issued", "Tokens issued, by grant and auth type.", ["grant", "auth_type"]
+        ),
+        refusals=Counter(
+            "oauth_access_refusals",
+            "Requests the access rule refused (issuance, authorization, introspection), by reason.",
+            ["reason"],
+        ),
+        rate_limited=Counter(
+            "oauth_rate_limit_refusals", "Requests refused by a rate limit, by limit.", ["limit"]
+        ),
+        lifecycle=Counter(
+            "oauth_lifecycle_changes",
+            "Committed management and lifecycle actions (the audit trail's), by kind.",
+            ["kind"],
+        ),
+    )
+
 
 # The Flask endpoints whose latency is kept, by what their rule ends with, in the dialects.
 _OPERATIONS = {"/token": "token", "/introspect": "introspection", "/authorize": "authorization"}
@@ -72,26 +92,27 @@ def operation(endpoint: str, rule: str) -> str | None:
 
 
 def request_done(endpoint: str, rule: str, dialect: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(endpoint, dialect, str(status)).inc()
+    found = series()
+    found.requests.labels(endpoint, dialect, str(status)).inc()
     op = operation(endpoint, rule)
     if op:
-        LATENCY.labels(op, dialect).observe(seconds)
+        found.latency.labels(op, dialect).observe(seconds)
 
 
 def token_issued(grant_type: str, auth_type: str) -> None:
     if enabled():
         # The URN grants by their last segment: device_code, jwt-bearer.
-        TOKENS.labels(grant_type.rsplit(":", 1)[-1], auth_type).inc()
+        series().tokens.labels(grant_type.rsplit(":", 1)[-1], auth_type).inc()
 
 
 def refused(reason: Any) -> None:
     if enabled():
-        REFUSALS.labels(str(reason)).inc()
+        series().refusals.labels(str(reason)).inc()
 
 
 def rate_limited(limit: str) -> None:
     if enabled():
-        RATE_LIMITED.labels(limit).inc()
+        series().rate_limited.labels(limit).inc()
 
 
 def lifecycle_change(session: Any, kind: str) -> None:
@@ -102,7 +123,7 @@ def lifecycle_change(session: Any, kind: str) -> None:
 
 def _committed(session: Any) -> None:
     for kind in session.info.pop("metrics_changes", ()):
-        LIFECYCLE.labels(kind).inc()
+        series().lifecycle.labels(kind).inc()
 
 
 def _rolled_back(session: Any, *args: Any) -> None:
@@ -111,6 +132,9 @@ def _rolled_back(session: Any, *args: Any) -> None:
 
 def exposition() -> bytes:
     """The text format: summed over every worker's files in multiprocess mode."""
+    from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
+
+    series()  # every series present from the first scrape on
     if current_app.config["PROMETHEUS_MULTIPROC_DIR"]:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
@@ -118,7 +142,9 @@ def exposition() -> bytes:
     return generate_latest(REGISTRY)
 
 
-def listen(session_factory: Any) -> None:
+def listen(app: Any, session_factory: Any) -> None:
+    if app.config.get("METRICS_ENABLED"):
+        series()  # made here, once, rather than by two of a worker's threads at once
     if not event.contains(session_factory, "after_commit", _committed):
         event.listen(session_factory, "after_commit", _committed)
         event.listen(session_factory, "after_rollback", _rolled_back)

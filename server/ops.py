@@ -115,4 +115,4 @@ def _observe(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.after_request(_observe)
-    metrics.listen(db.session)
+    metrics.listen(app, db.session)

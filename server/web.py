@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from server import requests
 from server.extensions import db
+from server.logformat import request_line
 
 log = logging.getLogger("server.requests")
 
@@ -179,16 +180,9 @@ def _finish(response: Response) -> Response:
     headers.extend([(k, v) for k, v in SECURITY_HEADERS if k.lower() not in present])
     headers["X-Request-Id"] = g.get("request_id", "")
     current_face().finish(response)
-    # The path only: query strings can carry codes and tokens, which never reach the log.
     took = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-    log.info(
-        "%s %s %s %.1fms rid=%s",
-        request.method,
-        requests.loggable_path(),
-        response.status_code,
-        took,
-        g.get("request_id"),
-        extra={"status": response.status_code, "duration_ms": round(took, 1)},
+    request_line(
+        request.method, requests.loggable_path(), response.status_code, took, g.get("request_id")
     )
     return response
 

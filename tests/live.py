@@ -59,8 +59,8 @@ class LiveProcess:
 
 
 class LiveServer(LiveProcess):
-    """gunicorn (gunicorn.conf.py) or Granian (serve.py, the production default) serving wsgi:app
-    on a free loopback port, sharing the tests' database and Redis."""
+    """Granian (serve.py, the production server) or gunicorn (gunicorn.conf.py, for a test about
+    gunicorn) serving wsgi:app on a free loopback port, sharing the tests' database and Redis."""
 
     def __init__(
         self,
@@ -68,7 +68,7 @@ class LiveServer(LiveProcess):
         log_path: Path,
         workers: int | None = None,
         env: dict[str, str] | None = None,
-        server: str = "gunicorn",
+        server: str = "granian",
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -78,7 +78,7 @@ class LiveServer(LiveProcess):
             SECRET_KEY="live-test-secret-key-0123456789abcdef",
             OAUTH_ISSUER=self.url,
             RATELIMIT_ENABLED="false",
-            # gunicorn.conf.py's drain before a graceful stop: tests stop servers at once.
+            # The drain before a graceful stop (server/serving.py): tests stop servers at once.
             SHUTDOWN_DRAIN_SECONDS="0",
         )
         if config.get("REDIS_URL"):

@@ -54,19 +54,20 @@ class Browser:
             return parts.path + ("?" + parts.query if parts.query else "")
         return urljoin(self.base_url + "/", url)
 
+    # Over HTTP, requests' own headers: names in any case (Granian sends them in lower case).
     def get(self, url: str) -> tuple[int, dict[str, str], str]:
         if self.client is not None:
             r = self.client.get(self._url(url))
             return r.status_code, dict(r.headers), r.get_data(as_text=True)
         r = self.session.get(self._url(url), allow_redirects=False, timeout=30)
-        return r.status_code, dict(r.headers), r.text
+        return r.status_code, r.headers, r.text
 
     def post(self, url: str, data: dict[str, Any]) -> tuple[int, dict[str, str], str]:
         if self.client is not None:
             r = self.client.post(self._url(url), data=data)
             return r.status_code, dict(r.headers), r.get_data(as_text=True)
         r = self.session.post(self._url(url), data=data, allow_redirects=False, timeout=30)
-        return r.status_code, dict(r.headers), r.text
+        return r.status_code, r.headers, r.text
 
     def login(self, email: str, password: str) -> None:
         status, _, html = self.get("/login")

@@ -224,7 +224,8 @@ def test_redis_outage_with_limits_on_fails_closed_and_recovers(
 def test_worker_killed_under_load_loses_no_issued_token(
     app, base_config, _schema, tmp_path, make_user, make_app
 ):
-    server = LiveServer(base_config, tmp_path / "s.log")
+    # gunicorn's: a killed worker is replaced (Granian's main process stops with it instead).
+    server = LiveServer(base_config, tmp_path / "s.log", server="gunicorn")
     try:
         owner = make_user()
         rs = resource_server(app)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
 import requests
 
 from server.logformat import MaskedJsonFormatter, RequestFields
@@ -21,9 +22,17 @@ from tests.oauth_support import (
 )
 from tests.test_log_secrets import _assert_absent, _credentials_in
 
+# The server's own lines, by logger: Granian's (serve.py) and gunicorn's (gunicorn.conf.py).
+SERVERS = {"granian": "_granian", "gunicorn": "gunicorn"}
 
-def test_json_lines_from_a_server_process(app, base_config, _schema, make_user, make_app, tmp_path):
-    server = LiveServer(base_config, tmp_path / "s.log", workers=1, env={"LOG_FORMAT": "json"})
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_json_lines_from_a_server_process(
+    app, base_config, _schema, make_user, make_app, tmp_path, kind
+):
+    server = LiveServer(
+        base_config, tmp_path / "s.log", workers=1, env={"LOG_FORMAT": "json"}, server=kind
+    )
     try:
         owner = make_user()
         rs = resource_server(app)
@@ -52,7 +61,7 @@ def test_json_lines_from_a_server_process(app, base_config, _schema, make_user, 
     records = []
     for line in text.splitlines():
         if line.strip():
-            records.append(json.loads(line))  # every line: gunicorn's and the app's
+            records.append(json.loads(line))  # every line: the server's and the app's
     requests_logged = [r for r in records if r["logger"] == "server.requests"]
     token_line = next(r for r in requests_logged if r.get("request_id") == "trace-me-0001")
     assert token_line["method"] == "POST" and token_line["path"] == "/oauth/token"
@@ -61,7 +70,7 @@ def test_json_lines_from_a_server_process(app, base_config, _schema, make_user, 
     assert token_line["message"].startswith("POST /oauth/token 200")
     assert any(r["path"] == "/device" for r in requests_logged)  # without its query string
     assert not any(r["path"] == "/readyz" for r in requests_logged)  # probes: below INFO
-    assert any(r["logger"].startswith("gunicorn") for r in records)
+    assert any(r["logger"].startswith(SERVERS[kind]) for r in records)
     _assert_absent(text, found + [PASSWORD] * 12)
 
 

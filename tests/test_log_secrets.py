@@ -1,5 +1,5 @@
 """No secret and no token in the logs: every flow of both dialects and the management API run
-with every logger at DEBUG (Authlib's and SQLAlchemy's included), in process and in a gunicorn
+with every logger at DEBUG (Authlib's and SQLAlchemy's included), in process and in a server
 process, then the captured logs are searched for every credential the run handed out."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Many nodes behind a real proxy: a private nginx in front of three gunicorn nodes sharing the
+"""Many nodes behind a real proxy: a private nginx in front of three Granian nodes sharing the
 database and Redis, configured as docs/deploy.md says. Through the proxy: the load with
 lifecycle changes (zero stale `active`, zero 5xx), rate limits counted across nodes, per-address
 limits that see the client's own address (X-Forwarded-For, PROXY_FIX_X_FOR=1), and a node

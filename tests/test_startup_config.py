@@ -158,10 +158,12 @@ def test_the_environment_is_read_in_one_place():
         from_environment({"EVENTS_BACKOFF_SECONDS": "soon"})
     assert raised.value.variable == "EVENTS_BACKOFF_SECONDS"
     # No other module of the server reads the environment: the factory hands it to
-    # server/config.py, and Authlib's own switch for plain-HTTP issuers is the one write.
+    # server/config.py, and Authlib's own switch for plain-HTTP issuers is the one write; the
+    # server process (server/serving.py) hands it to server/config.py too, and sets what its
+    # workers inherit.
     readers = {
         str(path.relative_to(ROOT))
         for path in (ROOT / "server").rglob("*.py")
         if "os.environ" in path.read_text() or "getenv" in path.read_text()
     }
-    assert readers == {"server/__init__.py", "server/oauth/__init__.py"}
+    assert readers == {"server/__init__.py", "server/oauth/__init__.py", "server/serving.py"}

@@ -33,6 +33,7 @@ from werkzeug.wsgi import get_content_length, get_input_stream
 
 from server import metrics, ratelimit
 from server.extensions import db
+from server.logformat import request_line
 from server.oauth.endpoints import introspect_for
 from server.oauth.hygiene import basic_is_malformed
 from server.requests import plain_authorization, request_id_from, uuid_request_id
@@ -61,6 +62,9 @@ _REFUSED = "Resource server authentication failed."
 _REFUSED_CHALLENGE = f'Basic error="invalid_client", error_description="{_REFUSED}"'
 _NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
 _INACTIVE_BODY = b'{"active":false}\n'
+# As Flask's jsonify writes it (sorted keys, compact, ASCII; _body adds the final newline), by
+# one encoder for every answer: json.dumps with options makes a new one per call.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 Answer = tuple[int, dict[str, Any], list[tuple[str, str]]]
 
@@ -184,8 +188,7 @@ def _safely(environ: dict[str, Any], config: Any, request_id: str) -> Answer:
 def _body(status: int, body: dict[str, Any]) -> bytes:
     if status == 200 and body == {"active": False}:
         return _INACTIVE_BODY
-    # As Flask's jsonify writes it: sorted keys, compact, ASCII, a final newline.
-    return (json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n").encode()
+    return (_ENCODER.encode(body) + "\n").encode()
 
 
 def _headers(
@@ -202,24 +205,6 @@ def _headers(
     if config["OAUTH_ISSUER"].startswith("https://"):
         headers.append(("Strict-Transport-Security", "max-age=31536000"))
     return headers
-
-
-def _log(status: int, took_ms: float, request_id: str) -> None:
-    # The request line every answer gets (server/web.py), with the fields the JSON format keeps.
-    log.info(
-        "POST %s %s %.1fms rid=%s",
-        PATH,
-        status,
-        took_ms,
-        request_id,
-        extra={
-            "status": status,
-            "duration_ms": round(took_ms, 1),
-            "request_id": request_id,
-            "method": "POST",
-            "path": PATH,
-        },
-    )
 
 
 _STATUS_LINES = {
@@ -263,7 +248,7 @@ class IntrospectionFirst:
                 metrics.request_done(ENDPOINT, PATH, "rfc", status, took)
         payload = _body(status, body)
         start_response(_STATUS_LINES[status], _headers(config, request_id, extra, len(payload)))
-        _log(status, took * 1000, request_id)
+        request_line("POST", PATH, status, took * 1000, request_id)
         return [payload]
 
 
