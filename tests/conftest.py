@@ -295,7 +295,7 @@ def pooled_key_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
 def live_server(
     base_config: dict[str, Any], _schema: None, tmp_path_factory: pytest.TempPathFactory
 ):
-    """A real server process (gunicorn) on a free loopback port, for real clients."""
+    """A real server process (Granian) on a free loopback port, for real clients."""
     from tests.live import LiveServer
 
     server = LiveServer(base_config, tmp_path_factory.mktemp("live") / "server.log")

@@ -272,7 +272,7 @@ def load_with_changes(
             try:
                 held = step(rng, server, sessions[server.url], held)
             except ConnectionError:
-                # gunicorn closed an idle keep-alive connection as it was reused: no answer was
+                # the server closed an idle keep-alive connection as it was reused: no answer was
                 # given, so nothing to check; a fresh connection next time.
                 dropped[0] += 1
 
