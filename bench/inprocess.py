@@ -281,6 +281,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=100, help="unmeasured requests first")
     parser.add_argument("--only", default="bare,jwt,code,refresh,device")
     parser.add_argument("--profile", action="store_true", help="cProfile a second pass")
+    parser.add_argument("--dump", type=Path, help="with --profile: write <dir>/<kind>.prof")
     parser.add_argument("--top", type=int, default=25, help="functions listed per kind")
     parser.add_argument("--limits", action="store_true", help="rate limits on (off in bench)")
     parser.add_argument("--count", action="store_true", help="round trips only (see above)")
@@ -336,13 +337,17 @@ def main() -> None:
             tail = requests[args.warmup + args.n : args.warmup + 2 * args.n]
             measure(target, kind, tail, counts, profile)
             stats = pstats.Stats(profile)
+            if args.dump:
+                args.dump.mkdir(parents=True, exist_ok=True)
+                stats.dump_stats(args.dump / f"{kind}.prof")
             print("  own CPU time by library (profiled):")
             print_groups(stats, len(tail))
-            out = io.StringIO()
-            stats.stream = out  # type: ignore[attr-defined]
-            stats.sort_stats("cumulative").print_stats(args.top)
-            print("  functions by time including what they call (profiled, all requests):")
-            print("\n".join("    " + row for row in out.getvalue().splitlines()[6:] if row))
+            for order, title in (("cumulative", "including"), ("tottime", "excluding")):
+                out = io.StringIO()
+                stats.stream = out  # type: ignore[attr-defined]
+                stats.sort_stats(order).print_stats(args.top)
+                print(f"  functions by time {title} what they call (profiled, all requests):")
+                print("\n".join("    " + row for row in out.getvalue().splitlines()[6:] if row))
     if not args.count:
         print("\nround trips (psycopg's Python implementation, counted at each send):", flush=True)
         command = [sys.executable, "-m", "bench.inprocess", "--count", *sys.argv[1:]]

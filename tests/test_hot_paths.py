@@ -351,3 +351,31 @@ def test_a_driver_error_on_the_read_path_is_logged_and_answers_503(
     assert any(
         r.name == "server.oauth.execute" and r.exc_info is not None for r in caplog.records
     ), caplog.records
+
+
+def test_a_write_is_never_run_twice_and_fails_as_sqlalchemy_fails(app):
+    """A write on the driver path that the database refuses raises SQLAlchemy's own error (so
+    the request answers as for any database failure) after running once."""
+    from sqlalchemy.exc import IntegrityError
+
+    from server.oauth import statements as sql
+
+    values = {
+        **{"new_" + name: None for name in sql.TOKEN_FIELDS},
+        "new_access_token_hash": "d" * 64,
+        "new_client_id": "no-such-app",
+        "new_auth_type": "obo",
+        "new_tenant_id": 1,
+        "new_scope": "",
+        "new_family_id": "f" * 32,
+        "new_issued_at": 1,
+        "new_expires_at": 2,
+        "new_revoked": False,
+        "new_refresh_revoked": False,
+    }
+    with app.app_context(), statements(app) as seen:
+        assert sql.INSERT_TOKEN.write(values) == 1
+        with pytest.raises(IntegrityError):
+            sql.INSERT_TOKEN.write(values)
+        db.session.rollback()
+    assert seen == ["INSERT", "INSERT"]

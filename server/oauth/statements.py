@@ -195,7 +195,6 @@ MARK_USED = {
 
 # Tokens ---------------------------------------------------------------------------------------
 
-INSERT_TOKEN = Hot(insert(tokens))
 TOKEN_FIELDS = (
     "access_token_hash",
     "refresh_token_hash",
@@ -219,6 +218,11 @@ TOKEN_FIELDS = (
     "audience",
     "resources",
 )
+# A new token's values, named apart from the columns (an UPDATE in the same statement would
+# otherwise take them as its SET): INSERT_TOKEN's and ROTATE_REFRESH's parameters, "new_" and
+# the column's name.
+_NEW_TOKEN = {name: bindparam("new_" + name, type_=tokens.c[name].type) for name in TOKEN_FIELDS}
+INSERT_TOKEN = Hot(insert(tokens).values(_NEW_TOKEN))
 
 
 # Whom a token was issued to and under what: read by the refresh grant and by introspection.
@@ -300,18 +304,12 @@ _RETIRE = (
 RETIRE_REFRESH = Hot(_RETIRE)
 # A refresh's rotation and the new token in one statement (PostgreSQL: a data-modifying WITH):
 # the new row is inserted only if this statement retired the old one, so of two concurrent
-# uses only one issues. Its parameters are INSERT_TOKEN's, prefixed "new_", and token_id.
+# uses only one issues. Its parameters are INSERT_TOKEN's and token_id.
 # SQLite runs RETIRE_REFRESH, then INSERT_TOKEN.
 _RETIRED = _RETIRE.returning(tokens.c.id).cte("retired")
 ROTATE_REFRESH = Hot(
     insert(tokens)
-    .from_select(
-        list(TOKEN_FIELDS),
-        # Named apart from the columns, which the UPDATE would otherwise take as its SET.
-        select(
-            *(bindparam("new_" + name, type_=tokens.c[name].type) for name in TOKEN_FIELDS)
-        ).select_from(_RETIRED),
-    )
+    .from_select(list(TOKEN_FIELDS), select(*_NEW_TOKEN.values()).select_from(_RETIRED))
     .add_cte(_RETIRED)
 )
 

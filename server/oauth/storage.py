@@ -178,7 +178,7 @@ class SqlStorage:
             # One statement, so on its own (in autocommit) unless a transaction is open: the
             # claim is as atomic, and is kept whatever the exchange ends in, as it would be at
             # the commit of a refused exchange.
-            row = sql.CLAIM_CODE.read_one(params)
+            row = sql.CLAIM_CODE.change_one(params)
         else:
             row = sql.CLAIMED_CODE.first(params) if sql.CLAIM_CODE_ONLY.run(params) else None
         if row is None:
@@ -214,37 +214,36 @@ class SqlStorage:
 
     def save_token(self, token: dict[str, Any], context: IssueContext, now: int) -> bool:
         refresh = token.get("refresh_token")
-        values = {
-            "access_token_hash": digest(token["access_token"]),
-            "refresh_token_hash": digest(refresh) if refresh else None,
-            "client_id": context.client_id,
-            "auth_type": context.auth_type,
-            "tenant_id": context.tenant_id,
-            "workspace_id": context.workspace_id,
-            "user_id": context.user_id,
-            "installation_id": context.installation_id,
-            "authorization_id": context.authorization_id,
-            "scope": context.scope,
-            "session_name": context.session_name,
-            "family_id": context.family_id or secrets.token_hex(16),
-            "issued_at": now,
-            "expires_at": now + int(token["expires_in"]),
-            "refresh_expires_at": now + self.settings["REFRESH_TOKEN_TTL"] if refresh else None,
-            "revoked": False,
-            "refresh_revoked": False,
-            "connector_binding": context.connector_binding,
-            "bot_ids": context.bot_ids,
-            "audience": context.audience or None,
-            "resources": context.resources or None,
+        values = {  # statements.INSERT_TOKEN's parameters
+            "new_access_token_hash": digest(token["access_token"]),
+            "new_refresh_token_hash": digest(refresh) if refresh else None,
+            "new_client_id": context.client_id,
+            "new_auth_type": context.auth_type,
+            "new_tenant_id": context.tenant_id,
+            "new_workspace_id": context.workspace_id,
+            "new_user_id": context.user_id,
+            "new_installation_id": context.installation_id,
+            "new_authorization_id": context.authorization_id,
+            "new_scope": context.scope,
+            "new_session_name": context.session_name,
+            "new_family_id": context.family_id or secrets.token_hex(16),
+            "new_issued_at": now,
+            "new_expires_at": now + int(token["expires_in"]),
+            "new_refresh_expires_at": now + self.settings["REFRESH_TOKEN_TTL"] if refresh else None,
+            "new_revoked": False,
+            "new_refresh_revoked": False,
+            "new_connector_binding": context.connector_binding,
+            "new_bot_ids": context.bot_ids,
+            "new_audience": context.audience or None,
+            "new_resources": context.resources or None,
         }
         # One statement, so on its own (in autocommit) unless the request's transaction is open
-        # (a code exchange's claim): one round trip.
+        # (a device code's claim, or SQLite's code claim): one round trip.
         if context.rotates is None:
             sql.INSERT_TOKEN.write(values)
         elif db.engine.dialect.name == "postgresql":
             # The retirement and the insert in one statement.
-            rotation = {"new_" + name: value for name, value in values.items()}
-            if not sql.ROTATE_REFRESH.write({**rotation, "token_id": context.rotates}):
+            if not sql.ROTATE_REFRESH.write({**values, "token_id": context.rotates}):
                 return False
         elif sql.RETIRE_REFRESH.run({"token_id": context.rotates}):  # two, in a transaction
             sql.INSERT_TOKEN.run(values)
