@@ -248,6 +248,14 @@ def _connection() -> Connection:
     return session.connection()
 
 
+def commit_if_open() -> None:
+    """Commit the session's transaction if this request opened one. An issuance whose statements
+    each ran on their own opened none, and an empty commit still builds a session and its
+    bookkeeping (about 0.09 ms)."""
+    if _in_transaction():
+        db.session.commit()
+
+
 def _in_transaction() -> bool:
     if not db.session.registry.has():  # no session yet in this request, so no transaction
         return False
