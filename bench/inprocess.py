@@ -141,24 +141,6 @@ def count_round_trips(counts: Counts) -> None:
     redis.connection.AbstractConnection.send_packed_command = send
 
 
-def empty_database() -> None:
-    from sqlalchemy import text
-
-    from server.extensions import db
-    from server.models import Base
-
-    for table in reversed(Base.metadata.sorted_tables):
-        db.session.execute(table.delete())
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(
-            text(
-                "SELECT setval(c.oid, 1, false) FROM pg_class c"
-                " WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"
-            )
-        )
-    db.session.commit()
-
-
 def environs(path: str, lines: list[str], content_type: str) -> list[dict[str, Any]]:
     """A WSGI environ per pool line ("<Authorization header>\\t<body>"), built beforehand."""
     built = []
@@ -307,6 +289,7 @@ def main() -> None:
 
     from bench import seed
     from server import create_app
+    from tests.conftest import _empty_tables as empty_tables
 
     counts = Counts()
     if args.count:
@@ -315,7 +298,7 @@ def main() -> None:
     redis.Redis.from_url(args.redis_url).flushdb()
     with app.app_context():
         upgrade()
-        empty_database()
+        empty_tables()
         world = seed.seed(app, active_obo=10, active_appauth=10, suspended=10)
     passes = args.repeat + (1 if args.profile else 0)
     total = args.warmup + args.n * passes
@@ -348,6 +331,8 @@ def main() -> None:
             if args.dump:
                 args.dump.mkdir(parents=True, exist_ok=True)
                 stats.dump_stats(args.dump / f"{kind}.prof")
+            calls = stats.total_calls / len(tail)  # type: ignore[attr-defined]
+            print(f"  Python function calls per request: {calls:.0f} (independent of load)")
             print("  own CPU time by library (profiled):")
             print_groups(stats, len(tail))
             for order, title in (("cumulative", "including"), ("tottime", "excluding")):
