@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import cached_property
 from typing import Any
 
 from grants.access import check_standing
@@ -18,8 +19,9 @@ class GrantSupport:
     server: Any
     request: Any
 
-    @property
+    @cached_property
     def storage(self) -> Storage:
+        # A grant object serves one request, as the storage does.
         storage: Storage = self.server.storage
         return storage
 

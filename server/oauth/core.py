@@ -12,6 +12,7 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import current_app
 
 from server.extensions import db
+from server.oauth.execute import commit_if_open
 from server.oauth.server import CoreResult, DialectRequest, OAuthServer
 
 
@@ -26,7 +27,7 @@ AUTHORIZE_KEY_LENGTH = 32
 
 def _committed(result: CoreResult) -> CoreResult:
     # Errors commit too: a refused code reuse or refresh reuse revokes a family on purpose.
-    db.session.commit()
+    commit_if_open()
     return result
 
 

@@ -18,7 +18,9 @@ keyed by anything but the object itself), and runs in one of two ways:
   it as for any statement, so listeners count and time it like the others. A driver error is
   logged, the connection invalidated, and the statement run once more through Core on a fresh
   connection: a connection the database dropped answers, a database that is down raises
-  SQLAlchemy's error (a 503).
+  SQLAlchemy's error (a 503). A statement that changes rows (`write`, `change_one`) takes the
+  same driver path, about 0.3 ms cheaper than Core's autocommit per statement, but is never run
+  twice, since it may have been applied: its driver error is raised as SQLAlchemy raises it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import BindParameter, Select
+from sqlalchemy import BindParameter, Select, exc
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.sql import visitors
 
@@ -80,7 +82,7 @@ class Hot(Generic[R]):
         self.statement = statement
         self._forms: dict[str, _DriverForm] = {}
         # Expanding parameters (IN lists) are rendered per execution: Core only.
-        self._driver_ok = row is not None and not any(
+        self._driver_ok = not any(
             isinstance(e, BindParameter) and e.expanding for e in visitors.iterate(statement)
         )
 
@@ -106,8 +108,35 @@ class Hot(Generic[R]):
         atomic, being one statement. The rows it changed."""
         if _in_transaction():
             return self.run(params)
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            return int(connection.execute(self.statement, dict(params)).rowcount)
+        changed = self._once(params, fetch=False)
+        assert isinstance(changed, int)
+        return changed
+
+    def change_one(self, params: Params) -> R | None:
+        """The first row of a statement that changes rows (an UPDATE ... RETURNING, or a WITH
+        holding one), run as `write` runs one."""
+        if _in_transaction():
+            return self.first(params)
+        rows = self._once(params, fetch=True)
+        assert isinstance(rows, list)
+        return rows[0] if rows else None
+
+    def _once(self, params: Params, *, fetch: bool) -> list[R] | int:
+        engine = db.engine
+        if self._driver_ok and engine.dialect.driver == "psycopg":
+            dbapi_error = engine.dialect.loaded_dbapi.Error
+            try:
+                return self._driver(engine, params, fetch=fetch)
+            except dbapi_error as error:
+                # Not run again: it may have been applied. Raised as Core raises it (a database
+                # out of reach answers 503), its parameters (digests) kept out of the message.
+                sql = self.driver_form(engine.dialect).sql
+                raise exc.DBAPIError.instance(
+                    sql, None, error, dbapi_error, hide_parameters=True
+                ) from error
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            result = connection.execute(self.statement, dict(params))
+            return [self._make(r) for r in result] if fetch else int(result.rowcount)
 
     def read_one(self, params: Params) -> R | None:
         """The first row of this read-only statement, outside any transaction when the session
@@ -126,7 +155,9 @@ class Hot(Generic[R]):
         engine = db.engine
         if self._driver_ok and engine.dialect.driver == "psycopg":
             try:
-                return self._driver_read(engine, params)
+                rows = self._driver(engine, params, fetch=True)
+                assert isinstance(rows, list)
+                return rows
             except Exception:
                 log.warning(
                     "driver read failed; running it again through SQLAlchemy", exc_info=True
@@ -156,7 +187,9 @@ class Hot(Generic[R]):
             self._forms[dialect.name] = form
         return form
 
-    def _driver_read(self, engine: Engine, params: Params) -> list[R]:
+    def _driver(self, engine: Engine, params: Params, *, fetch: bool) -> list[R] | int:
+        """The statement on the pooled psycopg connection in autocommit mode: its rows, or
+        (`fetch` false) how many rows it changed."""
         form = self.driver_form(engine.dialect)
         values = dict(params)
         for name, process in form.binds:
@@ -173,7 +206,10 @@ class Hot(Generic[R]):
             driver = pooled.driver_connection
             assert driver is not None
             driver.autocommit = True
-            with driver.cursor(row_factory=self._row_factory(form)) as cursor:
+            cursor = (
+                driver.cursor(row_factory=self._row_factory(form)) if fetch else driver.cursor()
+            )
+            with cursor:
                 if connection is not None:  # as SQLAlchemy sends them (no execution context)
                     connection.dispatch.before_cursor_execute(
                         connection, cursor, form.sql, values, None, False
@@ -183,9 +219,9 @@ class Hot(Generic[R]):
                     connection.dispatch.after_cursor_execute(
                         connection, cursor, form.sql, values, None, False
                     )
-                rows = cursor.fetchall()
+                found: list[R] | int = cursor.fetchall() if fetch else cursor.rowcount
             driver.autocommit = False
-            return rows
+            return found
         except Exception:
             pooled.invalidate()  # never hand a connection in an unknown state to the next request
             raise
@@ -210,6 +246,14 @@ def _connection() -> Connection:
     if session.new or session.dirty or session.deleted:
         session.flush()  # what the ORM's autoflush would have done before a query
     return session.connection()
+
+
+def commit_if_open() -> None:
+    """Commit the session's transaction if this request opened one. An issuance whose statements
+    each ran on their own opened none, and an empty commit still builds a session and its
+    bookkeeping (about 0.09 ms)."""
+    if _in_transaction():
+        db.session.commit()
 
 
 def _in_transaction() -> bool:

@@ -83,9 +83,11 @@ class OAuthServer(AuthorizationServer):
 
     @property
     def storage(self) -> SqlStorage:
-        if "oauth_storage" not in g:
-            g.oauth_storage = SqlStorage(self.settings)
-        return g.oauth_storage
+        # One lookup through the context-local `g` (asked about a dozen times per issuance).
+        storage: SqlStorage | None = g.get("oauth_storage")
+        if storage is None:
+            storage = g.oauth_storage = SqlStorage(self.settings)
+        return storage
 
     def query_client(self, client_id: str) -> Client | None:
         return self.storage.client(client_id)

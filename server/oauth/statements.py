@@ -130,21 +130,25 @@ class ClientRow(StandingRow):
     public_key_pem: str | None
 
 
+# The app's columns a Client is made of (server/oauth/storage.py), but its client_id.
+APP_FIELDS = (
+    "client_type",
+    "status",
+    "name",
+    "tenant_id",
+    "redirect_uris",
+    "permissions",
+    "client_secret_hash",
+    "app_kind",
+    "connector_binding",
+    "previous_secret_hash",
+    "previous_secret_until",
+    "registration",
+)
 CLIENT = Hot(
     select(
         apps.c.client_id,
-        apps.c.client_type,
-        apps.c.status,
-        apps.c.name,
-        apps.c.tenant_id,
-        apps.c.redirect_uris,
-        apps.c.permissions,
-        apps.c.client_secret_hash,
-        apps.c.app_kind,
-        apps.c.connector_binding,
-        apps.c.previous_secret_hash,
-        apps.c.previous_secret_until,
-        apps.c.registration,
+        *(apps.c[name] for name in APP_FIELDS),
         keys.c.kid,
         keys.c.public_key_pem,
         *STANDING_COLUMNS,
@@ -191,7 +195,6 @@ MARK_USED = {
 
 # Tokens ---------------------------------------------------------------------------------------
 
-INSERT_TOKEN = Hot(insert(tokens))
 TOKEN_FIELDS = (
     "access_token_hash",
     "refresh_token_hash",
@@ -215,6 +218,25 @@ TOKEN_FIELDS = (
     "audience",
     "resources",
 )
+# A new token's values, named apart from the columns (an UPDATE in the same statement would
+# otherwise take them as its SET): INSERT_TOKEN's and ROTATE_REFRESH's parameters, "new_" and
+# the column's name.
+_NEW_TOKEN = {name: bindparam("new_" + name, type_=tokens.c[name].type) for name in TOKEN_FIELDS}
+INSERT_TOKEN = Hot(insert(tokens).values(_NEW_TOKEN))
+
+
+# Whom a token was issued to and under what: read by the refresh grant and by introspection.
+TOKEN_CONTEXT = (
+    tokens.c.client_id,
+    tokens.c.auth_type,
+    tokens.c.tenant_id,
+    tokens.c.workspace_id,
+    tokens.c.user_id,
+    tokens.c.installation_id,
+    tokens.c.authorization_id,
+    tokens.c.scope,
+    tokens.c.session_name,
+)
 
 
 def _token_standing(base: Any) -> Any:
@@ -227,9 +249,22 @@ def _token_standing(base: Any) -> Any:
     )
 
 
-# A refresh token with the rows the access rule will ask about.
+# A refresh token with the rows the access rule will ask about, and its app: the token endpoint
+# authenticates that app first, so the app is read with the token (one round trip, not two).
 @dataclass(frozen=True, slots=True)
 class RefreshRow(StandingRow):
+    app_client_type: str | None
+    app_status: str | None
+    app_name: str | None
+    app_tenant_id: int | None
+    app_redirect_uris: list[str] | None
+    app_permissions: list[str] | None
+    app_client_secret_hash: str | None
+    app_app_kind: str | None
+    app_connector_binding: int | None
+    app_previous_secret_hash: str | None
+    app_previous_secret_until: datetime | None
+    app_registration: str | None
     id: int
     client_id: str
     auth_type: str
@@ -249,20 +284,13 @@ class RefreshRow(StandingRow):
 REFRESH = Hot(
     select(
         tokens.c.id,
-        tokens.c.client_id,
-        tokens.c.auth_type,
-        tokens.c.tenant_id,
-        tokens.c.workspace_id,
-        tokens.c.user_id,
-        tokens.c.installation_id,
-        tokens.c.authorization_id,
-        tokens.c.scope,
-        tokens.c.session_name,
+        *TOKEN_CONTEXT,
         tokens.c.family_id,
         tokens.c.resources,
         tokens.c.refresh_expires_at,
         tokens.c.refresh_revoked,
         *STANDING_COLUMNS,
+        *(apps.c[name].label("app_" + name) for name in APP_FIELDS),
     )
     .select_from(_token_standing(tokens))
     .where(tokens.c.refresh_token_hash == bindparam("digest")),
@@ -276,18 +304,12 @@ _RETIRE = (
 RETIRE_REFRESH = Hot(_RETIRE)
 # A refresh's rotation and the new token in one statement (PostgreSQL: a data-modifying WITH):
 # the new row is inserted only if this statement retired the old one, so of two concurrent
-# uses only one issues. Its parameters are INSERT_TOKEN's, prefixed "new_", and token_id.
+# uses only one issues. Its parameters are INSERT_TOKEN's and token_id.
 # SQLite runs RETIRE_REFRESH, then INSERT_TOKEN.
 _RETIRED = _RETIRE.returning(tokens.c.id).cte("retired")
 ROTATE_REFRESH = Hot(
     insert(tokens)
-    .from_select(
-        list(TOKEN_FIELDS),
-        # Named apart from the columns, which the UPDATE would otherwise take as its SET.
-        select(
-            *(bindparam("new_" + name, type_=tokens.c[name].type) for name in TOKEN_FIELDS)
-        ).select_from(_RETIRED),
-    )
+    .from_select(list(TOKEN_FIELDS), select(*_NEW_TOKEN.values()).select_from(_RETIRED))
     .add_cte(_RETIRED)
 )
 
@@ -333,15 +355,7 @@ class IntrospectionForRow(IntrospectionRow):
 
 _INTROSPECTED = (
     tokens.c.access_token_hash,
-    tokens.c.client_id,
-    tokens.c.auth_type,
-    tokens.c.tenant_id,
-    tokens.c.workspace_id,
-    tokens.c.user_id,
-    tokens.c.installation_id,
-    tokens.c.authorization_id,
-    tokens.c.scope,
-    tokens.c.session_name,
+    *TOKEN_CONTEXT,
     tokens.c.issued_at,
     tokens.c.expires_at,
     tokens.c.refresh_expires_at,
@@ -457,8 +471,10 @@ SAT_USED = Hot(
 
 
 # The claim is the conditional UPDATE: of two concurrent exchanges only one gets the row back.
+# With it, the standing of the code's app in its tenant for its user, which the access rule asks
+# about next.
 @dataclass(frozen=True, slots=True)
-class CodeRow:
+class CodeRow(StandingRow):
     client_id: str
     user_id: int
     tenant_id: int
@@ -474,7 +490,22 @@ class CodeRow:
     resources: list[str] | None
 
 
-CLAIM_CODE = Hot(
+_CODE = (
+    codes.c.client_id,
+    codes.c.user_id,
+    codes.c.tenant_id,
+    codes.c.workspace_id,
+    codes.c.installation_id,
+    codes.c.authorization_id,
+    codes.c.redirect_uri,
+    codes.c.scope,
+    codes.c.code_challenge,
+    codes.c.code_challenge_method,
+    codes.c.family_id,
+    codes.c.expires_at,
+    codes.c.resources,
+)
+_CLAIM = (
     update(codes)
     .where(
         codes.c.code_hash == bindparam("digest"),
@@ -482,21 +513,22 @@ CLAIM_CODE = Hot(
         codes.c.used_at.is_(None),
     )
     .values(used_at=bindparam("now"))
-    .returning(
-        codes.c.client_id,
-        codes.c.user_id,
-        codes.c.tenant_id,
-        codes.c.workspace_id,
-        codes.c.installation_id,
-        codes.c.authorization_id,
-        codes.c.redirect_uri,
-        codes.c.scope,
-        codes.c.code_challenge,
-        codes.c.code_challenge_method,
-        codes.c.family_id,
-        codes.c.expires_at,
-        codes.c.resources,
+)
+# PostgreSQL: the claim and the standing in one statement (a data-modifying WITH), run on its
+# own: one round trip instead of four (BEGIN, the claim, the standing, COMMIT).
+_CLAIMED = _CLAIM.returning(*_CODE).cte("claimed")
+CLAIM_CODE = Hot(
+    select(*_CLAIMED.c, *STANDING_COLUMNS).select_from(
+        standing_join(_CLAIMED, _CLAIMED.c.tenant_id, _CLAIMED.c.client_id, _CLAIMED.c.user_id)
     ),
+    CodeRow,
+)
+# SQLite (no UPDATE in a WITH): the claim, then the claimed code with its standing.
+CLAIM_CODE_ONLY = Hot(_CLAIM)
+CLAIMED_CODE = Hot(
+    select(*_CODE, *STANDING_COLUMNS)
+    .select_from(standing_join(codes, codes.c.tenant_id, codes.c.client_id, codes.c.user_id))
+    .where(codes.c.code_hash == bindparam("digest")),
     CodeRow,
 )
 

@@ -14,14 +14,23 @@ from grants.access import AppView, InstallationView
 from grants.clients import Client
 from grants.secrets import digest
 from grants.storage import CodeRecord, DeviceRecord, IssueContext, RefreshRecord, Standing
+from grants.vocabulary import AuthType, ClientType, DeviceCodeStatus
 from server import cimd
 from server.extensions import db
 from server.models import AuthorizationCode, DeviceCode, OAuthToken
 from server.oauth import statements as sql
-from server.oauth.statements import RefreshRow, StandingRow
+from server.oauth.statements import CodeRow, RefreshRow, StandingRow
 from server.store import Store
 
 LAST_USED_GRANULARITY = 60  # seconds
+
+
+def _client(client_id: str, row: Any, prefix: str = "") -> Client:
+    """The Client of a row holding the app's columns (statements.APP_FIELDS, after `prefix`)."""
+    fields = {name: getattr(row, prefix + name) for name in sql.APP_FIELDS}
+    fields["redirect_uris"] = tuple(fields["redirect_uris"] or ())
+    fields["permissions"] = tuple(fields["permissions"] or ())
+    return Client(client_id=client_id, **fields)
 
 
 def _context(row: RefreshRow) -> IssueContext:
@@ -50,6 +59,8 @@ class SqlStorage:
         self._keys: dict[str, dict[str, str]] = {}
         # Installation and consent "last used" times read in this request.
         self._last_used: dict[tuple[str, int], datetime | None] = {}
+        # Refresh tokens read in this request (with their app), by digest.
+        self._refresh: dict[str, RefreshRecord | None] = {}
 
     @property
     def store(self) -> Store:
@@ -62,34 +73,19 @@ class SqlStorage:
         if not isinstance(client_id, str):
             return None
         if client_id not in self._clients and cimd.is_metadata_url(client_id):
-            # A Client ID Metadata Document: its app, fetched, checked and brought up to date.
-            self._clients[client_id] = self.client(cimd.app_client_id(client_id))
+            # A Client ID Metadata Document: its app, fetched, checked and brought up to date,
+            # so read again even if it was read with a refresh token.
+            app_id = cimd.app_client_id(client_id)
+            self._clients.pop(app_id, None)
+            self._clients[client_id] = self.client(app_id)
         if len(client_id) > 32 and client_id not in self._clients:
             return None
         if client_id not in self._clients:
             # Usually the request's first statement, so read outside any transaction.
             found = sql.CLIENT.read_all({"client_id": client_id})
             app = found[0] if found else None
-            self._clients[client_id] = (
-                Client(
-                    client_id=app.client_id,
-                    client_type=app.client_type,
-                    status=app.status,
-                    name=app.name,
-                    tenant_id=app.tenant_id,
-                    redirect_uris=tuple(app.redirect_uris or ()),
-                    permissions=tuple(app.permissions or ()),
-                    client_secret_hash=app.client_secret_hash,
-                    app_kind=app.app_kind,
-                    connector_binding=app.connector_binding,
-                    previous_secret_hash=app.previous_secret_hash,
-                    previous_secret_until=app.previous_secret_until,
-                    registration=app.registration,
-                )
-                if app is not None
-                else None
-            )
-            if app is not None and app.client_type == "service":
+            self._clients[client_id] = _client(client_id, app) if app is not None else None
+            if app is not None and ClientType(app.client_type).uses_keys:
                 self._keys[client_id] = {
                     row.kid: row.public_key_pem for row in found if row.kid and row.public_key_pem
                 }
@@ -176,7 +172,15 @@ class SqlStorage:
         if not isinstance(code, str) or len(code) > 256:
             return None
         value = digest(code)
-        row = sql.CLAIM_CODE.first({"digest": value, "claimant": client_id, "now": now})
+        params = {"digest": value, "claimant": client_id, "now": now}
+        row: CodeRow | None
+        if db.engine.dialect.name == "postgresql":
+            # One statement, so on its own (in autocommit) unless a transaction is open: the
+            # claim is as atomic, and is kept whatever the exchange ends in, as it would be at
+            # the commit of a refused exchange.
+            row = sql.CLAIM_CODE.change_one(params)
+        else:
+            row = sql.CLAIMED_CODE.first(params) if sql.CLAIM_CODE_ONLY.run(params) else None
         if row is None:
             known = sql.CODE.first({"digest": value})
             if known is not None and known.client_id == client_id:
@@ -186,10 +190,12 @@ class SqlStorage:
             return None
         if row.expires_at <= now:
             return None
+        if row.edition is not None:  # the access rule's next question
+            self._standing[(row.client_id, row.tenant_id, row.user_id)] = self._standing_from(row)
         return CodeRecord(
             context=IssueContext(
                 client_id=row.client_id,
-                auth_type="obo",
+                auth_type=AuthType.OBO,
                 tenant_id=row.tenant_id,
                 workspace_id=row.workspace_id,
                 user_id=row.user_id,
@@ -208,37 +214,36 @@ class SqlStorage:
 
     def save_token(self, token: dict[str, Any], context: IssueContext, now: int) -> bool:
         refresh = token.get("refresh_token")
-        values = {
-            "access_token_hash": digest(token["access_token"]),
-            "refresh_token_hash": digest(refresh) if refresh else None,
-            "client_id": context.client_id,
-            "auth_type": context.auth_type,
-            "tenant_id": context.tenant_id,
-            "workspace_id": context.workspace_id,
-            "user_id": context.user_id,
-            "installation_id": context.installation_id,
-            "authorization_id": context.authorization_id,
-            "scope": context.scope,
-            "session_name": context.session_name,
-            "family_id": context.family_id or secrets.token_hex(16),
-            "issued_at": now,
-            "expires_at": now + int(token["expires_in"]),
-            "refresh_expires_at": now + self.settings["REFRESH_TOKEN_TTL"] if refresh else None,
-            "revoked": False,
-            "refresh_revoked": False,
-            "connector_binding": context.connector_binding,
-            "bot_ids": context.bot_ids,
-            "audience": context.audience or None,
-            "resources": context.resources or None,
+        values = {  # statements.INSERT_TOKEN's parameters
+            "new_access_token_hash": digest(token["access_token"]),
+            "new_refresh_token_hash": digest(refresh) if refresh else None,
+            "new_client_id": context.client_id,
+            "new_auth_type": context.auth_type,
+            "new_tenant_id": context.tenant_id,
+            "new_workspace_id": context.workspace_id,
+            "new_user_id": context.user_id,
+            "new_installation_id": context.installation_id,
+            "new_authorization_id": context.authorization_id,
+            "new_scope": context.scope,
+            "new_session_name": context.session_name,
+            "new_family_id": context.family_id or secrets.token_hex(16),
+            "new_issued_at": now,
+            "new_expires_at": now + int(token["expires_in"]),
+            "new_refresh_expires_at": now + self.settings["REFRESH_TOKEN_TTL"] if refresh else None,
+            "new_revoked": False,
+            "new_refresh_revoked": False,
+            "new_connector_binding": context.connector_binding,
+            "new_bot_ids": context.bot_ids,
+            "new_audience": context.audience or None,
+            "new_resources": context.resources or None,
         }
         # One statement, so on its own (in autocommit) unless the request's transaction is open
-        # (a code exchange's claim): one round trip.
+        # (a device code's claim, or SQLite's code claim): one round trip.
         if context.rotates is None:
             sql.INSERT_TOKEN.write(values)
         elif db.engine.dialect.name == "postgresql":
             # The retirement and the insert in one statement.
-            rotation = {"new_" + name: value for name, value in values.items()}
-            if not sql.ROTATE_REFRESH.write({**rotation, "token_id": context.rotates}):
+            if not sql.ROTATE_REFRESH.write({**values, "token_id": context.rotates}):
                 return False
         elif sql.RETIRE_REFRESH.run({"token_id": context.rotates}):  # two, in a transaction
             sql.INSERT_TOKEN.run(values)
@@ -265,20 +270,30 @@ class SqlStorage:
             sql.MARK_USED[table].write({"row_id": row_id, "stale": stale, "used_at": used_at})
 
     def find_refresh(self, refresh_token: str) -> RefreshRecord | None:
+        """The refresh token's record; its app is read with it, for the client authentication
+        that comes first (RefreshTokenGrant reads the token before it)."""
         if not isinstance(refresh_token, str) or len(refresh_token) > 256:
             return None
+        value = digest(refresh_token)
+        if value in self._refresh:
+            return self._refresh[value]
         # Read on its own: the rotation's condition, not a transaction, settles a race.
-        row = sql.REFRESH.read_one({"digest": digest(refresh_token)})
-        if row is None:
-            return None
-        if row.edition is not None:
-            self._standing[(row.client_id, row.tenant_id, row.user_id)] = self._standing_from(row)
-        return RefreshRecord(
-            token_id=row.id,
-            context=_context(row),
-            expires_at=row.refresh_expires_at or 0,
-            rotated=row.refresh_revoked,
-        )
+        row = sql.REFRESH.read_one({"digest": value})
+        record = None
+        if row is not None:
+            if row.edition is not None:
+                key = (row.client_id, row.tenant_id, row.user_id)
+                self._standing[key] = self._standing_from(row)
+            if row.app_client_type is not None:
+                self._clients.setdefault(row.client_id, _client(row.client_id, row, "app_"))
+            record = RefreshRecord(
+                token_id=row.id,
+                context=_context(row),
+                expires_at=row.refresh_expires_at or 0,
+                rotated=row.refresh_revoked,
+            )
+        self._refresh[value] = record
+        return record
 
     def revoke_family(self, family_id: str) -> int:
         return db.session.execute(
@@ -324,7 +339,7 @@ class SqlStorage:
                 "client_id": client_id,
                 "scope": scope,
                 "workspace_id": workspace_id,
-                "status": "pending",
+                "status": DeviceCodeStatus.PENDING,
                 "created_at": now,
                 "expires_at": now + self.settings["DEVICE_CODE_TTL"],
                 "resources": resources,
@@ -335,14 +350,15 @@ class SqlStorage:
     def find_device_code(self, device_code: str) -> DeviceRecord | None:
         if not isinstance(device_code, str) or len(device_code) > 256:
             return None
-        row = sql.DEVICE_CODE.first({"digest": digest(device_code)})
+        # On its own: a pending poll then opens no transaction at all.
+        row = sql.DEVICE_CODE.read_one({"digest": digest(device_code)})
         if row is None:
             return None
         context = None
-        if row.status == "approved" and row.user_id is not None:
+        if row.status == DeviceCodeStatus.APPROVED and row.user_id is not None:
             context = IssueContext(
                 client_id=row.client_id,
-                auth_type="obo",
+                auth_type=AuthType.OBO,
                 tenant_id=row.tenant_id,
                 workspace_id=row.workspace_id,
                 user_id=row.user_id,
@@ -366,8 +382,8 @@ class SqlStorage:
         return bool(
             db.session.execute(
                 update(DeviceCode)
-                .where(DeviceCode.id == record_id, DeviceCode.status == "approved")
-                .values(status="used")
+                .where(DeviceCode.id == record_id, DeviceCode.status == DeviceCodeStatus.APPROVED)
+                .values(status=DeviceCodeStatus.USED)
             ).rowcount
         )
 
