@@ -8,6 +8,7 @@ from flask import make_response, render_template, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from grants.vocabulary import DeviceCodeStatus
 from server import ratelimit
 from server.models import DeviceCode
 from server.oauth import device
@@ -40,6 +41,6 @@ def open_request(user_code: str) -> DeviceCode | Response:
 
 def closed(row: DeviceCode | None) -> Response:
     """The page for a code that can no longer be used, saying whether it expired or was used."""
-    expired = row is not None and row.status == "pending"
+    expired = row is not None and row.status == DeviceCodeStatus.PENDING
     page = render_template("device_done.html", outcome="expired" if expired else "used")
     return make_response(page, 410)
