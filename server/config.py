@@ -153,9 +153,12 @@ def server_from_environment(env: os._Environ[str] | dict[str, str]) -> dict[str,
     for name, default in SERVER_NUMBERS.items():
         raw = env.get(name, "").strip()
         try:
-            settings[name] = float(raw) if raw else default
+            value = float(raw) if raw else default
         except ValueError:
-            raise ConfigError(name, f"expected a number, got {raw!r}") from None
+            value = -1.0
+        if value is not None and not 0 <= value < 1e9:  # also refuses nan and inf
+            raise ConfigError(name, f"expected a number of 0 or more, got {raw!r}")
+        settings[name] = value
     return settings
 
 

@@ -79,9 +79,10 @@ def test_server_settings_are_numbers_with_defaults():
     settings = server_from_environment({"SHUTDOWN_DRAIN_SECONDS": "1.5", "WEB_CONCURRENCY": "3"})
     assert settings["SHUTDOWN_DRAIN_SECONDS"] == 1.5 and settings["WEB_CONCURRENCY"] == 3
     assert settings["GRACEFUL_TIMEOUT"] == 20 and settings["HOST"] == "127.0.0.1"
-    with pytest.raises(ConfigError) as raised:
-        server_from_environment({"GRACEFUL_TIMEOUT": "soon"})
-    assert raised.value.variable == "GRACEFUL_TIMEOUT"
+    for bad in ("soon", "-1", "nan", "inf", "1e400"):
+        with pytest.raises(ConfigError) as raised:
+            server_from_environment({"GRACEFUL_TIMEOUT": bad})
+        assert raised.value.variable == "GRACEFUL_TIMEOUT"
 
 
 def test_loading_gunicorn_conf_changes_nothing():
