@@ -30,7 +30,26 @@ class Store(Protocol):
     def incr(self, key: str, ttl: int) -> int:
         """Increment a counter that expires `ttl` seconds after its first increment."""
 
+    def pace(self, key: str, interval: int, step: int, ttl: int) -> int | None:
+        """Record a poll of `key`, in one step: None when the one before it was at least the
+        interval ago (the interval starts at `interval`); else the interval grown by `step`
+        for good (kept `ttl` seconds), which the next poll must wait."""
+
     def ping(self) -> bool: ...
+
+
+# KEYS: the poll's marker, its interval. ARGV: the first interval, the step, the interval's ttl.
+# A Lua script runs atomically and in one round trip.
+_PACE = """
+local interval = tonumber(redis.call('GET', KEYS[2]) or ARGV[1])
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', interval) then
+    return nil
+end
+interval = interval + tonumber(ARGV[2])
+redis.call('SET', KEYS[2], interval, 'EX', ARGV[3])
+redis.call('SET', KEYS[1], '1', 'EX', interval)
+return interval
+"""
 
 
 class RedisStore:
@@ -43,6 +62,7 @@ class RedisStore:
             health_check_interval=30,
         )
         self._prefix = prefix
+        self._pace = self._redis.register_script(_PACE)
 
     def add(self, key: str, value: str, ttl: int) -> bool:
         return bool(self._redis.set(self._prefix + key, value, nx=True, ex=max(ttl, 1)))
@@ -65,6 +85,11 @@ class RedisStore:
         pipe.expire(self._prefix + key, max(ttl, 1), nx=True)
         count, _ = pipe.execute()
         return int(count)
+
+    def pace(self, key: str, interval: int, step: int, ttl: int) -> int | None:
+        keys = [self._prefix + key, self._prefix + key + ":interval"]
+        grown = self._pace(keys=keys, args=[max(interval, 1), step, max(ttl, 1)])
+        return None if grown is None else int(grown)
 
     def ping(self) -> bool:
         return bool(self._redis.ping())
@@ -119,6 +144,18 @@ class MemoryStore:
             count = int(item[0]) + 1
             self._data[key] = (str(count), item[1])
             return count
+
+    def pace(self, key: str, interval: int, step: int, ttl: int) -> int | None:
+        with self._lock:
+            now = time.monotonic()
+            interval = int(self._live(key + ":interval") or interval)
+            if self._live(key) is None:
+                self._data[key] = ("1", now + interval)
+                return None
+            interval += step
+            self._data[key + ":interval"] = (str(interval), now + ttl)
+            self._data[key] = ("1", now + interval)
+            return interval
 
     def ping(self) -> bool:
         return True

@@ -120,12 +120,12 @@ def test_polling_too_fast_slows_down(client, app, device_app, dialect):
     too_fast = poll(client, device_app.client_id, started["device_code"], dialect)
     assert too_fast.status_code == 400 and too_fast.json["error"] == "slow_down"
     store = app.extensions["store"]
-    assert store.get("device:interval:" + digest(started["device_code"])) == "10"
+    assert store.get("device:polled:" + digest(started["device_code"]) + ":interval") == "10"
     assert (
         poll(client, device_app.client_id, started["device_code"], dialect).json["error"]
         == "slow_down"
     )
-    assert store.get("device:interval:" + digest(started["device_code"])) == "15"
+    assert store.get("device:polled:" + digest(started["device_code"]) + ":interval") == "15"
 
 
 @pytest.mark.parametrize("dialect", ["rfc", "coze"])
@@ -194,3 +194,19 @@ def test_user_code_normaliser():
     assert normalize_user_code("WDJB-MJH") is None
     assert normalize_user_code("WDJB-MJHA") is None  # vowels are not in the alphabet
     assert normalize_user_code("x" * 100) is None
+
+
+def test_poll_pace_is_one_step_of_the_store(app):
+    """The pace of polls in the store the app runs on (Redis when REDIS_URL is set): a poll
+    after the interval passes, one within it grows the interval by the step for good."""
+    store = app.extensions["store"]
+    key = "device:polled:pace-test"
+    assert store.pace(key, 1, 5, 60) is None
+    assert store.pace(key, 1, 5, 60) == 6
+    assert store.pace(key, 1, 5, 60) == 11
+    assert store.get(key + ":interval") == "11"
+    store.delete(key)  # as if the device waited out its interval
+    assert store.pace(key, 1, 5, 60) is None
+    assert store.pace(key, 1, 5, 60) == 16  # the grown interval is kept
+    store.delete(key)
+    store.delete(key + ":interval")

@@ -389,15 +389,9 @@ class SqlStorage:
 
     def device_poll_interval(self, device_code_digest: str, ttl: int) -> int | None:
         """RFC 8628 §3.5: polling faster than the interval adds 5 s to it, for good."""
-        ttl = max(ttl, 1)
-        interval_key = f"device:interval:{device_code_digest}"
-        interval = int(self.store.get(interval_key) or self.settings["DEVICE_POLL_INTERVAL"])
-        if self.store.add(f"device:polled:{device_code_digest}", "1", interval):
-            return None
-        interval += 5
-        self.store.put(interval_key, str(interval), ttl)
-        self.store.put(f"device:polled:{device_code_digest}", "1", interval)
-        return interval
+        return self.store.pace(
+            f"device:polled:{device_code_digest}", self.settings["DEVICE_POLL_INTERVAL"], 5, ttl
+        )
 
     # Service apps -----------------------------------------------------------------------
 
