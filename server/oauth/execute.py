@@ -231,12 +231,16 @@ class Hot(Generic[R]):
     def _row_factory(self, form: _DriverForm) -> Callable[[Any], Callable[[Sequence[Any]], R]]:
         make = self.row
         assert make is not None
-        if not any(form.results):
+        # Only the columns that have a conversion: most come from psycopg as they are.
+        conversions = tuple((i, f) for i, f in enumerate(form.results) if f is not None)
+        if not conversions:
             return lambda _cursor: lambda values: make(*values)
-        results = form.results
 
         def convert(values: Sequence[Any]) -> R:
-            return make(*(f(v) if f else v for f, v in zip(results, values, strict=True)))
+            row = list(values)
+            for i, f in conversions:
+                row[i] = f(row[i])
+            return make(*row)
 
         return lambda _cursor: convert
 
