@@ -1,6 +1,7 @@
-"""Token issuance in process: seed a database, then run N requests of each kind through the
-app's WSGI callable (no HTTP server, no load generator) and print, per request, the CPU time,
-the round trips to PostgreSQL and Redis, and where the time goes by library.
+"""Token issuance and introspection in process: seed a database, then run N requests of each
+kind through the app's WSGI callable (no HTTP server, no load generator) and print, per request,
+the CPU time, the round trips to PostgreSQL and Redis, and where the time goes by library. The
+bare app's floors (bench/bare.py) run the same way, beside them.
 
     .venv/bin/python -m bench.inprocess --database-url postgresql://.../db \
         --redis-url redis://127.0.0.1:6379/5 -n 1000 [--only jwt,code] [--profile] [--limits]
@@ -193,11 +194,34 @@ def pools(app: Any, world: Any, count: int, only: set[str]) -> dict[str, list[di
             made["refresh"] = environs("/oauth/token", lines, FORM)
         if "device" in only:
             made["device"] = environs("/oauth/token", seed.device_lines(app, world, count), FORM)
+        if only & {
+            "introspect",
+            "floor_introspect",
+        }:  # round-robin over the active tokens: not single-use
+            lines = seed.token_lines(world.active_tokens)
+            lines = [world.resource_server + lines[i % len(lines)] for i in range(count)]
+            made["introspect"] = environs("/oauth/introspect", lines, FORM)
+            made["floor_introspect"] = environs("/floor/introspect", lines, FORM)
+        if "floor_issue" in only:
+            made["floor_issue"] = environs(
+                "/floor/issue", seed.floor_issue_lines(world, count), FORM
+            )
         db.session.remove()
     return made
 
 
-EXPECT = {"jwt": "200", "code": "200", "refresh": "200", "device": "400"}
+EXPECT = {"jwt": "200", "code": "200", "refresh": "200", "device": "400", "introspect": "200"}
+KINDS = (
+    "bare",
+    "floor_introspect",
+    "introspect",
+    "floor_issue",
+    "jwt",
+    "code",
+    "refresh",
+    "device",
+)
+ON_BARE = ("bare", "floor_introspect", "floor_issue")  # bench/bare.py's routes
 
 
 def measure(
@@ -214,7 +238,8 @@ def measure(
         profile.enable()
     for environ in requests:
         status, body = call(app, environ)
-        if not status.startswith(EXPECT.get(kind, "200")):
+        wrong = kind.endswith("introspect") and not re.search(rb'"active":\s*true', body)
+        if wrong or not status.startswith(EXPECT.get(kind, "200")):
             raise SystemExit(f"{kind}: {status} {body[:300]!r}")
     if profile is not None:
         profile.disable()
@@ -264,7 +289,7 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="measured passes of n; the least CPU is shown"
     )
-    parser.add_argument("--only", default="bare,jwt,code,refresh,device")
+    parser.add_argument("--only", default=",".join(KINDS))
     parser.add_argument("--profile", action="store_true", help="cProfile a second pass")
     parser.add_argument("--dump", type=Path, help="with --profile: write <dir>/<kind>.prof")
     parser.add_argument("--top", type=int, default=25, help="functions listed per kind")
@@ -306,8 +331,8 @@ def main() -> None:
     made["bare"] = environs("/echo", ["\ttoken=" + "x" * 47] * total, FORM)
     if not args.count:
         print(f"{args.n} requests of each kind, CPU time of this process, {args.database_url}")
-    for kind in [k for k in ("bare", "jwt", "code", "refresh", "device") if k in only]:
-        target = bare_app() if kind == "bare" else app
+    for kind in [k for k in KINDS if k in only]:
+        target = bare_app() if kind in ON_BARE else app
         requests = made[kind]
         measure(target, kind, requests[: args.warmup], counts, None)
         runs = [

@@ -58,10 +58,30 @@ AUDIENCE = Scenario(
     200,
     '"active":%s*true&&"aud":%s*"https://',
 )
+# The bare app plus only the round trips each kind of request must make (bench/bare.py).
+FLOOR_INTROSPECT = Scenario(
+    "floor_introspect",
+    "floor: the bare app + one indexed read of the token",
+    "bare",
+    "/floor/introspect",
+    200,
+    '"active":%s*true',
+)
+FLOOR_ISSUE = Scenario(
+    "floor_issue",
+    "floor: the bare app + the app's read, a Redis SET NX and an insert",
+    "bare",
+    "/floor/issue",
+    200,
+    '"access_token":%s*"',
+    single_use=True,
+)
 SCENARIOS = {
     s.name: s
     for s in (
         Scenario("bare", "bare Flask baseline", "bare", "/echo", 200, '"active":%s*true'),
+        FLOOR_INTROSPECT,
+        FLOOR_ISSUE,
         ACTIVE,
         AUDIENCE,
         Scenario(
@@ -280,7 +300,7 @@ class Bench:
             pool = warm_pool
         profiler = self._profile(key, workers)
         groups = {"server": meter_pids or []}
-        if scenario.target == "server" and self.database:
+        if scenario.name != "bare" and self.database:
             groups["postgres"] = cpu.backends(self.database)
         meter = cpu.Meter(groups)
         result = self.wrk(scenario, url, pool, args.duration, auth, keepalive)

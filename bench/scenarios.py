@@ -65,8 +65,14 @@ def run_all(bench, server, bare) -> None:
             lambda n: seed.token_lines(world.suspended_tokens),
             rs,
         )
+        run(
+            f"floor_introspect@{small}",
+            SCENARIOS["floor_introspect"],
+            lambda n: seed.token_lines(world.active_tokens),
+        )
         unknown = seed.unknown_lines(1000)
         run(f"introspect_unknown@{small}", SCENARIOS["introspect_unknown"], lambda n: unknown, rs)
+        run("floor_issue", SCENARIOS["floor_issue"], lambda n: seed.floor_issue_lines(world, n))
         audience = server.url.split("://", 1)[1]
         run("jwt", SCENARIOS["jwt"], lambda n: seed.assertion_lines(world, audience, n))
         run("code", SCENARIOS["code"], lambda n: seed.code_lines(app, world, n), world.web_auth)

@@ -227,6 +227,11 @@ def assertion_lines(world: World, audience: str, count: int, processes: int = 2)
     return [f"Bearer {jwt}\t{body}" for jwt in signed]
 
 
+def floor_issue_lines(world: World, count: int) -> list[str]:
+    """bench/bare.py's /floor/issue: the service app's id and a fresh JWT id per request."""
+    return [f"\tclient_id={world.service_id}&jti={secrets.token_hex(16)}" for _ in range(count)]
+
+
 def unknown_lines(count: int) -> list[str]:
     return [f"\ttoken={new_secret(ACCESS_TOKEN_USER)}" for _ in range(count)]
 
