@@ -31,15 +31,17 @@ def echo():
     return jsonify(active=True, length=len(token))
 
 
+# Made by bench.seed before the servers start (concurrent CREATEs of one table can fail).
+FLOOR_TABLE = (
+    "CREATE TABLE IF NOT EXISTS bench_floor_tokens"
+    " (digest char(64) PRIMARY KEY, client_id text NOT NULL)"
+)
+
+
 def _database() -> psycopg.Connection:
     connection = getattr(_held, "connection", None)
     if connection is None:
-        connection = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True)
-        connection.execute(
-            "CREATE TABLE IF NOT EXISTS bench_floor_tokens"
-            " (digest char(64) PRIMARY KEY, client_id text NOT NULL)"
-        )
-        _held.connection = connection
+        connection = _held.connection = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True)
     return connection
 
 

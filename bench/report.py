@@ -5,13 +5,14 @@ from __future__ import annotations
 
 TARGETS = (
     # (result key prefix, least share of the baseline's req/s, most p99 as a multiple of the
-    # baseline's p99 in the same run, most server CPU ms per request)
-    ("introspect_active@small", 0.60, 2.0, 1.0),
-    ("introspect_suspended", 0.60, 2.0, 1.0),
-    ("introspect_unknown@small", 0.60, 2.0, 1.0),
-    ("jwt", 0.25, None, 2.0),
-    ("code", 0.25, None, 2.0),
-    ("refresh", 0.25, None, 2.0),
+    # baseline's p99 in the same run, most server CPU ms per request, the floor's key prefix:
+    # the bare app doing only the round trips this request must make, bench/bare.py)
+    ("introspect_active@small", 0.60, 2.0, 1.0, "floor_introspect@small"),
+    ("introspect_suspended", 0.60, 2.0, 1.0, "floor_introspect@small"),
+    ("introspect_unknown@small", 0.60, 2.0, 1.0, "floor_introspect@small"),
+    ("jwt", 0.25, None, 2.0, "floor_issue"),
+    ("code", 0.25, None, 2.0, "floor_issue"),
+    ("refresh", 0.25, None, 2.0, "floor_issue"),
 )
 
 
@@ -79,7 +80,7 @@ def summary(info: dict, results: dict) -> str:
 
 def targets(results: dict, base: float | None, base_cpu: float | None = None) -> list[str]:
     lines = []
-    for prefix, share, p99, most_cpu_ms in TARGETS:
+    for prefix, share, p99, most_cpu_ms, floor_prefix in TARGETS:
         key = _key(results, prefix)
         if key is None or not base:
             continue
@@ -89,6 +90,12 @@ def targets(results: dict, base: float | None, base_cpu: float | None = None) ->
         estimate = ""
         if base_cpu and r.get("cpu_ms"):
             estimate = f"; by CPU per request {base_cpu / r['cpu_ms']:.2f}"
+        floor_key = _key(results, floor_prefix)
+        if floor_key is not None:
+            floor = results[floor_key]
+            estimate += f"; its floor ({floor_key}) {floor['rps'] / base:.2f}"
+            if base_cpu and floor.get("cpu_ms"):
+                estimate += f", by CPU {base_cpu / floor['cpu_ms']:.2f}"
         lines.append(
             f"- {key}: {ratio:.2f} of the baseline (target ≥ {share:.2f}): {verdict}{estimate}"
         )

@@ -14,7 +14,9 @@ from multiprocessing import Pool
 from urllib.parse import quote
 
 from cryptography.hazmat.primitives import serialization
+from sqlalchemy import text
 
+from bench.bare import FLOOR_TABLE
 from grants.clients import DEVICE_CODE, JWT_BEARER
 from grants.device_code import USER_CODE_ALPHABET, USER_CODE_LENGTH
 from grants.secrets import (
@@ -91,7 +93,9 @@ def _mint(app, context: IssueContext, count: int, prefix: str, refresh: bool) ->
 
 
 def seed(app, *, active_obo: int = 600, active_appauth: int = 200, suspended: int = 200) -> World:
-    """The world every scenario runs in; `active_* + suspended` token rows in all."""
+    """The world every scenario runs in; `active_* + suspended` token rows in all. Also the
+    table bench/bare.py's issuance floor writes to."""
+    db.session.execute(text(FLOOR_TABLE))
     user = create_user("bench@example.com", "bench-password-0123", "Bench")
     db.session.flush()
     tenant = personal_tenant(user.id)
