@@ -111,9 +111,14 @@ def targets(results: dict, base: float | None, base_cpu: float | None = None) ->
         if p99 is not None and base_p99:
             got = r["p99_us"] / base_p99
             verdict = "met" if got <= p99 else "MISSED"
+            floor_p99 = (
+                f"; its floor's × {results[floor_key]['p99_us'] / base_p99:.2f}"
+                if floor_key is not None
+                else ""
+            )
             lines.append(
                 f"- {key}: p99 {r['p99_us'] / 1000:.2f} ms, × {got:.2f} the baseline's "
-                f"(target ≤ {p99:g}×): {verdict}"
+                f"(target ≤ {p99:g}×): {verdict}{floor_p99}"
             )
     small, large = (
         _key(results, "introspect_active@small"),
