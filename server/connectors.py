@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from grants.vocabulary import Edition
 from server import audit, values
-from server.errors import DomainError, not_found
+from server.errors import DomainError, Msg, not_found
 from server.extensions import db
 from server.models import App, Connector, User
 from server.tenants import require_role
@@ -50,14 +50,23 @@ def create_connector(actor: User, tenant_id: int, *, name: str, description: str
     tenant, _ = require_role(actor, tenant_id, admin=True, lock=True)
     if tenant.edition == Edition.PERSONAL:
         raise DomainError(
-            422, "personal_tenant", "connectors are defined by team and enterprise tenants"
+            422,
+            "personal_tenant",
+            "connectors are defined by team and enterprise tenants",
+            text=Msg("Connectors are defined by team and enterprise tenants."),
         )
     count = db.session.scalar(
         select(func.count()).select_from(Connector).where(Connector.tenant_id == tenant_id)
     )
     if count >= MAX_CONNECTORS:
         raise DomainError(
-            409, "quota_exceeded", f"a tenant may have at most {MAX_CONNECTORS} connectors"
+            409,
+            "quota_exceeded",
+            f"a tenant may have at most {MAX_CONNECTORS} connectors",
+            text=Msg(
+                "This tenant already has %(max)d connectors, the most it may have.",
+                max=MAX_CONNECTORS,
+            ),
         )
     now = datetime.now(UTC)
     connector = Connector(

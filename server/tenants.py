@@ -21,7 +21,7 @@ from grants.vocabulary import (
     Role,
 )
 from server import accounts, audit, values
-from server.errors import DomainError, forbidden, not_found
+from server.errors import DomainError, Msg, forbidden, not_found
 from server.extensions import db
 from server.limits import MAX_AUDIT_PAGE
 from server.models import (
@@ -113,7 +113,13 @@ def _keep_a_super_admin(tenant_id: int) -> None:
 
 def _check_role(role: str) -> None:
     if role not in tuple(Role):
-        raise DomainError(422, "invalid_value", f"role must be one of {', '.join(Role)}")
+        raise DomainError(
+            422,
+            "invalid_value",
+            f"role must be one of {', '.join(Role)}",
+            field="role",
+            text=Msg("Choose a role."),
+        )
 
 
 def list_members(actor: User, tenant_id: int) -> list[tuple[User, Membership]]:
@@ -140,12 +146,23 @@ def invite(actor: User, tenant_id: int, email: str, role: str) -> Invitation:
     tenant, actor_role = require_role(actor, tenant_id, admin=True)
     _check_role(role)
     if tenant.edition == Edition.PERSONAL:
-        raise DomainError(422, "personal_tenant", "a personal tenant has one owner and no members")
+        raise DomainError(
+            422,
+            "personal_tenant",
+            "a personal tenant has one owner and no members",
+            text=Msg("A personal tenant has one owner and no members."),
+        )
     if not Role(actor_role).may_grant(role):
         raise forbidden("only a super_admin can make super_admins")
     email = accounts.normalize_email(values.email(email))
     if "@" not in email:
-        raise DomainError(422, "invalid_value", "email: is not an email address")
+        raise DomainError(
+            422,
+            "invalid_value",
+            "email: is not an email address",
+            field="email",
+            text=Msg("Enter an email address."),
+        )
     member = db.session.scalar(
         select(User.id)
         .join(Membership, Membership.user_id == User.id)
@@ -153,7 +170,13 @@ def invite(actor: User, tenant_id: int, email: str, role: str) -> Invitation:
     )
     if member is not None:
         # Admins see the member list already: saying so leaks nothing new.
-        raise DomainError(409, "already_member", "this user is already a member")
+        raise DomainError(
+            409,
+            "already_member",
+            "this user is already a member",
+            field="email",
+            text=Msg("This person is already a member."),
+        )
     now = datetime.now(UTC)
     invitation = _pending_invitation(Invitation.tenant_id == tenant_id, Invitation.email == email)
     if invitation is None:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from grants.vocabulary import DeliveryStatus
 from server import netguard
 from server.clients import get_app
-from server.errors import DomainError, not_found
+from server.errors import DomainError, Msg, not_found
 from server.events import EVENT_TYPES, sealing
 from server.extensions import db
 from server.models import App, Event, EventAttempt, EventDelivery, EventSubscription, User
@@ -46,11 +46,17 @@ def get_subscription(actor: User, subscription_id: int) -> EventSubscription:
 
 def check_url(url: str) -> str:
     if len(url) > MAX_URL_LENGTH:
-        raise DomainError(422, "invalid_url", f"the URL is longer than {MAX_URL_LENGTH}")
+        raise DomainError(
+            422,
+            "invalid_url",
+            f"the URL is longer than {MAX_URL_LENGTH}",
+            field="url",
+            text=Msg("The URL is longer than %(max)d characters.", max=MAX_URL_LENGTH),
+        )
     try:
         netguard.check_url(url, allow_private=current_app.config["EVENTS_ALLOW_PRIVATE_HOSTS"])
     except netguard.UnsafeURL as exc:
-        raise DomainError(422, "invalid_url", str(exc)) from None
+        raise DomainError(422, "invalid_url", str(exc), field="url", text=exc.reason) from None
     return url
 
 
@@ -60,7 +66,11 @@ def _event_types(events: list[str]) -> list[str]:
     unknown = [e for e in events if e not in EVENT_TYPES]
     if not events or unknown:
         raise DomainError(
-            422, "invalid_value", 'events must be ["*"] or a list of: ' + ", ".join(EVENT_TYPES)
+            422,
+            "invalid_value",
+            'events must be ["*"] or a list of: ' + ", ".join(EVENT_TYPES),
+            field="events",
+            text=Msg("Choose the events to send, or all events."),
         )
     return list(dict.fromkeys(events))
 
@@ -91,7 +101,12 @@ def create_subscription(
     )
     if count >= limit:
         raise DomainError(
-            409, "subscription_limit", f"an app may have at most {limit} subscriptions"
+            409,
+            "subscription_limit",
+            f"an app may have at most {limit} subscriptions",
+            text=Msg(
+                "This app already has %(limit)d subscriptions, the most it may have.", limit=limit
+            ),
         )
     secret = sealing.new_secret()
     subscription = EventSubscription(
