@@ -132,9 +132,14 @@ def test_a_malformed_nonce_is_refused(app, client, console, owner, make_app):
 def test_every_console_form_carries_a_nonce(app, client, console, owner, make_app):
     web, _ = make_app(owner, "web")
     service, _ = make_app(owner, "service")
+    team = make_team(app, owner, name="Forms")
+    channel, _ = make_app(owner, "service", tenant_id=team, app_kind="channel")
     with app.app_context():
-        clients.add_key(db.session.get(User, owner.id), service.client_id)
+        acting = db.session.get(User, owner.id)
+        clients.add_key(acting, service.client_id)
         tenant_id = personal_tenant(owner.id).id
+        connectors.create_connector(acting, team, name="Shop")
+        tenants.invite(acting, team, "someone@example.com", "member")
         db.session.commit()
         kid = db.session.scalar(select(AppKey.kid))
     pages = [
@@ -143,8 +148,13 @@ def test_every_console_form_carries_a_nonce(app, client, console, owner, make_ap
         f"/console/apps/{web.client_id}",
         f"/console/apps/{web.client_id}/secret",
         f"/console/apps/{web.client_id}/delete",
+        f"/console/apps/{web.client_id}/events",
         f"/console/apps/{service.client_id}",
         f"/console/apps/{service.client_id}/keys/{kid}/delete",
+        f"/console/apps/{channel.client_id}",
+        f"/console/tenants/{team}/connectors",
+        f"/console/tenants/{team}/service-tokens",
+        f"/console/tenants/{team}/invitations",
     ]
     for page in pages:
         html = text(console.get(page))
