@@ -7,14 +7,15 @@ carry the binding they were issued under; see grants/access.py).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from grants.vocabulary import Edition
 from server import audit, values
 from server.errors import DomainError, Msg, not_found
 from server.extensions import db
-from server.models import App, Connector, User
+from server.models import App, Connector, OAuthToken, User
 from server.tenants import require_role
 
 MAX_CONNECTORS = 100  # per tenant
@@ -105,6 +106,25 @@ def update_connector(
         target=str(connector_id),
     )
     return connector
+
+
+def deletion_effect(actor: User, connector_id: int) -> dict[str, Any]:
+    """What deleting would end: the apps bound to it and their live tokens (of this binding)."""
+    connector = _connector(actor, connector_id, admin=True)
+    apps = list(
+        db.session.scalars(select(App).where(App.connector_id == connector_id).order_by(App.name))
+    )
+    bindings = [
+        and_(
+            OAuthToken.client_id == a.client_id, OAuthToken.connector_binding == a.connector_binding
+        )
+        for a in apps
+    ]
+    return {
+        "connector": connector,
+        "apps": apps,
+        "live_tokens": audit.live_tokens(or_(*bindings)) if bindings else 0,
+    }
 
 
 def delete_connector(actor: User, connector_id: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, func, select
@@ -128,8 +129,22 @@ def create_service_token(
     return token, secret
 
 
-def revoke_service_token(actor: User, token_id: int) -> None:
-    """Revoke for good: the row goes, so the next introspection finds nothing."""
+def revocation_effect(actor: User, token_id: int) -> dict[str, Any]:
+    """What revoking would end: the token, and the workspaces it reaches (by name)."""
+    token = _admin_token(actor, token_id)
+    workspaces = list(
+        db.session.scalars(
+            select(Workspace.name)
+            .join(ServiceTokenWorkspace, ServiceTokenWorkspace.workspace_id == Workspace.id)
+            .where(ServiceTokenWorkspace.token_id == token_id)
+            .order_by(Workspace.name)
+        )
+    )
+    return {"token": token, "workspaces": workspaces}
+
+
+def _admin_token(actor: User, token_id: int) -> ServiceToken:
+    """The token, if the actor is an admin of its tenant; else 404 (or 403 for its members)."""
     token = db.session.get(ServiceToken, token_id)
     if token is None:
         raise not_found("service token")
@@ -137,6 +152,12 @@ def revoke_service_token(actor: User, token_id: int) -> None:
         require_role(actor, token.tenant_id, admin=True)
     except DomainError as exc:
         raise (not_found("service token") if exc.status == 404 else exc) from None
+    return token
+
+
+def revoke_service_token(actor: User, token_id: int) -> None:
+    """Revoke for good: the row goes, so the next introspection finds nothing."""
+    token = _admin_token(actor, token_id)
     db.session.execute(
         delete(ServiceTokenWorkspace).where(ServiceTokenWorkspace.token_id == token_id)
     )

@@ -97,6 +97,7 @@ def delete_subscription(subscription_id: int) -> Any:
         act(
             lambda: subscriptions.delete_subscription(g.user, subscription_id),
             _("Subscription deleted: no more events go to that URL."),
+            "destructive",
         )
     return redirect(url_for("console.subscriptions_page", client_id=client_id))
 

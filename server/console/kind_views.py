@@ -75,6 +75,19 @@ def edit_connector(connector_id: int) -> Any:
     return redirect(url_for("console.connector_list", tenant_id=connector.tenant_id))
 
 
+@bp.get("/connectors/<id:connector_id>/delete")
+def confirm_delete_connector(connector_id: int) -> Any:
+    effect = shown(lambda: connectors.deletion_effect(g.user, connector_id))
+    if not isinstance(effect, dict):
+        return effect
+    return render_template(
+        "console/confirm_connector.html",
+        effect=effect,
+        form=ActionForm(),
+        **tenant_nav(effect["connector"].tenant_id),
+    )
+
+
 @bp.post("/connectors/<id:connector_id>/delete")
 def delete_connector(connector_id: int) -> Any:
     if not ActionForm().validate_on_submit():
@@ -86,6 +99,7 @@ def delete_connector(connector_id: int) -> Any:
     act(
         lambda: connectors.delete_connector(g.user, connector_id),
         _("Connector deleted: its channel apps are unbound and their tokens stopped working."),
+        "destructive",
     )
     return redirect(url_for("console.connector_list", tenant_id=tenant_id))
 
@@ -159,6 +173,19 @@ def service_token_issued(tenant_id: int) -> Any:
     )
 
 
+@bp.get("/service-tokens/<id:token_id>/revoke")
+def confirm_revoke_service_token(token_id: int) -> Any:
+    effect = shown(lambda: service_tokens.revocation_effect(g.user, token_id))
+    if not isinstance(effect, dict):
+        return effect
+    return render_template(
+        "console/confirm_service_token.html",
+        effect=effect,
+        form=ActionForm(),
+        **tenant_nav(effect["token"].tenant_id),
+    )
+
+
 @bp.post("/service-tokens/<id:token_id>/revoke")
 def revoke_service_token(token_id: int) -> Any:
     if not ActionForm().validate_on_submit():
@@ -171,5 +198,6 @@ def revoke_service_token(token_id: int) -> Any:
     act(
         lambda: service_tokens.revoke_service_token(g.user, token_id),
         _("Revoked: the token no longer works."),
+        "destructive",
     )
     return redirect(url_for("console.service_token_list", tenant_id=tenant_id))

@@ -103,6 +103,10 @@ def test_issue_and_revoke_a_service_access_token(
     expect(listed).to_contain_text("Nightly export")
     assert secret not in page.content()
     shoot(page, "console-service-tokens-zh")
-    page.get_by_role("button", name="撤销 Nightly export").click()
-    expect(page.get_by_text("已撤销")).to_be_visible()
+    page.get_by_role("link", name="撤销 Nightly export").click()
+    expect(page.get_by_role("heading", name="撤销 Nightly export？")).to_be_visible()
+    expect(page.get_by_text("可访问 1 个工作空间")).to_be_visible()
+    shoot(page, "console-confirm-revoke-service-token-zh")
+    page.get_by_role("button", name="撤销令牌").click()
+    expect(page.locator(".flashes .destructive")).to_contain_text("已撤销")
     assert introspect(secret) == {"active": False}

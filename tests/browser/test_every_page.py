@@ -198,10 +198,14 @@ def test_every_page(
     with app.app_context():
         from server import connectors
 
-        connectors.create_connector(db.session.get(User, owner.id), team, name="Mini program")
+        shop = connectors.create_connector(
+            db.session.get(User, owner.id), team, name="Mini program"
+        )
         db.session.commit()
+        shop_id = shop.id
     for name, path in (
         ("console-connectors", f"/console/tenants/{team}/connectors"),
+        ("console-confirm-delete-connector", f"/console/connectors/{shop_id}/delete"),
         ("console-channel-app", f"/console/apps/{channel.client_id}"),
         ("console-service-tokens", f"/console/tenants/{team}/service-tokens"),
     ):
