@@ -80,7 +80,11 @@ def create_connector(actor: User, tenant_id: int, *, name: str, description: str
     db.session.add(connector)
     db.session.flush()
     audit.record(
-        "connector.create", tenant_id=tenant_id, actor_user_id=actor.id, target=str(connector.id)
+        "connector.create",
+        tenant_id=tenant_id,
+        actor_user_id=actor.id,
+        target=str(connector.id),
+        target_name=connector.name,
     )
     return connector
 
@@ -104,6 +108,7 @@ def update_connector(
         tenant_id=connector.tenant_id,
         actor_user_id=actor.id,
         target=str(connector_id),
+        target_name=connector.name,
     )
     return connector
 
@@ -143,5 +148,6 @@ def delete_connector(actor: User, connector_id: int) -> None:
         tenant_id=connector.tenant_id,
         actor_user_id=actor.id,
         target=str(connector_id),
+        target_name=connector.name,
         unbound_apps=unbound,
     )

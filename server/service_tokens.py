@@ -124,6 +124,7 @@ def create_service_token(
         tenant_id=tenant_id,
         actor_user_id=actor.id,
         target=str(token.id),
+        target_name=token.name,
         expires_in_days=expires_in_days,
     )
     return token, secret
@@ -168,4 +169,5 @@ def revoke_service_token(actor: User, token_id: int) -> None:
         tenant_id=token.tenant_id,
         actor_user_id=actor.id,
         target=str(token_id),
+        target_name=token.name,
     )

@@ -81,7 +81,11 @@ def create_team_tenant(actor: User, name: str, edition: str) -> Tenant:
     name = values.name(name)
     tenant = accounts.create_tenant(actor, name, edition)
     audit.record(
-        "tenant.create", tenant_id=tenant.id, actor_user_id=actor.id, target=str(tenant.id)
+        "tenant.create",
+        tenant_id=tenant.id,
+        actor_user_id=actor.id,
+        target=str(tenant.id),
+        target_name=tenant.name,
     )
     return tenant
 
@@ -192,6 +196,7 @@ def invite(actor: User, tenant_id: int, email: str, role: str) -> Invitation:
         tenant_id=tenant_id,
         actor_user_id=actor.id,
         target=str(invitation.id),
+        target_name=email,
         role=role,
     )
     return invitation
@@ -237,7 +242,11 @@ def cancel_invitation(actor: User, tenant_id: int, invitation_id: int) -> None:
     invitation.status = InvitationStatus.CANCELLED
     invitation.decided_at = datetime.now(UTC)
     audit.record(
-        "invitation.cancel", tenant_id=tenant_id, actor_user_id=actor.id, target=str(invitation.id)
+        "invitation.cancel",
+        tenant_id=tenant_id,
+        actor_user_id=actor.id,
+        target=str(invitation.id),
+        target_name=invitation.email,
     )
 
 
@@ -306,6 +315,7 @@ def decline_invitation(actor: User, invitation_id: int) -> tuple[Invitation, Ten
         tenant_id=invitation.tenant_id,
         actor_user_id=actor.id,
         target=str(invitation.id),
+        target_name=invitation.email,
     )
     return invitation, db.session.get(Tenant, invitation.tenant_id)
 
@@ -417,7 +427,11 @@ def create_workspace(actor: User, tenant_id: int, name: str) -> Workspace:
     db.session.add(workspace)
     db.session.flush()
     audit.record(
-        "workspace.create", tenant_id=tenant_id, actor_user_id=actor.id, target=str(workspace.id)
+        "workspace.create",
+        tenant_id=tenant_id,
+        actor_user_id=actor.id,
+        target=str(workspace.id),
+        target_name=workspace.name,
     )
     return workspace
 
