@@ -87,9 +87,15 @@ def test_issue_and_revoke_a_service_access_token(
     page.get_by_role("link", name="服务访问令牌").click()
     expect(page.get_by_role("heading", name="服务访问令牌", exact=True)).to_be_visible()
     page.get_by_label("名称").fill("Nightly export")
-    page.locator("input[name=workspace_ids]").first.check()
     page.get_by_label("90 天").check()
     page.get_by_label("Workflow.run").check()
+    page.get_by_role("button", name="签发令牌").click()  # no workspace chosen yet
+    first_workspace = page.locator("input[name=workspace_ids]").first
+    expect(first_workspace).to_be_focused()
+    expect(first_workspace).to_have_attribute("aria-describedby", "workspace_ids-error")
+    expect(page.locator("#workspace_ids-error")).to_have_text("请至少选择一个工作空间。")
+    expect(page.get_by_label("Workflow.run")).to_be_checked()  # the rest kept as chosen
+    first_workspace.check()
     shoot(page, "console-new-service-token-zh")
     page.get_by_role("button", name="签发令牌").click()
 
