@@ -87,6 +87,21 @@ def subscription_added(client_id: str) -> Any:
     )
 
 
+@bp.get("/subscriptions/<id:subscription_id>/delete")
+def confirm_delete_subscription(subscription_id: int) -> Any:
+    effect = shown(lambda: subscriptions.deletion_effect(g.user, subscription_id))
+    if not isinstance(effect, dict):
+        return effect
+    app = db.session.get(App, effect["subscription"].client_id)
+    return render_template(
+        "console/confirm_subscription.html",
+        app=app,
+        effect=effect,
+        form=ActionForm(),
+        **tenant_nav(app.tenant_id),
+    )
+
+
 @bp.post("/subscriptions/<id:subscription_id>/delete")
 def delete_subscription(subscription_id: int) -> Any:
     subscription = shown(lambda: subscriptions.get_subscription(g.user, subscription_id))

@@ -7,6 +7,7 @@ they flush, and the caller commits.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -120,6 +121,23 @@ def create_subscription(
     db.session.add(subscription)
     db.session.flush()
     return subscription, secret
+
+
+def deletion_effect(actor: User, subscription_id: int) -> dict[str, Any]:
+    """What deleting would drop: deliveries still waiting, and the delivery log."""
+    subscription = get_subscription(actor, subscription_id)
+    counts = dict(
+        db.session.execute(
+            select(EventDelivery.status, func.count())
+            .where(EventDelivery.subscription_id == subscription_id)
+            .group_by(EventDelivery.status)
+        ).all()
+    )
+    return {
+        "subscription": subscription,
+        "waiting": counts.get(DeliveryStatus.PENDING, 0),
+        "logged": sum(counts.values()),
+    }
 
 
 def delete_subscription(actor: User, subscription_id: int) -> None:
