@@ -82,6 +82,8 @@ def test_form_errors_are_at_the_field_in_chinese(app, client, console, owner, te
         described = re.search(rf'aria-invalid="true"[^>]*aria-describedby="[^"]*{error.group(1)}'
                               rf'-error', html)  # fmt: skip
         assert described, (action, field)
+        if body.get("expiry") == "custom":  # the days typed are what is wrong, not the choice
+            assert re.search(r'id="custom-days"[^>]*aria-invalid="true"', html), action
 
 
 def test_not_found_pages_say_so_in_chinese(client, console, make_user, make_app):
