@@ -104,7 +104,14 @@ def test_issue_and_revoke_a_service_access_token(
     assert secret.startswith("sat_")
     answer = introspect(secret)
     assert answer["auth_type"] == "sat" and answer["scope"] == "Workflow.run"
-    page.get_by_role("link", name="我已保存，继续").click()
+    page.reload()  # shown once: a reload issues nothing and shows nothing
+    expect(page.get_by_role("heading", name="已经显示过")).to_be_visible()
+    assert secret not in page.content()
+    page.go_back()  # back to the form and forward again: still one token
+    page.go_forward()
+    assert introspect(secret)["active"]
+    page.goto(f"/console/tenants/{team}/service-tokens")
+    expect(page.locator("#service-tokens tbody tr")).to_have_count(1)
     listed = page.locator("#service-tokens")
     expect(listed).to_contain_text("Nightly export")
     assert secret not in page.content()
