@@ -79,6 +79,7 @@ def test_form_errors_are_at_the_field_in_chinese(app, client, console, owner, te
         message = error.group(2)
         assert ENGLISH.findall(message) == [], (action, message)
         assert any("\u4e00" <= ch <= "\u9fff" for ch in message), (action, message)
+        assert not re.search(r"\b(name|email|description)\b", message), (action, message)
         described = re.search(rf'aria-invalid="true"[^>]*aria-describedby="[^"]*{error.group(1)}'
                               rf'-error', html)  # fmt: skip
         assert described, (action, field)
