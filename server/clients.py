@@ -193,14 +193,28 @@ def register_app(
 def _check_kind(app_kind: str, client_type: str, tenant: Tenant) -> None:
     # Only admins create apps at all (require_role), so privileged apps too.
     if app_kind not in tuple(AppKind):
-        raise DomainError(422, "invalid_value", f"app_kind must be one of {', '.join(AppKind)}")
+        raise DomainError(
+            422,
+            "invalid_value",
+            f"app_kind must be one of {', '.join(AppKind)}",
+            field="app_kind",
+            text=Msg("Choose an app kind."),
+        )
     if AppKind(app_kind).service_only and not ClientType(client_type).uses_keys:
-        raise DomainError(422, "kind_mismatch", f"{app_kind} apps must be service apps")
+        raise DomainError(
+            422,
+            "kind_mismatch",
+            f"{app_kind} apps must be service apps",
+            field="app_kind",
+            text=Msg("Channel and privileged apps must be service apps: choose the service type."),
+        )
     if AppKind(app_kind).team_only and not tenant.is_team:
         raise DomainError(
             422,
             "personal_tenant",
             "privileged apps are created only in team and enterprise tenants",
+            field="app_kind",
+            text=Msg("Enterprise-privileged apps are created only in team and enterprise tenants."),
         )
 
 
@@ -692,11 +706,21 @@ def install(actor: User, tenant_id: int, client_id: str, kind: str) -> Installat
     app = _any_app(client_id)
     if app.app_kind == AppKind.PRIVILEGED and app.tenant_id != tenant_id:
         raise DomainError(
-            422, "kind_mismatch", "a privileged app acts only in the enterprise that owns it"
+            422,
+            "kind_mismatch",
+            "a privileged app acts only in the enterprise that owns it",
+            field="client_id",
+            text=Msg("An enterprise-privileged app acts only in the enterprise that owns it."),
         )
     expected = ClientType(app.client_type).auth_type
     if kind not in OAUTH_AUTH_TYPES:
-        raise DomainError(422, "invalid_value", "kind must be 'obo' or 'appauth'", field="kind")
+        raise DomainError(
+            422,
+            "invalid_value",
+            "kind must be 'obo' or 'appauth'",
+            field="kind",
+            text=Msg("Choose how the app is installed."),
+        )
     if kind != expected:
         raise DomainError(
             422,

@@ -7,14 +7,15 @@ carry the binding they were issued under; see grants/access.py).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from grants.vocabulary import Edition
 from server import audit, values
-from server.errors import DomainError, not_found
+from server.errors import DomainError, Msg, not_found
 from server.extensions import db
-from server.models import App, Connector, User
+from server.models import App, Connector, OAuthToken, User
 from server.tenants import require_role
 
 MAX_CONNECTORS = 100  # per tenant
@@ -50,14 +51,23 @@ def create_connector(actor: User, tenant_id: int, *, name: str, description: str
     tenant, _ = require_role(actor, tenant_id, admin=True, lock=True)
     if tenant.edition == Edition.PERSONAL:
         raise DomainError(
-            422, "personal_tenant", "connectors are defined by team and enterprise tenants"
+            422,
+            "personal_tenant",
+            "connectors are defined by team and enterprise tenants",
+            text=Msg("Connectors are defined by team and enterprise tenants."),
         )
     count = db.session.scalar(
         select(func.count()).select_from(Connector).where(Connector.tenant_id == tenant_id)
     )
     if count >= MAX_CONNECTORS:
         raise DomainError(
-            409, "quota_exceeded", f"a tenant may have at most {MAX_CONNECTORS} connectors"
+            409,
+            "quota_exceeded",
+            f"a tenant may have at most {MAX_CONNECTORS} connectors",
+            text=Msg(
+                "This tenant already has %(max)d connectors, the most it may have.",
+                max=MAX_CONNECTORS,
+            ),
         )
     now = datetime.now(UTC)
     connector = Connector(
@@ -70,7 +80,11 @@ def create_connector(actor: User, tenant_id: int, *, name: str, description: str
     db.session.add(connector)
     db.session.flush()
     audit.record(
-        "connector.create", tenant_id=tenant_id, actor_user_id=actor.id, target=str(connector.id)
+        "connector.create",
+        tenant_id=tenant_id,
+        actor_user_id=actor.id,
+        target=str(connector.id),
+        target_name=connector.name,
     )
     return connector
 
@@ -94,8 +108,28 @@ def update_connector(
         tenant_id=connector.tenant_id,
         actor_user_id=actor.id,
         target=str(connector_id),
+        target_name=connector.name,
     )
     return connector
+
+
+def deletion_effect(actor: User, connector_id: int) -> dict[str, Any]:
+    """What deleting would end: the apps bound to it and their live tokens (of this binding)."""
+    connector = _connector(actor, connector_id, admin=True)
+    apps = list(
+        db.session.scalars(select(App).where(App.connector_id == connector_id).order_by(App.name))
+    )
+    bindings = [
+        and_(
+            OAuthToken.client_id == a.client_id, OAuthToken.connector_binding == a.connector_binding
+        )
+        for a in apps
+    ]
+    return {
+        "connector": connector,
+        "apps": apps,
+        "live_tokens": audit.live_tokens(or_(*bindings)) if bindings else 0,
+    }
 
 
 def delete_connector(actor: User, connector_id: int) -> None:
@@ -114,5 +148,6 @@ def delete_connector(actor: User, connector_id: int) -> None:
         tenant_id=connector.tenant_id,
         actor_user_id=actor.id,
         target=str(connector_id),
+        target_name=connector.name,
         unbound_apps=unbound,
     )

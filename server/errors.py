@@ -49,8 +49,26 @@ class DomainError(Exception):
         self.field = field
 
 
+# What pages say when a thing is absent (or not the person's to see), by the API's word for it.
+_NOT_FOUND = {
+    "app": Msg("App not found."),
+    "authorization": Msg("You have not authorized this app."),
+    "connector": Msg("Connector not found."),
+    "delivery": Msg("Delivery not found."),
+    "installation": Msg("This app is not installed in this tenant."),
+    "invitation": Msg("Invitation not found."),
+    "key": Msg("Key not found."),
+    "member": Msg("Member not found."),
+    "service token": Msg("Service access token not found."),
+    "subscription": Msg("Subscription not found."),
+    "tenant": Msg("Tenant not found."),
+    "user": Msg("User not found."),
+}
+
+
 def not_found(what: str = "resource") -> DomainError:
-    return DomainError(404, "not_found", f"{what} not found")
+    text = _NOT_FOUND.get(what, Msg("Not found."))
+    return DomainError(404, "not_found", f"{what} not found", text=text)
 
 
 def forbidden(message: str = "your role in this tenant does not allow this") -> DomainError:

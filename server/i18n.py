@@ -74,7 +74,11 @@ def _template_globals() -> dict[str, Any]:
 def extract_catalogue(
     fileobj: Any, keywords: Any, comment_tags: Any, options: Any
 ) -> Iterator[tuple[int, str, str, list[str]]]:
-    """A Babel extractor for the permission descriptions, which the consent page translates."""
+    """A Babel extractor for the permission descriptions, which the consent page translates,
+    besides the file's own messages (its errors), which Babel's Python extractor finds."""
+    from babel.messages.extract import extract_python
+
+    yield from extract_python(fileobj, keywords, comment_tags, options)
     for name, description in (CATALOGUE | PRIVILEGED_CATALOGUE).items():
         yield 0, "gettext", description, [f"permission {name}"]
 

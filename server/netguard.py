@@ -7,9 +7,16 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+from server.errors import Msg
+
 
 class UnsafeURL(ValueError):
-    """A URL the server must not call; the message says why, fit for an API error."""
+    """A URL the server must not call; the message (a Msg, so that pages translate it) says
+    why, fit for an API error."""
+
+    def __init__(self, reason: Msg) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
 
 
 def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -39,20 +46,20 @@ def check_url(url: str, *, allow_private: bool = False) -> list[str]:
     """
     parts = urlsplit(url)
     if parts.scheme != "https" and not (allow_private and parts.scheme == "http"):
-        raise UnsafeURL("the URL must use https")
+        raise UnsafeURL(Msg("the URL must use https"))
     if not parts.hostname or parts.username or parts.password or parts.fragment:
-        raise UnsafeURL("the URL must name a host, with no credentials and no fragment")
+        raise UnsafeURL(Msg("the URL must name a host, with no credentials and no fragment"))
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise UnsafeURL("the URL's port is not valid") from None
+        raise UnsafeURL(Msg("the URL's port is not valid")) from None
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        raise UnsafeURL("the URL's host does not resolve") from None
+        raise UnsafeURL(Msg("the URL's host does not resolve")) from None
     addresses = sorted({str(info[4][0]).split("%")[0] for info in infos})
     for text in addresses:
         address = ipaddress.ip_address(text)
         if not (_public(address) or (allow_private and _loopback(address))):
-            raise UnsafeURL("the URL's host is not a public address")
+            raise UnsafeURL(Msg("the URL's host is not a public address"))
     return addresses

@@ -21,7 +21,7 @@ from grants.vocabulary import (
     Role,
 )
 from server import accounts, audit, values
-from server.errors import DomainError, forbidden, not_found
+from server.errors import DomainError, Msg, forbidden, not_found
 from server.extensions import db
 from server.limits import MAX_AUDIT_PAGE
 from server.models import (
@@ -81,7 +81,11 @@ def create_team_tenant(actor: User, name: str, edition: str) -> Tenant:
     name = values.name(name)
     tenant = accounts.create_tenant(actor, name, edition)
     audit.record(
-        "tenant.create", tenant_id=tenant.id, actor_user_id=actor.id, target=str(tenant.id)
+        "tenant.create",
+        tenant_id=tenant.id,
+        actor_user_id=actor.id,
+        target=str(tenant.id),
+        target_name=tenant.name,
     )
     return tenant
 
@@ -113,7 +117,13 @@ def _keep_a_super_admin(tenant_id: int) -> None:
 
 def _check_role(role: str) -> None:
     if role not in tuple(Role):
-        raise DomainError(422, "invalid_value", f"role must be one of {', '.join(Role)}")
+        raise DomainError(
+            422,
+            "invalid_value",
+            f"role must be one of {', '.join(Role)}",
+            field="role",
+            text=Msg("Choose a role."),
+        )
 
 
 def list_members(actor: User, tenant_id: int) -> list[tuple[User, Membership]]:
@@ -140,12 +150,23 @@ def invite(actor: User, tenant_id: int, email: str, role: str) -> Invitation:
     tenant, actor_role = require_role(actor, tenant_id, admin=True)
     _check_role(role)
     if tenant.edition == Edition.PERSONAL:
-        raise DomainError(422, "personal_tenant", "a personal tenant has one owner and no members")
+        raise DomainError(
+            422,
+            "personal_tenant",
+            "a personal tenant has one owner and no members",
+            text=Msg("A personal tenant has one owner and no members."),
+        )
     if not Role(actor_role).may_grant(role):
         raise forbidden("only a super_admin can make super_admins")
     email = accounts.normalize_email(values.email(email))
     if "@" not in email:
-        raise DomainError(422, "invalid_value", "email: is not an email address")
+        raise DomainError(
+            422,
+            "invalid_value",
+            "email: is not an email address",
+            field="email",
+            text=Msg("Enter an email address."),
+        )
     member = db.session.scalar(
         select(User.id)
         .join(Membership, Membership.user_id == User.id)
@@ -153,7 +174,13 @@ def invite(actor: User, tenant_id: int, email: str, role: str) -> Invitation:
     )
     if member is not None:
         # Admins see the member list already: saying so leaks nothing new.
-        raise DomainError(409, "already_member", "this user is already a member")
+        raise DomainError(
+            409,
+            "already_member",
+            "this user is already a member",
+            field="email",
+            text=Msg("This person is already a member."),
+        )
     now = datetime.now(UTC)
     invitation = _pending_invitation(Invitation.tenant_id == tenant_id, Invitation.email == email)
     if invitation is None:
@@ -169,6 +196,7 @@ def invite(actor: User, tenant_id: int, email: str, role: str) -> Invitation:
         tenant_id=tenant_id,
         actor_user_id=actor.id,
         target=str(invitation.id),
+        target_name=email,
         role=role,
     )
     return invitation
@@ -214,7 +242,11 @@ def cancel_invitation(actor: User, tenant_id: int, invitation_id: int) -> None:
     invitation.status = InvitationStatus.CANCELLED
     invitation.decided_at = datetime.now(UTC)
     audit.record(
-        "invitation.cancel", tenant_id=tenant_id, actor_user_id=actor.id, target=str(invitation.id)
+        "invitation.cancel",
+        tenant_id=tenant_id,
+        actor_user_id=actor.id,
+        target=str(invitation.id),
+        target_name=invitation.email,
     )
 
 
@@ -283,6 +315,7 @@ def decline_invitation(actor: User, invitation_id: int) -> tuple[Invitation, Ten
         tenant_id=invitation.tenant_id,
         actor_user_id=actor.id,
         target=str(invitation.id),
+        target_name=invitation.email,
     )
     return invitation, db.session.get(Tenant, invitation.tenant_id)
 
@@ -394,7 +427,11 @@ def create_workspace(actor: User, tenant_id: int, name: str) -> Workspace:
     db.session.add(workspace)
     db.session.flush()
     audit.record(
-        "workspace.create", tenant_id=tenant_id, actor_user_id=actor.id, target=str(workspace.id)
+        "workspace.create",
+        tenant_id=tenant_id,
+        actor_user_id=actor.id,
+        target=str(workspace.id),
+        target_name=workspace.name,
     )
     return workspace
 

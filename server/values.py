@@ -22,6 +22,8 @@ _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # RFC 3986 scheme; a private-use scheme (RFC 8252 7.1) must hold a dot (reverse domain name).
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
 _URI_CHARS = re.compile(r"^[\x21-\x7e]+$")
+# What pages call a field in its errors (the API names it as sent).
+_LABELS = {"name": Msg("Name"), "description": Msg("Description"), "email": Msg("Email")}
 
 
 def _encodable(value: str) -> bool:
@@ -39,17 +41,15 @@ def text(
     if not isinstance(value, str):
         raise DomainError(422, "invalid_value", Msg("%(field)s must be a string", field=field))
     value = value.strip()
+    label = _LABELS.get(field, field)
     if not min_length <= len(value) <= max_length:
+        sizes = {"min": min_length, "max": max_length}
         raise DomainError(
             422,
             "invalid_value",
-            Msg(
-                "%(field)s must have %(min)d to %(max)d characters",
-                field=field,
-                min=min_length,
-                max=max_length,
-            ),
+            Msg("%(field)s must have %(min)d to %(max)d characters", field=field, **sizes),
             field=field,
+            text=Msg("%(field)s must have %(min)d to %(max)d characters", field=label, **sizes),
         )
     bad = _CONTROL_MULTILINE if multiline else _CONTROL
     if bad.search(value) or not _encodable(value):
@@ -58,6 +58,7 @@ def text(
             "invalid_value",
             Msg("%(field)s contains characters that are not allowed", field=field),
             field=field,
+            text=Msg("%(field)s contains characters that are not allowed", field=label),
         )
     return value
 

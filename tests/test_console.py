@@ -270,6 +270,38 @@ def test_audit_log_shows_what_happened(app, console, make_app, owner, tenant_id)
         )
 
 
+def test_audit_log_reads_every_team_action_in_words(app, console, owner, make_user):
+    """Connectors, service access tokens, invitations and members: each action has a label,
+    its details have words, and the thing it was about is named as it was then."""
+    from server import connectors, service_tokens, tenants
+
+    team = make_team(app, owner, name="Acme")
+    colleague = make_user()
+    with app.app_context():
+        acting = db.session.get(User, owner.id)
+        shop = connectors.create_connector(acting, team, name="Web shop")
+        connectors.update_connector(acting, shop.id, name="Mini program")
+        connectors.delete_connector(acting, shop.id)
+        workspace = tenants.list_workspaces(acting, team)[0].id
+        token, _ = service_tokens.create_service_token(
+            acting, team, name="Nightly export", permission_names=["Bot.read"],
+            workspace_ids=[workspace], expires_in_days=30,
+        )  # fmt: skip
+        service_tokens.revoke_service_token(acting, token.id)
+        invitation = tenants.invite(acting, team, "gone@example.com", "admin")
+        tenants.cancel_invitation(acting, team, invitation.id)
+        tenants.invite(acting, team, colleague.email, "member")
+        db.session.commit()
+    html = text(console.get(f"/console/tenants/{team}/audit"))
+    labels = re.findall(r'<span class="strong">([^<]*)</span><br><code class="muted small">', html)
+    assert labels and [label for label in labels if "." in label] == [], labels
+    details = re.findall(r'<span class="muted">([^<]*):</span>', html)
+    assert [key for key in details if "_" in key] == [], details
+    targets = html.split("<tbody>")[1]
+    for name in ("Web shop", "Mini program", "Nightly export", "gone@example.com"):
+        assert name in targets, name
+
+
 def test_audit_filters_of_the_wrong_shape_are_refused(console, make_app, owner, tenant_id):
     created, _ = make_app(owner, "web")
     page = f"/console/tenants/{tenant_id}/audit"

@@ -127,3 +127,46 @@ def test_pages_in_chinese(console, team, client):
     assert "服务访问令牌" in text(console.get(f"/console/tenants/{team}/service-tokens"))
     assert "新建渠道" in text(console.get(f"/console/tenants/{team}/connectors"))
     assert "企业特权应用" in text(console.get(f"/console/tenants/{team}/apps/new"))
+
+
+def test_deleting_a_connector_is_confirmed_with_its_apps_and_tokens(
+    app, client, make_user, make_app, auth_header
+):
+    from tests.test_app_kinds import Team
+
+    acme = Team(app, client, make_user, make_app, auth_header)
+    channel = acme.service("channel")
+    assert acme.jwt(channel).status_code == 200
+    console = Console(app.test_client(), acme.owner)
+    page = f"/console/connectors/{acme.connector}/delete"
+    assert f'href="{page}"' in text(console.get(f"/console/tenants/{acme.id}/connectors"))
+    html = text(console.get(page))
+    assert "Delete connector Shop?" in html
+    assert "1 channel app is unbound" in html and "1 live token ends now." in html
+    done = text(console.post_and_follow(page, page=page))
+    assert '<p class="destructive">Connector deleted' in done
+    with app.app_context():
+        assert db.session.get(Connector, acme.connector) is None
+
+
+def test_revoking_a_service_token_is_confirmed(app, console, owner, team):
+    from server import service_tokens, tenants
+    from server.models import User
+
+    with app.app_context():
+        acting = db.session.get(User, owner.id)
+        workspace = tenants.list_workspaces(acting, team)[0].id
+        token, _ = service_tokens.create_service_token(
+            acting, team, name="CI", permission_names=["Bot.read"],
+            workspace_ids=[workspace], expires_in_days=30,
+        )  # fmt: skip
+        db.session.commit()
+        token_id = token.id
+    page = f"/console/service-tokens/{token_id}/revoke"
+    assert f'href="{page}"' in text(console.get(f"/console/tenants/{team}/service-tokens"))
+    html = text(console.get(page))
+    assert "Revoke CI?" in html and "It reaches 1 workspace" in html
+    done = text(console.post_and_follow(page, page=page))
+    assert '<p class="destructive">Revoked' in done
+    with app.app_context():
+        assert db.session.get(ServiceToken, token_id) is None

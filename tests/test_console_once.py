@@ -132,9 +132,14 @@ def test_a_malformed_nonce_is_refused(app, client, console, owner, make_app):
 def test_every_console_form_carries_a_nonce(app, client, console, owner, make_app):
     web, _ = make_app(owner, "web")
     service, _ = make_app(owner, "service")
+    team = make_team(app, owner, name="Forms")
+    channel, _ = make_app(owner, "service", tenant_id=team, app_kind="channel")
     with app.app_context():
-        clients.add_key(db.session.get(User, owner.id), service.client_id)
+        acting = db.session.get(User, owner.id)
+        clients.add_key(acting, service.client_id)
         tenant_id = personal_tenant(owner.id).id
+        connectors.create_connector(acting, team, name="Shop")
+        tenants.invite(acting, team, "someone@example.com", "member")
         db.session.commit()
         kid = db.session.scalar(select(AppKey.kid))
     pages = [
@@ -143,8 +148,13 @@ def test_every_console_form_carries_a_nonce(app, client, console, owner, make_ap
         f"/console/apps/{web.client_id}",
         f"/console/apps/{web.client_id}/secret",
         f"/console/apps/{web.client_id}/delete",
+        f"/console/apps/{web.client_id}/events",
         f"/console/apps/{service.client_id}",
         f"/console/apps/{service.client_id}/keys/{kid}/delete",
+        f"/console/apps/{channel.client_id}",
+        f"/console/tenants/{team}/connectors",
+        f"/console/tenants/{team}/service-tokens",
+        f"/console/tenants/{team}/invitations",
     ]
     for page in pages:
         html = text(console.get(page))
@@ -323,3 +333,25 @@ def test_rotation_with_grace_in_the_console_then_retire(app, client, console, ow
     assert not secret_works(client, created.client_id, old)
     assert secret_works(client, created.client_id, new)
     assert "The previous secret still works" not in text(console.get(detail))
+
+
+def test_a_second_click_while_the_first_is_served_lands_where_the_first_does(
+    app, client, console, owner, make_app
+):
+    """A double click: the second submission arrives while the first is still being served
+    (its nonce claimed, its answer not yet known); it waits for that answer and goes there."""
+    import threading
+
+    created, _ = make_app(owner, "web")
+    page = f"/console/apps/{created.client_id}/secret"
+    form = {**_form(console, page), "grace_hours": "0"}
+    store = app.extensions["store"]
+    key = f"console:form:{owner.id}:{form['form_nonce']}"
+    store.add(key, "", 60)  # the first submission, in progress
+    first_lands = f"/console/apps/{created.client_id}/revealed"
+    settle = threading.Timer(0.3, lambda: store.put(key, first_lands, 60))
+    settle.start()
+    second = client.post(page, data=form)
+    settle.join()
+    assert second.status_code == 303 and second.headers["Location"] == first_lands
+    assert _count(app, AuditEntry, AuditEntry.action == "app.secret_rotate") == 0

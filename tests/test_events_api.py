@@ -327,10 +327,16 @@ def test_console_subscriptions_and_delivery_log(app, client, make_user, make_app
     assert "Delivered" in html and "HTTP 200" in html
     assert len(receiver.received) == 2
 
+    # Deleting is confirmed first, with what goes: the events and the delivery log.
+    confirm = f"/console/subscriptions/{subscription_id}/delete"
+    assert f'href="{confirm}"' in console.get(page).get_data(as_text=True)
+    html = console.get(confirm).get_data(as_text=True)
+    assert receiver.url in html and "0 deliveries still waiting are dropped." in html
+    assert "1 delivery is deleted from the log." in html
     client.set_cookie("lang", "zh")
     console.client.set_cookie("lang", "zh")
     assert "投递日志" in console.get(log).get_data(as_text=True)
-    console.post(f"/console/subscriptions/{subscription_id}/delete", page=page)
+    console.post(confirm, page=confirm)
     assert "whsec_" not in console.get(page).get_data(as_text=True)
     with app.app_context():
         assert db.session.query(EventDelivery).count() == 0

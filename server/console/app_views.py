@@ -231,6 +231,7 @@ def bind_connector(client_id: str) -> Any:
                 )
                 if raw
                 else _("Unbound: the app's tokens stopped working."),
+                "notice" if raw else "destructive",
             )
     return redirect(url_for("console.app_detail", client_id=client_id))
 

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
-from server.console import act, bp, once, shown, tenant_nav
+from server.console import act, bp, field_errors, once, shown, tenant_nav
 from server.console.forms import ActionForm, ValuesField
 from server.errors import DomainError
 from server.events import EVENT_TYPES, subscriptions
@@ -23,7 +23,7 @@ class SubscriptionForm(FlaskForm):
     events = ValuesField(_l("Events"), default=list)
 
 
-def _page(client_id: str, form: SubscriptionForm, error: str | None = None) -> Any:
+def _page(client_id: str, form: SubscriptionForm, errors: dict[str, str] | None = None) -> Any:
     def load() -> tuple[App, list[EventSubscription]]:
         items = subscriptions.list_subscriptions(g.user, client_id)
         return db.session.get(App, client_id), items
@@ -37,11 +37,11 @@ def _page(client_id: str, form: SubscriptionForm, error: str | None = None) -> A
         app=app,
         items=items,
         form=form,
-        error=error,
+        errors=errors or {},
         event_types=EVENT_TYPES,
         action_form=ActionForm(),
         **tenant_nav(app.tenant_id),
-    ), (422 if error else 200)
+    ), (422 if errors else 200)
 
 
 @bp.get("/apps/<client_id>/events")
@@ -60,7 +60,7 @@ def add_subscription(client_id: str) -> Any:
                 g.user, client_id, (form.url.data or "").strip(), list(form.events.data or [])
             )
     except DomainError as exc:
-        return _page(client_id, form, exc.message)
+        return _page(client_id, form, field_errors(exc))
     once.keep(_added(client_id), url=created.url, secret=secret)
     return redirect(url_for("console.subscription_added", client_id=client_id), 303)
 
@@ -87,6 +87,21 @@ def subscription_added(client_id: str) -> Any:
     )
 
 
+@bp.get("/subscriptions/<id:subscription_id>/delete")
+def confirm_delete_subscription(subscription_id: int) -> Any:
+    effect = shown(lambda: subscriptions.deletion_effect(g.user, subscription_id))
+    if not isinstance(effect, dict):
+        return effect
+    app = db.session.get(App, effect["subscription"].client_id)
+    return render_template(
+        "console/confirm_subscription.html",
+        app=app,
+        effect=effect,
+        form=ActionForm(),
+        **tenant_nav(app.tenant_id),
+    )
+
+
 @bp.post("/subscriptions/<id:subscription_id>/delete")
 def delete_subscription(subscription_id: int) -> Any:
     subscription = shown(lambda: subscriptions.get_subscription(g.user, subscription_id))
@@ -97,6 +112,7 @@ def delete_subscription(subscription_id: int) -> Any:
         act(
             lambda: subscriptions.delete_subscription(g.user, subscription_id),
             _("Subscription deleted: no more events go to that URL."),
+            "destructive",
         )
     return redirect(url_for("console.subscriptions_page", client_id=client_id))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, redirect, render_template, url_for
+from flask import flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -14,9 +14,10 @@ from wtforms import StringField
 
 from grants.vocabulary import Role
 from server import tenants
-from server.console import act, bp, shown, tenant_nav
+from server.console import act, bp, field_errors, shown, tenant_nav
 from server.console.forms import ActionForm
-from server.extensions import db
+from server.errors import DomainError
+from server.extensions import db, transaction
 from server.models import User
 
 
@@ -62,6 +63,10 @@ def decline_invitation(invitation_id: int) -> Any:
 
 @bp.get("/tenants/<id:tenant_id>/invitations")
 def tenant_invitations(tenant_id: int) -> Any:
+    return _invitations_page(tenant_id, InviteForm(formdata=None), {})
+
+
+def _invitations_page(tenant_id: int, form: InviteForm, errors: dict[str, str]) -> Any:
     rows = shown(lambda: tenants.list_invitations(g.user, tenant_id))
     if not isinstance(rows, list):
         return rows
@@ -80,27 +85,34 @@ def tenant_invitations(tenant_id: int) -> Any:
         roles=[r for r in reversed(Role) if Role(nav["role"]).may_grant(r)],
         expired=tenants.expired,
         invitation_days=tenants.INVITATION_DAYS,
-        invite_form=InviteForm(),
+        invite_form=form,
+        errors=errors,
         action_form=ActionForm(),
         section="invitations",
         **nav,
-    )
+    ), (422 if errors else 200)
 
 
 @bp.post("/tenants/<id:tenant_id>/invitations")
 def invite(tenant_id: int) -> Any:
     form = InviteForm()
     if form.validate_on_submit():
-        act(
-            lambda: tenants.invite(
-                g.user, tenant_id, (form.email.data or "").strip(), form.role.data or ""
-            ),
-            ngettext(
-                "Invitation sent. It is valid for %(num)d day.",
-                "Invitation sent. It is valid for %(num)d days.",
-                tenants.INVITATION_DAYS,
-            ),
-        )
+        try:
+            with transaction():
+                tenants.invite(
+                    g.user, tenant_id, (form.email.data or "").strip(), form.role.data or ""
+                )
+        except DomainError as exc:
+            return _invitations_page(tenant_id, form, field_errors(exc))
+        else:
+            flash(
+                ngettext(
+                    "Invitation sent. It is valid for %(num)d day.",
+                    "Invitation sent. It is valid for %(num)d days.",
+                    tenants.INVITATION_DAYS,
+                ),
+                "notice",
+            )
     return redirect(url_for("console.tenant_invitations", tenant_id=tenant_id))
 
 

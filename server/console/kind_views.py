@@ -9,17 +9,21 @@ from flask_babel import gettext as _
 
 from grants.vocabulary import ADMIN_ROLES
 from server import connectors, service_tokens, tenants
-from server.console import act, bp, once, shown, tenant_nav
+from server.console import act, bp, field_errors, once, shown, tenant_nav
 from server.console.forms import ActionForm, ConnectorForm, ServiceTokenForm
 from server.errors import DomainError
 from server.extensions import db, transaction
 from server.models import Connector, ServiceToken
 from server.permissions import CATALOGUE
-from server.service_tokens import PRESET_DAYS
+from server.service_tokens import DAYS_PROBLEM, PRESET_DAYS
 
 
 @bp.get("/tenants/<id:tenant_id>/connectors")
 def connector_list(tenant_id: int) -> Any:
+    return _connector_page(tenant_id, ConnectorForm(formdata=None), {})
+
+
+def _connector_page(tenant_id: int, form: ConnectorForm, errors: dict[str, str]) -> Any:
     items = shown(lambda: connectors.list_connectors(g.user, tenant_id))
     if not isinstance(items, list):
         return items
@@ -27,11 +31,12 @@ def connector_list(tenant_id: int) -> Any:
     return render_template(
         "console/connectors.html",
         connectors=items,
-        form=ConnectorForm(),
+        form=form,
+        errors=errors,
         action_form=ActionForm(),
         is_admin=nav["role"] in ADMIN_ROLES,
         **nav,
-    )
+    ), (422 if errors else 200)
 
 
 @bp.post("/tenants/<id:tenant_id>/connectors")
@@ -39,12 +44,17 @@ def create_connector(tenant_id: int) -> Any:
     form = ConnectorForm()
     if not form.validate_on_submit():
         abort(400)
-    act(
-        lambda: connectors.create_connector(
-            g.user, tenant_id, name=form.name.data or "", description=form.description.data or ""
-        ),
-        _("Connector created. Bind channel apps to it on their pages."),
-    )
+    try:
+        with transaction():
+            connectors.create_connector(
+                g.user,
+                tenant_id,
+                name=form.name.data or "",
+                description=form.description.data or "",
+            )
+    except DomainError as exc:
+        return _connector_page(tenant_id, form, field_errors(exc))
+    flash(_("Connector created. Bind channel apps to it on their pages."), "notice")
     return redirect(url_for("console.connector_list", tenant_id=tenant_id))
 
 
@@ -65,6 +75,19 @@ def edit_connector(connector_id: int) -> Any:
     return redirect(url_for("console.connector_list", tenant_id=connector.tenant_id))
 
 
+@bp.get("/connectors/<id:connector_id>/delete")
+def confirm_delete_connector(connector_id: int) -> Any:
+    effect = shown(lambda: connectors.deletion_effect(g.user, connector_id))
+    if not isinstance(effect, dict):
+        return effect
+    return render_template(
+        "console/confirm_connector.html",
+        effect=effect,
+        form=ActionForm(),
+        **tenant_nav(effect["connector"].tenant_id),
+    )
+
+
 @bp.post("/connectors/<id:connector_id>/delete")
 def delete_connector(connector_id: int) -> Any:
     if not ActionForm().validate_on_submit():
@@ -76,11 +99,12 @@ def delete_connector(connector_id: int) -> Any:
     act(
         lambda: connectors.delete_connector(g.user, connector_id),
         _("Connector deleted: its channel apps are unbound and their tokens stopped working."),
+        "destructive",
     )
     return redirect(url_for("console.connector_list", tenant_id=tenant_id))
 
 
-def _token_page(tenant_id: int, form: ServiceTokenForm, error: str | None) -> Any:
+def _token_page(tenant_id: int, form: ServiceTokenForm, errors: dict[str, str]) -> Any:
     items = shown(lambda: service_tokens.list_service_tokens(g.user, tenant_id))
     if not isinstance(items, list):
         return items
@@ -88,18 +112,18 @@ def _token_page(tenant_id: int, form: ServiceTokenForm, error: str | None) -> An
         "console/service_tokens.html",
         tokens=items,
         form=form,
-        error=error,
+        errors=errors,
         action_form=ActionForm(),
         catalogue=CATALOGUE,
         workspaces=tenants.list_workspaces(g.user, tenant_id),
         presets=PRESET_DAYS,
         **tenant_nav(tenant_id),
-    ), (422 if error else 200)
+    ), (422 if errors else 200)
 
 
 @bp.get("/tenants/<id:tenant_id>/service-tokens")
 def service_token_list(tenant_id: int) -> Any:
-    return _token_page(tenant_id, ServiceTokenForm(), None)
+    return _token_page(tenant_id, ServiceTokenForm(), {})
 
 
 @bp.post("/tenants/<id:tenant_id>/service-tokens")
@@ -112,7 +136,7 @@ def issue_service_token(tenant_id: int) -> Any:
     try:
         with transaction():
             if isinstance(days, str):
-                raise DomainError(422, "invalid_value", _("Enter a number of days."))
+                raise DomainError(422, "invalid_value", DAYS_PROBLEM, field="expiry")
             ids = [int(w) for w in form.workspace_ids.data or [] if str(w).isdigit()]
             token, secret = service_tokens.create_service_token(
                 g.user,
@@ -123,7 +147,7 @@ def issue_service_token(tenant_id: int) -> Any:
                 expires_in_days=days,
             )
     except DomainError as exc:
-        return _token_page(tenant_id, form, exc.message)
+        return _token_page(tenant_id, form, field_errors(exc))
     flash(_("Service access token %(name)s issued.", name=token.name), "notice")
     once.keep(_issued(tenant_id), name=token.name, secret=secret)
     return redirect(url_for("console.service_token_issued", tenant_id=tenant_id), 303)
@@ -149,6 +173,19 @@ def service_token_issued(tenant_id: int) -> Any:
     )
 
 
+@bp.get("/service-tokens/<id:token_id>/revoke")
+def confirm_revoke_service_token(token_id: int) -> Any:
+    effect = shown(lambda: service_tokens.revocation_effect(g.user, token_id))
+    if not isinstance(effect, dict):
+        return effect
+    return render_template(
+        "console/confirm_service_token.html",
+        effect=effect,
+        form=ActionForm(),
+        **tenant_nav(effect["token"].tenant_id),
+    )
+
+
 @bp.post("/service-tokens/<id:token_id>/revoke")
 def revoke_service_token(token_id: int) -> Any:
     if not ActionForm().validate_on_submit():
@@ -161,5 +198,6 @@ def revoke_service_token(token_id: int) -> Any:
     act(
         lambda: service_tokens.revoke_service_token(g.user, token_id),
         _("Revoked: the token no longer works."),
+        "destructive",
     )
     return redirect(url_for("console.service_token_list", tenant_id=tenant_id))

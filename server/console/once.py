@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -23,6 +24,8 @@ from server.store import Store
 NONCE_FIELD = "form_nonce"
 NONCE_TTL = 24 * 3600
 REVEAL_TTL = 600
+# How long a second submission waits for the first one's answer (a double click).
+SETTLE_WAIT = 5.0
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 
 
@@ -48,7 +51,18 @@ def claim() -> Response | None:
         g.form_nonce_key = key
         return None
     flash(_("This form was already sent. Nothing was done again."), "notice")
-    return redirect(_store().get(key) or url_for("console.overview"), 303)
+    return redirect(_first_answer(key) or url_for("console.overview"), 303)
+
+
+def _first_answer(key: str) -> str | None:
+    """Where the first submission's answer went; while it is still being served (a double
+    click), wait for it a little, so that both clicks land on the same page."""
+    deadline = time.monotonic() + SETTLE_WAIT
+    location = _store().get(key)
+    while location == "" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        location = _store().get(key)
+    return location
 
 
 def settle(response: Response) -> Response:

@@ -7,6 +7,7 @@ they flush, and the caller commits.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -14,7 +15,7 @@ from sqlalchemy import func, select
 from grants.vocabulary import DeliveryStatus
 from server import netguard
 from server.clients import get_app
-from server.errors import DomainError, not_found
+from server.errors import DomainError, Msg, not_found
 from server.events import EVENT_TYPES, sealing
 from server.extensions import db
 from server.models import App, Event, EventAttempt, EventDelivery, EventSubscription, User
@@ -46,11 +47,17 @@ def get_subscription(actor: User, subscription_id: int) -> EventSubscription:
 
 def check_url(url: str) -> str:
     if len(url) > MAX_URL_LENGTH:
-        raise DomainError(422, "invalid_url", f"the URL is longer than {MAX_URL_LENGTH}")
+        raise DomainError(
+            422,
+            "invalid_url",
+            f"the URL is longer than {MAX_URL_LENGTH}",
+            field="url",
+            text=Msg("The URL is longer than %(max)d characters.", max=MAX_URL_LENGTH),
+        )
     try:
         netguard.check_url(url, allow_private=current_app.config["EVENTS_ALLOW_PRIVATE_HOSTS"])
     except netguard.UnsafeURL as exc:
-        raise DomainError(422, "invalid_url", str(exc)) from None
+        raise DomainError(422, "invalid_url", str(exc), field="url", text=exc.reason) from None
     return url
 
 
@@ -60,7 +67,11 @@ def _event_types(events: list[str]) -> list[str]:
     unknown = [e for e in events if e not in EVENT_TYPES]
     if not events or unknown:
         raise DomainError(
-            422, "invalid_value", 'events must be ["*"] or a list of: ' + ", ".join(EVENT_TYPES)
+            422,
+            "invalid_value",
+            'events must be ["*"] or a list of: ' + ", ".join(EVENT_TYPES),
+            field="events",
+            text=Msg("Choose the events to send, or all events."),
         )
     return list(dict.fromkeys(events))
 
@@ -91,7 +102,12 @@ def create_subscription(
     )
     if count >= limit:
         raise DomainError(
-            409, "subscription_limit", f"an app may have at most {limit} subscriptions"
+            409,
+            "subscription_limit",
+            f"an app may have at most {limit} subscriptions",
+            text=Msg(
+                "This app already has %(limit)d subscriptions, the most it may have.", limit=limit
+            ),
         )
     secret = sealing.new_secret()
     subscription = EventSubscription(
@@ -105,6 +121,23 @@ def create_subscription(
     db.session.add(subscription)
     db.session.flush()
     return subscription, secret
+
+
+def deletion_effect(actor: User, subscription_id: int) -> dict[str, Any]:
+    """What deleting would drop: deliveries still waiting, and the delivery log."""
+    subscription = get_subscription(actor, subscription_id)
+    counts = dict(
+        db.session.execute(
+            select(EventDelivery.status, func.count())
+            .where(EventDelivery.subscription_id == subscription_id)
+            .group_by(EventDelivery.status)
+        ).all()
+    )
+    return {
+        "subscription": subscription,
+        "waiting": counts.get(DeliveryStatus.PENDING, 0),
+        "logged": sum(counts.values()),
+    }
 
 
 def delete_subscription(actor: User, subscription_id: int) -> None:

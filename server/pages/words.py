@@ -112,6 +112,14 @@ ACTIONS = {
     "member.remove": _l("Member removed"),
     "workspace.create": _l("Workspace created"),
     "user.create": _l("Account created"),
+    "invitation.create": _l("Invitation sent"),
+    "invitation.cancel": _l("Invitation cancelled"),
+    "invitation.decline": _l("Invitation declined"),
+    "connector.create": _l("Connector created"),
+    "connector.update": _l("Connector edited"),
+    "connector.delete": _l("Connector deleted"),
+    "service_token.create": _l("Service access token issued"),
+    "service_token.revoke": _l("Service access token revoked"),
 }
 # Labels of the audit details; keys without one are shown as they are.
 DETAIL_LABELS = {
@@ -128,6 +136,11 @@ DETAIL_LABELS = {
     "description": _l("Description"),
     "redirect_uris": _l("Redirect URIs"),
     "permissions": _l("Permissions"),
+    "expires_in_days": _l("Expires in (days)"),
+    "unbound_apps": _l("Channel apps unbound"),
+    "invitation": _l("Invitation"),
+    "old_role": _l("Previous role"),
+    "apps": _l("Apps with tokens"),
 }
 # What the error page says about each error code a person can meet, beyond the server's text.
 ERROR_TITLES = {

@@ -87,9 +87,15 @@ def test_issue_and_revoke_a_service_access_token(
     page.get_by_role("link", name="服务访问令牌").click()
     expect(page.get_by_role("heading", name="服务访问令牌", exact=True)).to_be_visible()
     page.get_by_label("名称").fill("Nightly export")
-    page.locator("input[name=workspace_ids]").first.check()
     page.get_by_label("90 天").check()
     page.get_by_label("Workflow.run").check()
+    page.get_by_role("button", name="签发令牌").click()  # no workspace chosen yet
+    first_workspace = page.locator("input[name=workspace_ids]").first
+    expect(first_workspace).to_be_focused()
+    expect(first_workspace).to_have_attribute("aria-describedby", "workspace_ids-error")
+    expect(page.locator("#workspace_ids-error")).to_have_text("请至少选择一个工作空间。")
+    expect(page.get_by_label("Workflow.run")).to_be_checked()  # the rest kept as chosen
+    first_workspace.check()
     shoot(page, "console-new-service-token-zh")
     page.get_by_role("button", name="签发令牌").click()
 
@@ -98,11 +104,22 @@ def test_issue_and_revoke_a_service_access_token(
     assert secret.startswith("sat_")
     answer = introspect(secret)
     assert answer["auth_type"] == "sat" and answer["scope"] == "Workflow.run"
-    page.get_by_role("link", name="我已保存，继续").click()
+    page.reload()  # shown once: a reload issues nothing and shows nothing
+    expect(page.get_by_role("heading", name="已经显示过")).to_be_visible()
+    assert secret not in page.content()
+    page.go_back()  # back to the form and forward again: still one token
+    page.go_forward()
+    assert introspect(secret)["active"]
+    page.goto(f"/console/tenants/{team}/service-tokens")
+    expect(page.locator("#service-tokens tbody tr")).to_have_count(1)
     listed = page.locator("#service-tokens")
     expect(listed).to_contain_text("Nightly export")
     assert secret not in page.content()
     shoot(page, "console-service-tokens-zh")
-    page.get_by_role("button", name="撤销 Nightly export").click()
-    expect(page.get_by_text("已撤销")).to_be_visible()
+    page.get_by_role("link", name="撤销 Nightly export").click()
+    expect(page.get_by_role("heading", name="撤销 Nightly export？")).to_be_visible()
+    expect(page.get_by_text("可访问 1 个工作空间")).to_be_visible()
+    shoot(page, "console-confirm-revoke-service-token-zh")
+    page.get_by_role("button", name="撤销令牌").click()
+    expect(page.locator(".flashes .destructive")).to_contain_text("已撤销")
     assert introspect(secret) == {"active": False}

@@ -196,14 +196,31 @@ def test_every_page(
     check("console-installations")
     channel, _ = make_app(owner, "service", tenant_id=team, name="Shop Bot", app_kind="channel")
     with app.app_context():
-        from server import connectors
+        from server import connectors, service_tokens
+        from server.events import subscriptions
 
-        connectors.create_connector(db.session.get(User, owner.id), team, name="Mini program")
+        acting = db.session.get(User, owner.id)
+        shop = connectors.create_connector(acting, team, name="Mini program")
+        workspace = tenants.list_workspaces(acting, team)[0].id
+        sat, _ = service_tokens.create_service_token(
+            acting, team, name="Nightly Sync", permission_names=["Bot.read"],
+            workspace_ids=[workspace], expires_in_days=30,
+        )  # fmt: skip
+        # Stored only: nothing delivers in this test, so the address is never called.
+        hook, _ = subscriptions.create_subscription(
+            acting, web.client_id, "https://93.184.215.14/hook", ["*"]
+        )
         db.session.commit()
+        shop_id, sat_id, hook_id = shop.id, sat.id, hook.id
     for name, path in (
         ("console-connectors", f"/console/tenants/{team}/connectors"),
+        ("console-confirm-delete-connector", f"/console/connectors/{shop_id}/delete"),
         ("console-channel-app", f"/console/apps/{channel.client_id}"),
         ("console-service-tokens", f"/console/tenants/{team}/service-tokens"),
+        ("console-confirm-revoke-service-token", f"/console/service-tokens/{sat_id}/revoke"),
+        ("console-subscriptions", f"/console/apps/{web.client_id}/events"),
+        ("console-confirm-delete-subscription", f"/console/subscriptions/{hook_id}/delete"),
+        ("console-team-audit", f"/console/tenants/{team}/audit"),
     ):
         page.goto(path)
         check(name)
