@@ -148,12 +148,12 @@ class MemoryStore:
     def pace(self, key: str, interval: int, step: int, ttl: int) -> int | None:
         with self._lock:
             now = time.monotonic()
-            interval = int(self._live(key + ":interval") or interval)
+            interval = int(self._live(key + ":interval") or max(interval, 1))
             if self._live(key) is None:
                 self._data[key] = ("1", now + interval)
                 return None
             interval += step
-            self._data[key + ":interval"] = (str(interval), now + ttl)
+            self._data[key + ":interval"] = (str(interval), now + max(ttl, 1))
             self._data[key] = ("1", now + interval)
             return interval
 
