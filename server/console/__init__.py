@@ -13,12 +13,25 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, Response, abort, flash, g, redirect, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext
+from flask_wtf import FlaskForm
 
 from server import clients, tenants
 from server.accounts import current_user
 from server.console import once
+from server.console.forms import ActionForm
 from server.errors import DomainError
 from server.extensions import db, transaction
 from server.pages.errors import error as page_error
@@ -77,6 +90,27 @@ def shown(action: Callable[[], T]) -> T | Response:
     except DomainError as exc:
         db.session.rollback()
         return page_error(exc.status, exc.code, exc.text.render(gettext))
+
+
+def confirmation(
+    template: str,
+    effect_of: Callable[[], dict[str, Any]],
+    tenant_of: Callable[[dict[str, Any]], int | None],
+    form: FlaskForm | None = None,
+    **context: Any,
+) -> Any:
+    """A destructive step's confirmation page, stating its effect in numbers; the error page
+    when the effect cannot be read (absent, another tenant's, not allowed)."""
+    effect = shown(effect_of)
+    if not isinstance(effect, dict):
+        return effect
+    return render_template(
+        template,
+        effect=effect,
+        form=form or ActionForm(),
+        **context,
+        **tenant_nav(tenant_of(effect)),
+    )
 
 
 def tenant_nav(tenant_id: int | None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from server import clients
-from server.console import act, bp, shown, tenant_nav
+from server.console import act, bp, confirmation, tenant_nav
 from server.console.forms import ActionForm
 from server.extensions import db
 from server.models import Tenant
@@ -50,11 +50,10 @@ def my_requests() -> Any:
 
 @bp.get("/authorized/<client_id>/revoke")
 def confirm_revoke(client_id: str) -> Any:
-    effect = shown(lambda: clients.revoke_effect(g.user, client_id))
-    if not isinstance(effect, dict):
-        return effect
-    return render_template(
-        "console/confirm_revoke.html", effect=effect, form=ActionForm(), **tenant_nav(None)
+    return confirmation(
+        "console/confirm_revoke.html",
+        lambda: clients.revoke_effect(g.user, client_id),
+        lambda _effect: None,
     )
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from grants.vocabulary import ADMIN_ROLES, AppKind, AppStatus, ClientType, CodeChallengeMethod
 from server import clients, connectors
-from server.console import act, bp, field_errors, once, shown, tenant_nav
+from server.console import act, bp, confirmation, field_errors, once, shown, tenant_nav
 from server.console.forms import (
     ActionForm,
     AppForm,
@@ -262,15 +262,12 @@ def confirm_rotate_secret(client_id: str) -> Any:
     app = _app_or_error(client_id)
     if not isinstance(app, App):
         return app
-    effect = shown(lambda: clients.rotation_effect(g.user, client_id))
-    if not isinstance(effect, dict):
-        return effect
-    return render_template(
+    return confirmation(
         "console/confirm_rotate.html",
-        app=app,
-        effect=effect,
+        lambda: clients.rotation_effect(g.user, client_id),
+        lambda _effect: app.tenant_id,
         form=RotateForm(),
-        **tenant_nav(app.tenant_id),
+        app=app,
     )
 
 
@@ -330,16 +327,12 @@ def confirm_delete_key(client_id: str, kid: str) -> Any:
     app = _app_or_error(client_id)
     if not isinstance(app, App):
         return app
-    effect = shown(lambda: clients.key_removal_effect(g.user, client_id, kid))
-    if not isinstance(effect, dict):
-        return effect
-    return render_template(
+    return confirmation(
         "console/confirm_key.html",
+        lambda: clients.key_removal_effect(g.user, client_id, kid),
+        lambda _effect: app.tenant_id,
         app=app,
         kid=kid,
-        effect=effect,
-        form=ActionForm(),
-        **tenant_nav(app.tenant_id),
     )
 
 

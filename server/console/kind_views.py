@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from grants.vocabulary import ADMIN_ROLES
 from server import connectors, service_tokens, tenants
-from server.console import act, bp, field_errors, once, shown, tenant_nav
+from server.console import act, bp, confirmation, field_errors, once, shown, tenant_nav
 from server.console.forms import ActionForm, ConnectorForm, ServiceTokenForm
 from server.errors import DomainError
 from server.extensions import db, transaction
@@ -77,14 +77,10 @@ def edit_connector(connector_id: int) -> Any:
 
 @bp.get("/connectors/<id:connector_id>/delete")
 def confirm_delete_connector(connector_id: int) -> Any:
-    effect = shown(lambda: connectors.deletion_effect(g.user, connector_id))
-    if not isinstance(effect, dict):
-        return effect
-    return render_template(
+    return confirmation(
         "console/confirm_connector.html",
-        effect=effect,
-        form=ActionForm(),
-        **tenant_nav(effect["connector"].tenant_id),
+        lambda: connectors.deletion_effect(g.user, connector_id),
+        lambda effect: effect["connector"].tenant_id,
     )
 
 
@@ -175,14 +171,10 @@ def service_token_issued(tenant_id: int) -> Any:
 
 @bp.get("/service-tokens/<id:token_id>/revoke")
 def confirm_revoke_service_token(token_id: int) -> Any:
-    effect = shown(lambda: service_tokens.revocation_effect(g.user, token_id))
-    if not isinstance(effect, dict):
-        return effect
-    return render_template(
+    return confirmation(
         "console/confirm_service_token.html",
-        effect=effect,
-        form=ActionForm(),
-        **tenant_nav(effect["token"].tenant_id),
+        lambda: service_tokens.revocation_effect(g.user, token_id),
+        lambda effect: effect["token"].tenant_id,
     )
 
 

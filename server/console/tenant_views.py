@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from grants.vocabulary import ADMIN_ROLES, AuthType
 from server import clients, tenants
 from server.audit import ACTION_CODE, CLIENT_ID, USER_ID, filter_value
-from server.console import act, bp, field_errors, shown, tenant_nav
+from server.console import act, bp, confirmation, field_errors, shown, tenant_nav
 from server.console.forms import ActionForm, ApproveForm, InstallForm
 from server.errors import DomainError, Msg
 from server.extensions import db, transaction
@@ -128,14 +128,10 @@ def approve_installation(tenant_id: int, client_id: str) -> Any:
 
 @bp.get("/tenants/<id:tenant_id>/installations/<client_id>/uninstall")
 def confirm_uninstall(tenant_id: int, client_id: str) -> Any:
-    effect = shown(lambda: clients.uninstall_effect(g.user, tenant_id, client_id))
-    if not isinstance(effect, dict):
-        return effect
-    return render_template(
+    return confirmation(
         "console/confirm_uninstall.html",
-        effect=effect,
-        form=ActionForm(),
-        **tenant_nav(tenant_id),
+        lambda: clients.uninstall_effect(g.user, tenant_id, client_id),
+        lambda _effect: tenant_id,
     )
 
 
